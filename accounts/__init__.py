@@ -1,0 +1,1 @@
+"""Users and their roles: annotator, lead, prompt engineer."""

@@ -1,0 +1,1 @@
+"""Analysis: the value taxonomy, contingency tables with adjusted residuals, descriptive results."""

@@ -1,0 +1,1 @@
+"""Benchmarks and the synthetic data generator they share. Run all with `make bench`."""

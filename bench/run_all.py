@@ -1,0 +1,25 @@
+"""Run every benchmark in turn (`make bench`); each writes its figures to BENCHMARKS.md itself."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+# Each module exposes main(); the list grows as benchmarks are added.
+BENCHMARKS: list[str] = [
+    "bench.bench_import",
+]
+
+
+def main() -> int:
+    only = sys.argv[1:]
+    for name in BENCHMARKS:
+        if only and not any(o in name for o in only):
+            continue
+        print(f"==> {name}", flush=True)
+        importlib.import_module(name).main()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""Conversations: datasets, import from every supported format, transcript rendering."""

@@ -1,0 +1,95 @@
+"""`make demo`: the main job on the embedded default (SQLite, eager tasks, replayed LLM responses).
+
+Migrates, creates the demo users, imports the sample dataset, runs each pipeline step that exists,
+then serves the app on HOST:PORT and prints what to open. Every step is idempotent: running the
+demo twice does not duplicate anything.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import secrets
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+os.chdir(ROOT)
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+import django  # noqa: E402
+
+django.setup()
+
+from django.core.management import call_command  # noqa: E402
+
+SAMPLE = ROOT / "sample" / "conversations.jsonl"
+DEMO_DATASET = "sample"
+
+
+def step_users() -> list[str]:
+    """Create one demo user per role; the password is generated on first run and kept in var/."""
+    from django.contrib.auth import get_user_model
+
+    from accounts.roles import Role, user_add_role
+
+    secret_file = ROOT / "var" / "demo-password"
+    secret_file.parent.mkdir(exist_ok=True)
+    if not secret_file.exists():
+        secret_file.write_text(secrets.token_urlsafe(12))
+        secret_file.chmod(0o600)
+    password = secret_file.read_text().strip()
+    user_model = get_user_model()
+    lines = []
+    for username, role in (
+        ("lead", Role.LEAD),
+        ("annotator", Role.ANNOTATOR),
+        ("prompt-engineer", Role.PROMPT_ENGINEER),
+    ):
+        user, created = user_model.objects.get_or_create(username=username, defaults={"is_staff": role == Role.LEAD})
+        if created:
+            user.set_password(password)
+            user.save()
+        user_add_role(user=user, role=role)
+        lines.append(f"  {username:16} / {password}  ({role.label})")
+    return ["Log in as any of:", *lines]
+
+
+def step_import() -> list[str]:
+    call_command("import_conversations", str(SAMPLE), dataset=DEMO_DATASET)
+    return []
+
+
+# Later steps of the pipeline register here: each returns lines to print at the end.
+STEPS: list[tuple[str, Callable[[], list[str]]]] = [
+    ("users", step_users),
+    ("import sample conversations", step_import),
+]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", default="8000")
+    parser.add_argument("--no-serve", action="store_true", help="run the pipeline, then exit")
+    args = parser.parse_args()
+
+    call_command("migrate", interactive=False, verbosity=0)
+    summary: list[str] = []
+    for name, step in STEPS:
+        print(f"==> {name}", flush=True)
+        summary.extend(step())
+    url = f"http://{args.host}:{args.port}/"
+    print("\n".join(["", "=" * 70, f"Open {url}", *summary, "=" * 70]), flush=True)
+    if not args.no_serve:
+        subprocess.run(
+            [sys.executable, "manage.py", "runserver", "--noreload", f"{args.host}:{args.port}"], check=False
+        )
+
+
+if __name__ == "__main__":
+    main()

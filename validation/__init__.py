@@ -1,0 +1,1 @@
+"""Validation: agreement with confidence intervals, inter-rater reliability, paired prompt comparison."""
