@@ -8,6 +8,10 @@ skips what it must run.
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -55,3 +59,88 @@ def requires_postgres(db: None) -> None:
 
     if connection.vendor != "postgresql":
         missing_service("this test needs PostgreSQL (set DATABASE_URL)")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # The SQLite test database is a file under var/ so that worker processes can share it.
+    (REPO_ROOT / "var").mkdir(exist_ok=True)
+
+
+def worker_env(broker_url: str) -> dict[str, str]:
+    """Environment for a Celery worker process that shares this test session's database."""
+    from django.db import connection
+
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.test", "TEST_CELERY_BROKER_URL": broker_url}
+    settings_dict = connection.settings_dict
+    if connection.vendor == "postgresql":
+        user = settings_dict.get("USER") or "postgres"
+        host = settings_dict.get("HOST") or "127.0.0.1"
+        port = settings_dict.get("PORT") or 5432
+        env["DATABASE_URL"] = f"postgres://{user}@{host}:{port}/{settings_dict['NAME']}"
+    else:
+        env["DATABASE_URL"] = f"sqlite:///{settings_dict['NAME']}"
+    return env
+
+
+def start_worker(
+    broker_url: str, *, name: str, concurrency: int = 1, queues: str = "celery"
+) -> subprocess.Popen[bytes]:
+    """Start a real ``celery worker`` process; the caller terminates it."""
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "config",
+            "worker",
+            "--pool",
+            "prefork",
+            "--concurrency",
+            str(concurrency),
+            "--hostname",
+            f"{name}@%h",
+            "-Q",
+            queues,
+            "--loglevel",
+            "WARNING",
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+        ],
+        cwd=REPO_ROOT,
+        env=worker_env(broker_url),
+    )
+
+
+def stop_worker(proc: subprocess.Popen[bytes], timeout: float = 20) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+@pytest.fixture
+def celery_broker_url(redis_url: str) -> str:
+    """A Redis database used as the broker of worker processes started by a test, flushed first."""
+    import redis
+
+    base, db = redis_url.rsplit("/", 1)
+    url = f"{base}/{os.environ.get('TEST_CELERY_BROKER_DB', int(db) - 1)}"
+    redis.Redis.from_url(url).flushdb()
+    return url
+
+
+@pytest.fixture
+def celery_worker_process(celery_broker_url: str, transactional_db: None) -> Iterator[str]:
+    """One real worker process on Redis, sharing the test database; yields the broker URL."""
+    proc = start_worker(celery_broker_url, name="w1")
+    time.sleep(0.5)
+    if proc.poll() is not None:
+        pytest.fail(f"celery worker exited at start with status {proc.returncode}")
+    try:
+        yield celery_broker_url
+    finally:
+        stop_worker(proc)

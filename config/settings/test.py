@@ -10,6 +10,11 @@ from config.settings.base import env
 DEBUG = False
 SECRET_KEY = env("DJANGO_SECRET_KEY", default="test-only-insecure-key")
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-CELERY_BROKER_URL = ""
-CELERY_RESULT_BACKEND = None
-CELERY_TASK_ALWAYS_EAGER = True
+
+# A worker process started by a test (tests/e2e) uses these settings with TEST_CELERY_BROKER_URL set,
+# and must see the test database: on SQLite that needs a file, not the default in-memory database.
+CELERY_BROKER_URL = env("TEST_CELERY_BROKER_URL", default="")
+CELERY_RESULT_BACKEND = CELERY_BROKER_URL or None
+CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
+if DATABASES["default"]["ENGINE"].endswith("sqlite3"):  # noqa: F405
+    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / "var" / "test-db.sqlite3")}  # noqa: F405
