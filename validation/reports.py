@@ -171,8 +171,17 @@ def confusion_matrix(df: pd.DataFrame, *, feature: str, labels: Sequence[str]) -
     }
 
 
-def _none_if_nan(x: float) -> float | None:
-    return None if x is None or (isinstance(x, float) and np.isnan(x)) else x
+def json_ready(obj: Any) -> Any:
+    """Plain JSON types: numpy scalars to Python, NaN and infinities to None (PostgreSQL's jsonb rejects NaN)."""
+    if isinstance(obj, dict):
+        return {str(k): json_ready(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [json_ready(v) for v in obj]
+    if isinstance(obj, np.generic):
+        obj = obj.item()
+    if isinstance(obj, float) and not np.isfinite(obj):
+        return None
+    return obj
 
 
 def reviewer_reliability(
@@ -284,7 +293,7 @@ def agreement_report(
         df, value_features=value_features, confidence=confidence, n_boot=n_boot, seed=seed
     )
     step("reliability")
-    return report
+    return json_ready(report)
 
 
 REPORT_STEPS = 4
@@ -379,7 +388,9 @@ def compare_outputs(
                     res.only_a_correct / res.n, res.only_b_correct / res.n, alpha=alpha / m, power=power
                 )
                 entry["more_items"] = None if plan is None else max(0, plan - res.n)
-    return {
-        "params": {"confidence": confidence, "alpha": alpha, "power": power, "correction": "holm"},
-        "features": per_feature,
-    }
+    return json_ready(
+        {
+            "params": {"confidence": confidence, "alpha": alpha, "power": power, "correction": "holm"},
+            "features": per_feature,
+        }
+    )
