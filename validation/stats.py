@@ -17,7 +17,7 @@ Conventions
 from __future__ import annotations
 
 import math
-from collections.abc import Hashable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -420,12 +420,30 @@ def _value_counts(codes: npt.NDArray[np.int64], n_values: int) -> sparse.csr_mat
     )
 
 
-def _unit_weights(n_units: int, n_boot: int, seed: int) -> npt.NDArray[np.float64]:
-    """Bootstrap weights: row b counts how often each unit is drawn in resample b (n_units draws)."""
+_BOOT_CELLS = 4_000_000  # draws x units held in memory at once
+
+
+def _bootstrap(
+    compute: Callable[[npt.NDArray[np.float64]], npt.NDArray[np.float64]], n_units: int, n_boot: int, seed: int
+) -> npt.NDArray[np.float64]:
+    """The statistic on ``n_boot`` resamples of the units, computed a chunk of draws at a time.
+
+    ``compute`` takes weights (draws x units: how often each unit is drawn in each resample) and returns one
+    value per draw; a weighted sum over units is then one matrix product for all draws of the chunk. Draw b
+    uses the units ``numpy.random.default_rng(seed).integers(0, n_units, size=(n_boot, n_units))[b]``,
+    whatever the chunking, so a naive loop over those indices reproduces every draw."""
     rng = np.random.default_rng(seed)
-    idx = rng.integers(0, n_units, size=(n_boot, n_units))
-    flat = (idx + (np.arange(n_boot) * n_units)[:, None]).ravel()
-    return np.bincount(flat, minlength=n_boot * n_units).reshape(n_boot, n_units).astype(np.float64)
+    chunk = max(1, min(n_boot, _BOOT_CELLS // max(n_units, 1)))
+    out: list[npt.NDArray[np.float64]] = []
+    done = 0
+    while done < n_boot:
+        b = min(chunk, n_boot - done)
+        idx = rng.integers(0, n_units, size=(b, n_units))
+        flat = (idx + (np.arange(b) * n_units)[:, None]).ravel()
+        weights = np.bincount(flat, minlength=b * n_units).reshape(b, n_units).astype(np.float64)
+        out.append(np.asarray(compute(weights), dtype=np.float64))
+        done += b
+    return np.concatenate(out)
 
 
 def _percentile_ci(draws: npt.NDArray[np.float64], confidence: float, n_boot: int, seed: int) -> BootstrapCI:
@@ -573,6 +591,9 @@ def krippendorff_alpha(
     summed per unit from coder pairs, so a bootstrap draw is a weighted sum over units (one matrix product
     for all draws) — see bench/bench_validation.py.
 
+    The bootstrap resamples the pairable units (those with two or more ratings); the others carry no
+    information about alpha.
+
     ``value_domain``: the scale; a rating outside it raises :class:`OutOfScaleError`. Ordinal levels need
     an ordered scale (numbers, or ``value_domain`` listing labels in order). ``n_boot=0`` skips the interval.
 
@@ -640,7 +661,12 @@ def krippendorff_alpha(
         return undefined("only one unit has two or more ratings; alpha is 0 by construction there")
 
     if level == "ordinal":
-        alphas, do_all, de_all = _ordinal_alpha(counts_p, m_p, None)
+        if len(values) > _MAX_ORDINAL:
+            raise StatsInputError(
+                f"ordinal alpha supports up to {_MAX_ORDINAL} scale points, got {len(values)}; use interval"
+            )
+        flat = _ordinal_unit_coincidences(counts_p, m_p)
+        alphas, do_all, de_all = _ordinal_alpha(flat, np.ones((1, n_pu)))
     else:
         metric = _Metric(level, values)
         per_unit = _per_unit_disagreement(codes[:, pairable], m_p, metric)
@@ -654,12 +680,15 @@ def krippendorff_alpha(
 
     ci = None
     if n_boot > 0:
-        w = _unit_weights(n_pu, n_boot, seed)
         if level == "ordinal":
-            draws, _, _ = _ordinal_alpha(counts_p, m_p, w)
+            draws = _bootstrap(lambda w: _ordinal_alpha(flat, w)[0], n_pu, n_boot, seed)
         else:
-            nv_b = np.asarray(counts_p.T @ w.T).T
-            draws, _, _ = _alpha_from_sums(w @ per_unit, nv_b, metric)
+            draws = _bootstrap(
+                lambda w: _alpha_from_sums(w @ per_unit, np.asarray(counts_p.T @ w.T).T, metric)[0],
+                n_pu,
+                n_boot,
+                seed,
+            )
         ci = _percentile_ci(draws, confidence, n_boot, seed)
     return AlphaResult(
         value=float(alphas[0]),
@@ -700,17 +729,24 @@ def _alpha_from_sums(
     return alpha, do, de
 
 
-def _ordinal_alpha(
-    counts: sparse.csr_matrix, m_u: npt.NDArray[np.float64], weights: npt.NDArray[np.float64] | None
-) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.float64]]:
-    """Ordinal α: the distance depends on the marginal frequencies, so it is rebuilt per draw from the
-    weighted coincidence matrix (draws x V x V)."""
+_MAX_ORDINAL = 200
+
+
+def _ordinal_unit_coincidences(counts: sparse.csr_matrix, m_u: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    """Each unit's coincidences (n_u n_uᵀ - diag n_u)/(m_u - 1), flattened: units x V²."""
     dense = counts.toarray()
     v = dense.shape[1]
     per_unit = (dense[:, :, None] * dense[:, None, :] - dense[:, :, None] * np.eye(v)[None]) / (m_u - 1)[:, None, None]
-    flat = per_unit.reshape(len(m_u), v * v)
-    w = np.ones((1, len(m_u))) if weights is None else weights
-    o = (w @ flat).reshape(-1, v, v)
+    return per_unit.reshape(len(m_u), v * v)
+
+
+def _ordinal_alpha(
+    flat: npt.NDArray[np.float64], weights: npt.NDArray[np.float64]
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """Ordinal α per row of weights: the distance depends on the marginal frequencies, so it is rebuilt per
+    draw from the weighted coincidence matrix (draws x V x V)."""
+    v = math.isqrt(flat.shape[1])
+    o = (weights @ flat).reshape(-1, v, v)
     nv = o.sum(axis=2)
     cum = np.cumsum(nv, axis=1)
     dist = (cum[:, None, :] - cum[:, :, None] + (nv[:, :, None] - nv[:, None, :]) / 2.0) ** 2
@@ -800,7 +836,7 @@ def _ac1_family(
         return CoefficientResult(name, None, float(pa[0]), float(pe[0]), n_units, q, reason="only one category")
     ci = None
     if n_boot > 0:
-        draws, _, _ = compute(_unit_weights(n_units, n_boot, seed))
+        draws = _bootstrap(lambda w: compute(w)[0], n_units, n_boot, seed)
         ci = _percentile_ci(draws, confidence, n_boot, seed)
     pe_out = None if name == "percent_agreement" else float(pe[0])
     return CoefficientResult(name, float(val[0]), float(pa[0]), pe_out, n_units, q, ci=ci)
@@ -856,7 +892,7 @@ def fleiss_kappa(
         )
     ci = None
     if n_boot > 0:
-        draws, _, _ = compute(_unit_weights(len(r), n_boot, seed))
+        draws = _bootstrap(lambda w: compute(w)[0], len(r), n_boot, seed)
         ci = _percentile_ci(draws, confidence, n_boot, seed)
     return CoefficientResult("fleiss_kappa", float(val[0]), float(pbar[0]), float(pe[0]), len(r), q, ci=ci)
 
@@ -904,7 +940,7 @@ def cohen_kappa(
         )  # fmt: skip
     ci = None
     if n_boot > 0:
-        draws, _, _ = compute(_unit_weights(int(a.size), n_boot, seed))
+        draws = _bootstrap(lambda w: compute(w)[0], int(a.size), n_boot, seed)
         ci = _percentile_ci(draws, confidence, n_boot, seed)
     return CoefficientResult("cohen_kappa", float(val[0]), float(po[0]), float(pe[0]), int(a.size), q, ci=ci)
 

@@ -546,3 +546,19 @@ def test_paired_sample_size_reaches_about_the_target_power() -> None:
     assert stats.paired_sample_size(0.05, 0.05) is None
     with pytest.raises(stats.OutOfScaleError):
         stats.paired_sample_size(0.7, 0.6)
+
+
+def test_bootstrap_does_not_depend_on_chunking(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Draws are computed a memory-bounded chunk at a time; the chunk size must not change the interval."""
+    data = _to_nan(KRIPPENDORFF_EXAMPLE)
+    whole = stats.krippendorff_alpha(data, level="interval", n_boot=300, seed=5)
+    kappa_whole = stats.gwet_ac1(KRIPPENDORFF_EXAMPLE, n_boot=300, seed=5)
+    monkeypatch.setattr(stats, "_BOOT_CELLS", 7 * 11)  # 7 draws of the 11 pairable units per chunk
+    assert stats.krippendorff_alpha(data, level="interval", n_boot=300, seed=5).ci == whole.ci
+    assert stats.gwet_ac1(KRIPPENDORFF_EXAMPLE, n_boot=300, seed=5).ci == kappa_whole.ci
+
+
+def test_ordinal_alpha_refuses_a_huge_scale() -> None:
+    data = [list(range(300)), list(range(300))]
+    with pytest.raises(stats.StatsInputError, match="up to 200 scale points"):
+        stats.krippendorff_alpha(data, level="ordinal", n_boot=0)
