@@ -530,6 +530,11 @@ class _Metric:
             cols = [lab_index[lab] for s in values for lab in s]
             self.member = sparse.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(self.v, max(len(labels), 1)))
             self.size = np.asarray([len(s) for s in values], dtype=np.float64)
+            shared = (self.member @ self.member.T).tocoo()
+            sim = 1.0 - _set_distance_from_sizes(self.size[shared.row], self.size[shared.col], shared.data, level)
+            self.similarity = sparse.csr_matrix((sim, (shared.row, shared.col)), shape=(self.v, self.v))
+            empties = [i for i, s in enumerate(values) if not s]
+            self.empty = empties[0] if empties else None
 
     def pairs(self, i: npt.NDArray[np.int64], j: npt.NDArray[np.int64]) -> npt.NDArray[np.float64]:
         if self.level == "nominal":
@@ -550,18 +555,22 @@ class _Metric:
         if self.level == "interval":
             s0, s1, s2 = nv.sum(axis=1), nv @ self.x, nv @ (self.x**2)
             return 2.0 * (s0 * s2 - s1 * s1)
+        if self.level in _SET_LEVELS:
+            # Disjoint sets are at distance 1, so Σ n_c n_k δ = n² - Σ over overlapping pairs of n_c n_k (1 - δ),
+            # minus the empty set's pairs with itself (distance 0, yet no shared label).
+            tot = nv.sum(axis=1)
+            overlap = np.asarray(self.similarity @ nv.T).T
+            out = tot * tot - (overlap * nv).sum(axis=1)
+            if self.empty is not None:
+                out -= nv[:, self.empty] ** 2
+            return out
         out = np.zeros(nv.shape[0])
         block = max(1, 4_000_000 // max(self.v, 1))
-        all_idx = np.arange(self.v)
         for start in range(0, self.v, block):
-            rows = all_idx[start : start + block]
-            if self.level == "ratio":
-                xs, xt = self.x[rows][:, None], self.x[None, :]
-                s, d = xs + xt, xs - xt
-                dist = np.divide(d, s, out=np.zeros_like(d * s), where=s != 0) ** 2
-            else:
-                inter = (self.member[rows] @ self.member.T).toarray()
-                dist = _set_distance_from_sizes(self.size[rows][:, None], self.size[None, :], inter, self.level)
+            rows = np.arange(start, min(start + block, self.v))
+            xs, xt = self.x[rows][:, None], self.x[None, :]
+            s, d = xs + xt, xs - xt
+            dist = np.divide(d, s, out=np.zeros_like(d * s), where=s != 0) ** 2
             out += ((nv @ dist.T) * nv[:, rows]).sum(axis=1)
         return out
 
