@@ -222,3 +222,10 @@ def test_compare_outputs_no_difference_gives_items_needed_and_holm_across_featur
     p_raw = worse["mcnemar"]["p_value"]
     assert worse["mcnemar"]["p_holm"] == pytest.approx(min(1.0, 2 * p_raw))
     assert worse["verdict"] == "worse"
+
+
+def test_json_ready_removes_numpy_types_and_nan() -> None:
+    out = reports.json_ready({"a": np.float64(0.5), "b": [np.int64(3), float("nan")], 4: (np.bool_(True),)})
+    assert out == {"a": 0.5, "b": [3, None], "4": [True]}
+    assert type(out["a"]) is float
+    assert type(out["b"][0]) is int
