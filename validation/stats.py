@@ -301,8 +301,8 @@ def required_sample_size(
     so the smallest n is found by doubling then bisection. For Wilson the closed form would be the root of
     z·√(p(1-p)/n + z²/4n²)/(1 + z²/n) = h; bisection on the same function used for reporting guarantees
     the planner and the report agree. The Wald interval has zero width at an expected 0 or 1, so it then
-    answers 1 (one more reason not to plan with it). Reference: Newcombe (1998a), Stat Med 17:857-872 for the interval;
-    e.g. expected 0.95, ±5%, 95% Wilson → 83 (82 items give ±5.03%).
+    answers 1 (one more reason not to plan with it). Reference for the intervals: Newcombe (1998), Stat Med
+    17:857-872. Example: expected 0.95, ±5%, 95% Wilson → 83 (82 items give ±5.03%).
     """
     if not 0.0 <= expected <= 1.0:
         raise OutOfScaleError(f"expected agreement must be within [0, 1], got {expected!r}")
