@@ -229,3 +229,27 @@ def test_json_ready_removes_numpy_types_and_nan() -> None:
     assert out == {"a": 0.5, "b": [3, None], "4": [True]}
     assert type(out["a"]) is float
     assert type(out["b"][0]) is int
+
+
+def test_reliability_on_value_sets_matches_nltk() -> None:
+    """Reviewer labels (corrections, or confirmed machine labels) compared with MASI across annotators."""
+    from nltk.metrics.agreement import AnnotationTask
+    from nltk.metrics.distance import masi_distance
+
+    rng = np.random.default_rng(33)
+    vocab = ["care", "honesty", "autonomy", "safety", "clarity"]
+    rows, triples = [], []
+    for unit in range(30):
+        machine = sorted(rng.choice(vocab, size=2, replace=False).tolist())
+        for name in "abc":
+            if rng.random() < 0.5:
+                rows.append(_row(unit + 1, name, "correct", labels=machine))
+                triples.append((name, unit, frozenset(machine)))
+            else:
+                fixed = sorted(rng.choice(vocab, size=int(rng.integers(1, 4)), replace=False).tolist())
+                rows.append(_row(unit + 1, name, "incorrect", labels=machine, corrected=fixed))
+                triples.append((name, unit, frozenset(fixed)))
+    rel = reports.reviewer_reliability(_frame(rows), value_features=VALUE_FEATURES, n_boot=0)["ai_values"]
+    expected = AnnotationTask(data=triples, distance=masi_distance).alpha()
+    assert rel["labels"]["level"] == "masi"
+    assert rel["labels"]["value"] == pytest.approx(expected, abs=1e-9)
