@@ -10,5 +10,7 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("api/corpus/", include("corpus.urls")),
+    path("api/validation/", include("validation.urls")),
+    path("validation/", include("validation.page_urls")),
     path("", include("corpus.page_urls")),
 ]

@@ -1,0 +1,59 @@
+"""`python manage.py compare_prompts BASELINE CANDIDATE [--json] [--save]`: paired prompt comparison."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from validation.management.commands._render import as_text, render_comparison
+from validation.reports import ReportInputError
+from validation.selectors import PromptSpecError, prompt_comparison
+from validation.services import comparison_snapshot_create
+from validation.stats import StatsInputError
+
+SPEC_HELP = (
+    "a prompt version id (42), SET/FEATURE@HASH (paper-v1/ai_values@3f2a9c, any unique hash prefix), "
+    "SET/FEATURE, or a whole prompt SET (one version per feature; compared feature by feature)"
+)
+
+
+class Command(BaseCommand):
+    help = (
+        "Compare a baseline and a candidate prompt on the conversations reviewed under both: accuracies with "
+        "Wilson intervals, exact McNemar with Holm correction across features, the accuracy difference with "
+        "Newcombe's paired interval, a verdict, and the conversations whose outcome flipped."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("baseline", help=SPEC_HELP)
+        parser.add_argument("candidate", help=SPEC_HELP)
+        parser.add_argument("--model", help="only outputs of this model (needed when several were reviewed)")
+        parser.add_argument("--json", action="store_true")
+        parser.add_argument("--save", action="store_true", help="also save the comparison as a snapshot")
+        parser.add_argument("--confidence", type=float, default=0.95)
+        parser.add_argument("--alpha", type=float, default=0.05, help="family-wise level for the Holm correction")
+
+    def handle(self, *args: Any, **opts: Any) -> None:
+        kwargs = {
+            "baseline": opts["baseline"],
+            "candidate": opts["candidate"],
+            "model": opts["model"],
+            "confidence": opts["confidence"],
+            "alpha": opts["alpha"],
+        }
+        try:
+            if opts["save"]:
+                snapshot = comparison_snapshot_create(**kwargs)
+                report, snapshot_id = snapshot.payload, snapshot.pk
+            else:
+                report, snapshot_id = prompt_comparison(**kwargs), None
+        except (PromptSpecError, ReportInputError, StatsInputError) as exc:
+            raise CommandError(f"{opts['baseline']} vs {opts['candidate']}: {exc}") from None
+        if opts["json"]:
+            self.stdout.write(json.dumps(report if snapshot_id is None else {"snapshot": snapshot_id, **report}))
+            return
+        self.stdout.write(as_text(render_comparison, report))
+        if snapshot_id is not None:
+            self.stdout.write(f"saved as snapshot {snapshot_id}")

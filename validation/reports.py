@@ -1,0 +1,396 @@
+"""Agreement reports and prompt comparisons built from a table of reviews (pure: DataFrames in, dicts out).
+
+The input is one row per review (an annotator's judgement of one machine output), as built by
+``validation.selectors.review_frame``, with the columns in :data:`REVIEW_COLUMNS`. The output is a JSON-ready
+dict, stored as a snapshot by ``validation.services``.
+
+Units and rules
+---------------
+* The unit of agreement is the machine output (one extraction: a conversation x feature x prompt version x
+  model), as in the paper's Appendix A.4 ("correct in 98.8% of cases" out of 80 conversations).
+* **Correct, with several reviewers**: an output counts as correct when a strict majority of its reviewers
+  judged it correct; a tie counts as not correct (it was not accepted by more reviewers than rejected it).
+  With one reviewer this is that reviewer's verdict. Per-annotator shares use that annotator's own verdicts.
+* **Reviewer labels**: the corrected labels when given; otherwise the machine labels when judged correct;
+  unknown (left out of label comparisons) when judged incorrect without a correction.
+* Reliability among reviewers uses outputs with two or more reviews; coders are annotators, units outputs.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from validation import stats
+
+REVIEW_COLUMNS = (
+    "annotation_id",
+    "item_id",
+    "stratum",
+    "conversation_id",
+    "external_id",
+    "extraction_id",
+    "feature",
+    "prompt_version_id",
+    "prompt_version",
+    "model",
+    "annotator",
+    "verdict",
+    "machine_labels",
+    "corrected_labels",
+)
+
+GROUPINGS = ("feature", "prompt_version", "model", "annotator", "stratum")
+
+
+class ReportInputError(stats.StatsInputError):
+    """The review table cannot make a report (missing columns, no reviews)."""
+
+
+def _check_frame(df: pd.DataFrame) -> None:
+    missing = [c for c in REVIEW_COLUMNS if c not in df.columns]
+    if missing:
+        raise ReportInputError(f"review table lacks columns {missing}")
+    if df.empty:
+        raise stats.EmptyInputError("no reviews with a verdict for this selection")
+    bad = sorted(set(df["verdict"]) - {"correct", "incorrect"})
+    if bad:
+        raise stats.OutOfScaleError(f"verdicts must be 'correct' or 'incorrect', found {bad}")
+
+
+def _reviewer_labels(row: Any) -> list[str] | None:
+    if row.corrected_labels is not None:
+        return list(row.corrected_labels)
+    if row.verdict == "correct":
+        return list(row.machine_labels or [])
+    return None
+
+
+def output_verdicts(df: pd.DataFrame) -> pd.DataFrame:
+    """One row per machine output: number of reviews, number judged correct, and the majority verdict."""
+    _check_frame(df)
+    g = df.assign(is_correct=df["verdict"].eq("correct")).groupby("extraction_id", sort=True)
+    out = g.agg(
+        feature=("feature", "first"),
+        prompt_version_id=("prompt_version_id", "first"),
+        prompt_version=("prompt_version", "first"),
+        model=("model", "first"),
+        stratum=("stratum", "first"),
+        conversation_id=("conversation_id", "first"),
+        external_id=("external_id", "first"),
+        n_reviews=("is_correct", "size"),
+        n_correct=("is_correct", "sum"),
+    )
+    out["correct"] = out["n_correct"] * 2 > out["n_reviews"]
+    return out.reset_index()
+
+
+def _share(correct: Iterable[bool], *, confidence: float, target_half_width: float | None) -> dict[str, Any]:
+    values = list(correct)
+    n, k = len(values), int(sum(values))
+    ci = stats.proportion_ci(k, n, confidence=confidence)
+    out = {"n": n, "correct": k, **{f: getattr(ci, f) for f in ("estimate", "low", "high", "half_width")}}
+    if target_half_width is not None:
+        out["more_for_target"] = stats.additional_reviews_needed(k, n, target_half_width, confidence=confidence)
+    return out
+
+
+def agreement_shares(
+    df: pd.DataFrame, *, confidence: float = 0.95, target_half_width: float | None = 0.05
+) -> dict[str, list[dict[str, Any]]]:
+    """Share judged correct with its Wilson interval, per feature, prompt version, model, annotator, stratum.
+
+    Outputs (majority verdicts) for every grouping except ``annotator``, which uses each annotator's verdicts.
+    ``more_for_target``: further outputs to review for the interval to reach ± ``target_half_width``."""
+    outputs = output_verdicts(df)
+    by: dict[str, list[dict[str, Any]]] = {}
+    for grouping in GROUPINGS:
+        rows = []
+        if grouping == "annotator":
+            frame, column = df.assign(correct=df["verdict"].eq("correct")), "annotator"
+        else:
+            frame, column = outputs, grouping
+        keys = ["feature", column] if grouping != "feature" else ["feature"]
+        for key, part in frame.groupby(keys, sort=True, dropna=False):
+            key_t = key if isinstance(key, tuple) else (key,)
+            label = {k: (None if pd.isna(v) else v) for k, v in zip(keys, key_t, strict=True)}
+            share = _share(part["correct"], confidence=confidence, target_half_width=target_half_width)
+            rows.append({**label, **share})
+        by[grouping] = rows
+    return by
+
+
+def label_agreement(df: pd.DataFrame) -> dict[str, dict[str, Any]]:
+    """Per feature: machine labels vs reviewer labels over reviews where the reviewer's labels are known:
+    exact match (for categorical features this is accuracy), mean Jaccard and mean MASI similarity."""
+    _check_frame(df)
+    out: dict[str, dict[str, Any]] = {}
+    for feature, part in df.groupby("feature", sort=True):
+        machine, reviewer = [], []
+        for row in part.itertuples(index=False):
+            labels = _reviewer_labels(row)
+            if labels is not None:
+                machine.append(list(row.machine_labels or []))
+                reviewer.append(labels)
+        unknown = len(part) - len(machine)
+        if not machine:
+            out[str(feature)] = {"n": 0, "unknown": unknown, "reason": "no review gave or confirmed labels"}
+            continue
+        res = stats.set_agreement(machine, reviewer)
+        out[str(feature)] = {**res.as_dict(), "unknown": unknown}
+    return out
+
+
+def confusion_matrix(df: pd.DataFrame, *, feature: str, labels: Sequence[str]) -> dict[str, Any]:
+    """Machine label (rows) against reviewer label (columns) for a single-label feature such as response type.
+    Labels outside ``labels`` get their own row/column at the end, so nothing is silently dropped."""
+    _check_frame(df)
+    part = df[df["feature"] == feature]
+    pairs = []
+    for row in part.itertuples(index=False):
+        reviewer = _reviewer_labels(row)
+        machine = list(row.machine_labels or [])
+        if reviewer is None or len(machine) != 1 or len(reviewer) != 1:
+            continue
+        pairs.append((machine[0], reviewer[0]))
+    order = list(labels) + sorted({x for p in pairs for x in p} - set(labels))
+    index = {lab: i for i, lab in enumerate(order)}
+    matrix = np.zeros((len(order), len(order)), dtype=int)
+    for m, r in pairs:
+        matrix[index[m], index[r]] += 1
+    return {
+        "feature": feature,
+        "labels": order,
+        "matrix": matrix.tolist(),
+        "n": len(pairs),
+        "left_out": len(part) - len(pairs),
+    }
+
+
+def json_ready(obj: Any) -> Any:
+    """Plain JSON types: numpy scalars to Python, NaN and infinities to None (PostgreSQL's jsonb rejects NaN)."""
+    if isinstance(obj, dict):
+        return {str(k): json_ready(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [json_ready(v) for v in obj]
+    if isinstance(obj, np.generic):
+        obj = obj.item()
+    if isinstance(obj, float) and not np.isfinite(obj):
+        return None
+    return obj
+
+
+def reviewer_reliability(
+    df: pd.DataFrame,
+    *,
+    value_features: Sequence[str],
+    confidence: float = 0.95,
+    n_boot: int = stats.DEFAULT_BOOT,
+    seed: int = 0,
+) -> dict[str, dict[str, Any]]:
+    """Per feature, among reviewers of the same outputs: on verdicts (correct/incorrect) Krippendorff's alpha
+    (nominal) with a bootstrap interval, Fleiss' kappa (equal reviews per output), Gwet's AC1, percent
+    agreement and Cohen's kappa for each pair of annotators; on reviewer labels, alpha with MASI distance
+    for value features and nominal alpha for single-label features."""
+    _check_frame(df)
+    out: dict[str, dict[str, Any]] = {}
+    for feature, part in df.groupby("feature", sort=True):
+        counts = part.groupby("extraction_id")["annotator"].nunique()
+        multi = counts[counts >= 2].index
+        shared = part[part["extraction_id"].isin(multi)]
+        entry: dict[str, Any] = {"outputs_with_several_reviews": len(multi), "annotators": 0}
+        if len(multi) < 2:
+            entry["reason"] = "fewer than two outputs were reviewed by two or more annotators"
+            out[str(feature)] = entry
+            continue
+        wide = shared.pivot_table(index="annotator", columns="extraction_id", values="verdict", aggfunc="first")
+        entry["annotators"] = len(wide.index)
+        data = [[None if pd.isna(v) else v for v in row] for row in wide.to_numpy().tolist()]
+        boot: dict[str, Any] = {"n_boot": n_boot, "confidence": confidence, "seed": seed}
+        cats = ["correct", "incorrect"]
+        entry["verdict"] = {
+            "alpha": stats.krippendorff_alpha(data, level="nominal", value_domain=cats, **boot).as_dict(),
+            "fleiss_kappa": stats.fleiss_kappa(data, categories=cats, **boot).as_dict(),
+            "gwet_ac1": stats.gwet_ac1(data, categories=cats, **boot).as_dict(),
+            "percent_agreement": stats.percent_agreement(data, categories=cats, **boot).as_dict(),
+            "cohen_kappa_pairs": _cohen_pairs(wide, cats, boot),
+        }
+        labelled = shared.assign(reviewer_labels=[_reviewer_labels(r) for r in shared.itertuples(index=False)])
+        labelled = labelled[labelled["reviewer_labels"].notna()]
+        is_set = feature in value_features
+        if is_set:
+            labelled = labelled.assign(key=labelled["reviewer_labels"].map(lambda x: tuple(sorted(x))))
+        else:
+            labelled = labelled.assign(key=labelled["reviewer_labels"].map(lambda x: x[0] if len(x) == 1 else None))
+            labelled = labelled[labelled["key"].notna()]
+        if labelled.empty:
+            entry["labels"] = {"value": None, "reason": "no reviewer labels known"}
+        else:
+            wide_l = labelled.pivot_table(index="annotator", columns="extraction_id", values="key", aggfunc="first")
+            data_l = [[None if _isna(v) else (list(v) if is_set else v) for v in row] for row in wide_l.to_numpy()]
+            entry["labels"] = stats.krippendorff_alpha(data_l, level="masi" if is_set else "nominal", **boot).as_dict()
+        out[str(feature)] = entry
+    return out
+
+
+def _isna(v: Any) -> bool:
+    return v is None or (isinstance(v, float) and np.isnan(v))
+
+
+def _cohen_pairs(wide: pd.DataFrame, cats: list[str], boot: dict[str, Any]) -> list[dict[str, Any]]:
+    pairs = []
+    for a, b in itertools.combinations(wide.index, 2):
+        both = wide.loc[a].notna() & wide.loc[b].notna()
+        if both.sum() < 2:
+            continue
+        res = stats.cohen_kappa(list(wide.loc[a][both]), list(wide.loc[b][both]), categories=cats, **boot)
+        pairs.append({"annotators": [a, b], **res.as_dict()})
+    return pairs
+
+
+def agreement_report(
+    df: pd.DataFrame,
+    *,
+    value_features: Sequence[str],
+    response_type_feature: str,
+    response_type_labels: Sequence[str],
+    confidence: float = 0.95,
+    n_boot: int = stats.DEFAULT_BOOT,
+    seed: int = 0,
+    target_half_width: float | None = 0.05,
+    on_step: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
+    """The whole agreement report (see the module docstring for units and rules)."""
+    _check_frame(df)
+    step = on_step or (lambda _name: None)
+    report: dict[str, Any] = {
+        "params": {
+            "confidence": confidence,
+            "interval": "wilson",
+            "n_boot": n_boot,
+            "seed": seed,
+            "target_half_width": target_half_width,
+            "correct_rule": "strict majority of reviewers; ties count as not correct",
+        },
+        "counts": {
+            "reviews": len(df),
+            "outputs": int(df["extraction_id"].nunique()),
+            "conversations": int(df["conversation_id"].nunique()),
+            "annotators": int(df["annotator"].nunique()),
+        },
+    }
+    report["agreement"] = agreement_shares(df, confidence=confidence, target_half_width=target_half_width)
+    step("agreement")
+    report["labels"] = label_agreement(df)
+    step("labels")
+    report["response_type_confusion"] = confusion_matrix(df, feature=response_type_feature, labels=response_type_labels)
+    step("confusion")
+    report["reliability"] = reviewer_reliability(
+        df, value_features=value_features, confidence=confidence, n_boot=n_boot, seed=seed
+    )
+    step("reliability")
+    return json_ready(report)
+
+
+REPORT_STEPS = 4
+
+
+# --------------------------------------------------------------------------------------------- comparison
+
+
+def compare_outputs(
+    baseline: pd.DataFrame,
+    candidate: pd.DataFrame,
+    *,
+    confidence: float = 0.95,
+    alpha: float = 0.05,
+    power: float = 0.8,
+) -> dict[str, Any]:
+    """Paired comparison of a baseline and a candidate prompt, per feature, on the conversations both had
+    reviewed (majority verdict per output, see the module docstring).
+
+    Per feature: both accuracies with Wilson intervals, exact McNemar, the accuracy difference (candidate -
+    baseline) with Newcombe's paired interval, Holm-adjusted p across features, and a verdict: ``better`` /
+    ``worse`` when the Holm-adjusted p ≤ alpha, else ``no detectable difference`` with the number of further
+    paired items a study would need to detect the observed difference (McNemar planner at level alpha/m,
+    the conservative Bonferroni level that Holm never falls below). ``flipped`` lists the conversations where
+    the two prompts' outcomes differ.
+    """
+    a = output_verdicts(baseline)
+    b = output_verdicts(candidate)
+    features = sorted(set(a["feature"]) & set(b["feature"]))
+    if not features:
+        raise stats.EmptyInputError("the two prompt versions share no reviewed feature")
+    per_feature: dict[str, dict[str, Any]] = {}
+    tests: dict[str, stats.McNemarResult] = {}
+    for feature in features:
+        fa = a[a["feature"] == feature]
+        fb = b[b["feature"] == feature]
+        for name, frame in (("baseline", fa), ("candidate", fb)):
+            dup = frame["conversation_id"][frame["conversation_id"].duplicated()]
+            if not dup.empty:
+                raise ReportInputError(
+                    f"{name} has several reviewed outputs of {feature} for conversation {int(dup.iloc[0])} "
+                    f"(models {sorted(frame['model'].unique())}); choose one model"
+                )
+        paired = fa.merge(fb, on="conversation_id", suffixes=("_a", "_b"))
+        if paired.empty:
+            per_feature[feature] = {"n": 0, "reason": "no conversation was reviewed under both prompts"}
+            continue
+        res = stats.mcnemar_exact(
+            list(paired["correct_b"]), list(paired["correct_a"]), confidence=confidence
+        )  # candidate first, so the difference is candidate - baseline
+        tests[feature] = res
+        flipped = paired[paired["correct_a"] != paired["correct_b"]]
+        per_feature[feature] = {
+            "n": len(paired),
+            "baseline": _share(paired["correct_a"], confidence=confidence, target_half_width=None),
+            "candidate": _share(paired["correct_b"], confidence=confidence, target_half_width=None),
+            "mcnemar": {
+                "only_baseline_correct": res.only_b_correct,
+                "only_candidate_correct": res.only_a_correct,
+                "p_value": res.p_value,
+            },
+            "difference": {
+                "estimate": res.difference,
+                "low": res.difference_low,
+                "high": res.difference_high,
+                "method": res.difference_method,
+            },
+            "flipped": [
+                {
+                    "conversation_id": int(r.conversation_id),
+                    "external_id": r.external_id_a,
+                    "baseline_extraction_id": int(r.extraction_id_a),
+                    "candidate_extraction_id": int(r.extraction_id_b),
+                    "baseline_correct": bool(r.correct_a),
+                    "candidate_correct": bool(r.correct_b),
+                }
+                for r in flipped.itertuples(index=False)
+            ],
+        }
+    if tests:
+        holm = stats.holm_correction(tests, alpha=alpha)
+        m = len(tests)
+        for name, adj, reject in zip(holm.names, holm.adjusted, holm.reject, strict=True):
+            entry, res = per_feature[name], tests[name]
+            entry["mcnemar"]["p_holm"] = adj
+            if reject:
+                entry["verdict"] = "better" if res.difference > 0 else "worse"
+                entry["more_items"] = 0
+            else:
+                entry["verdict"] = "no detectable difference"
+                plan = stats.paired_sample_size(
+                    res.only_a_correct / res.n, res.only_b_correct / res.n, alpha=alpha / m, power=power
+                )
+                entry["more_items"] = None if plan is None else max(0, plan - res.n)
+    return json_ready(
+        {
+            "params": {"confidence": confidence, "alpha": alpha, "power": power, "correction": "holm"},
+            "features": per_feature,
+        }
+    )

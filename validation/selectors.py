@@ -1,0 +1,180 @@
+"""Reads for validation: the review table behind every report, prompt-version lookup, saved snapshots."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import pandas as pd
+from django.db.models import QuerySet
+
+from annotate.models import Annotation
+from extraction.models import RESPONSE_TYPES, VALUE_FEATURES, ExtractionRun, Feature, PromptVersion
+from validation import reports
+from validation.models import ReportSnapshot
+from validation.reports import REVIEW_COLUMNS
+
+
+class PromptSpecError(ValueError):
+    """A prompt version spec that names nothing, or more than one thing."""
+
+
+_FIELDS = {
+    "annotation_id": "id",
+    "item_id": "item_id",
+    "stratum": "item__stratum",
+    "conversation_id": "extraction__conversation_id",
+    "external_id": "extraction__conversation__external_id",
+    "extraction_id": "extraction_id",
+    "feature": "extraction__feature",
+    "prompt_version_id": "extraction__prompt_version_id",
+    "prompt_set": "extraction__prompt_version__prompt_set",
+    "content_hash": "extraction__prompt_version__content_hash",
+    "model": "extraction__model",
+    "annotator": "annotator__email",
+    "verdict": "verdict",
+    "machine_labels": "extraction__labels",
+    "corrected_labels": "corrected_labels",
+}
+
+
+def review_frame(*, run_id: int | None = None, prompt_version_ids: Iterable[int] | None = None) -> pd.DataFrame:
+    """One row per live review with a verdict (deleted and verdict-less annotations are left out), joined to
+    the machine output it judges. ``run_id`` selects reviews from that run's review samples;
+    ``prompt_version_ids`` selects reviews of outputs of those prompt versions (any run)."""
+    qs = Annotation.objects.filter(deleted=False).exclude(verdict="")
+    if run_id is not None:
+        qs = qs.filter(item__sample__run_id=run_id)
+    if prompt_version_ids is not None:
+        qs = qs.filter(extraction__prompt_version_id__in=list(prompt_version_ids))
+    rows = list(qs.order_by("id").values_list(*_FIELDS.values()))
+    df = pd.DataFrame(rows, columns=list(_FIELDS.keys()))
+    df["prompt_version"] = [
+        f"{s}/{f}@{h[:10]}" for s, f, h in zip(df["prompt_set"], df["feature"], df["content_hash"], strict=True)
+    ]
+    df["stratum"] = [s or None for s in df["stratum"]]
+    return df.loc[:, list(REVIEW_COLUMNS)]
+
+
+_SPEC = re.compile(r"^(?P<set>[^/@]+)(?:/(?P<feature>[^/@]+)(?:@(?P<hash>[0-9a-fA-F]+))?)?$")
+
+
+def prompt_versions_resolve(spec: str) -> list[PromptVersion]:
+    """Prompt versions named by ``spec``, one per feature:
+
+    * ``42``: the prompt version with id 42;
+    * ``paper-v1/ai_values@3f2a9c``: the version of that set and feature whose content hash starts so;
+    * ``paper-v1/ai_values``: that feature's only version in the set;
+    * ``paper-v1``: every feature's version in the set.
+    A spec matching nothing, or several versions of one feature, raises :class:`PromptSpecError`."""
+    spec = spec.strip()
+    if spec.isdigit():
+        found = list(PromptVersion.objects.filter(pk=int(spec)))
+        if not found:
+            raise PromptSpecError(f"no prompt version with id {spec}")
+        return found
+    m = _SPEC.match(spec)
+    if not m:
+        raise PromptSpecError(f"cannot read prompt spec {spec!r}; use an id, SET, SET/FEATURE or SET/FEATURE@HASH")
+    qs = PromptVersion.objects.filter(prompt_set=m["set"])
+    if m["feature"]:
+        qs = qs.filter(feature=m["feature"])
+    if m["hash"]:
+        qs = qs.filter(content_hash__startswith=m["hash"].lower())
+    versions = list(qs.order_by("feature", "created_at"))
+    if not versions:
+        raise PromptSpecError(f"no prompt version matches {spec!r}")
+    by_feature: dict[str, list[PromptVersion]] = {}
+    for v in versions:
+        by_feature.setdefault(v.feature, []).append(v)
+    for feature, vs in by_feature.items():
+        if len(vs) > 1:
+            raise PromptSpecError(
+                f"{spec!r} matches {len(vs)} versions of {feature}: "
+                + ", ".join(str(v) for v in vs)
+                + "; name one as SET/FEATURE@HASH"
+            )
+    return versions
+
+
+class RunNotFoundError(LookupError):
+    pass
+
+
+def agreement_report_for_run(
+    *,
+    run_id: int,
+    confidence: float = 0.95,
+    n_boot: int = 1000,
+    seed: int = 0,
+    target_half_width: float | None = 0.05,
+    on_step: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
+    """The agreement report of one extraction run's reviews (see validation.reports)."""
+    if not ExtractionRun.objects.filter(pk=run_id).exists():
+        raise RunNotFoundError(f"no extraction run with id {run_id}")
+    df = review_frame(run_id=run_id)
+    payload = reports.agreement_report(
+        df,
+        value_features=[str(f) for f in VALUE_FEATURES],
+        response_type_feature=str(Feature.RESPONSE_TYPE),
+        response_type_labels=RESPONSE_TYPES,
+        confidence=confidence,
+        n_boot=n_boot,
+        seed=seed,
+        target_half_width=target_half_width,
+        on_step=on_step,
+    )
+    return {"run": run_id, **payload}
+
+
+def prompt_comparison(
+    *,
+    baseline: str,
+    candidate: str,
+    model: str | None = None,
+    confidence: float = 0.95,
+    alpha: float = 0.05,
+) -> dict[str, Any]:
+    """Baseline vs candidate prompt versions (specs as in :func:`prompt_versions_resolve`), per feature."""
+    base_versions = prompt_versions_resolve(baseline)
+    cand_versions = prompt_versions_resolve(candidate)
+    base_ids = {v.pk for v in base_versions}
+    cand_ids = {v.pk for v in cand_versions}
+    if base_ids & cand_ids:
+        raise PromptSpecError(f"{baseline!r} and {candidate!r} name the same prompt version")
+    shared = {v.feature for v in base_versions} & {v.feature for v in cand_versions}
+    if not shared:
+        raise PromptSpecError(
+            f"{baseline!r} and {candidate!r} cover no common feature "
+            f"({sorted({v.feature for v in base_versions})} vs {sorted({v.feature for v in cand_versions})})"
+        )
+    frames = []
+    for ids in (base_ids, cand_ids):
+        df = review_frame(prompt_version_ids=ids)
+        df = df[df["feature"].isin(shared)]
+        if model is not None:
+            df = df[df["model"] == model]
+        frames.append(df)
+    for name, df in zip((baseline, candidate), frames, strict=True):
+        if df.empty:
+            raise reports.stats.EmptyInputError(f"no reviews of {name!r}" + (f" with model {model!r}" if model else ""))
+    payload = reports.compare_outputs(frames[0], frames[1], confidence=confidence, alpha=alpha)
+    payload["baseline"] = {"spec": baseline, "versions": [str(v) for v in base_versions]}
+    payload["candidate"] = {"spec": candidate, "versions": [str(v) for v in cand_versions]}
+    payload["model"] = model
+    return payload
+
+
+def snapshot_list(*, kind: str | None = None, run_id: int | None = None) -> QuerySet[ReportSnapshot]:
+    qs = ReportSnapshot.objects.all()
+    if kind is not None:
+        qs = qs.filter(kind=kind)
+    if run_id is not None:
+        qs = qs.filter(run_id=run_id)
+    return qs
+
+
+def snapshot_get(*, snapshot_id: int) -> ReportSnapshot:
+    return ReportSnapshot.objects.get(pk=snapshot_id)

@@ -1,0 +1,13 @@
+"""REST endpoints of the validation app (mounted at /api/validation/)."""
+
+from django.urls import path
+
+from validation import api
+
+urlpatterns = [
+    path("runs/<int:run_id>/agreement/", api.AgreementApi.as_view(), name="validation-agreement"),
+    path("runs/<int:run_id>/snapshots/", api.RunSnapshotsApi.as_view(), name="validation-run-snapshots"),
+    path("snapshots/<int:pk>/", api.SnapshotDetailApi.as_view(), name="validation-snapshot"),
+    path("compare/", api.CompareApi.as_view(), name="validation-compare"),
+    path("planner/", api.PlannerApi.as_view(), name="validation-planner"),
+]
