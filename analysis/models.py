@@ -30,6 +30,9 @@ class Taxonomy(models.Model):
     stability = models.JSONField(default=dict, blank=True, help_text='{"seeds": [a, b], "ari_by_level": [...]}')
     build_seconds = models.FloatField(null=True, blank=True)
     notes = models.TextField(blank=True)
+    build_key = models.CharField(
+        max_length=64, null=True, blank=True, unique=True, help_text="Set by a queued build, so a rerun is a no-op."
+    )
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     created_at = models.DateTimeField(auto_now_add=True)
 

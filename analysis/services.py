@@ -152,13 +152,19 @@ def taxonomy_build(
     namer: Namer | None = None,
     stability_seed: int | None = None,
     user: Any = None,
+    build_key: str | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> Taxonomy:
     """Cluster ``values`` into a new version of taxonomy ``name`` (Appendix A.6; see analysis.taxonomy).
 
     With ``stability_seed`` a second build with that seed is compared with the first (ARI per level) and the
-    figure stored with the taxonomy. Nothing is written until the clustering has succeeded.
+    figure stored with the taxonomy. Nothing is written until the clustering has succeeded. A ``build_key`` already
+    used returns the taxonomy built under it (queued builds rerun safely).
     """
+    if build_key:
+        done = Taxonomy.objects.filter(build_key=build_key).first()
+        if done is not None:
+            return done
     params = params or TaxonomyParams()
     embedder = embedder or taxonomy_embedder()
     namer = namer or taxonomy_namer()
@@ -189,6 +195,7 @@ def taxonomy_build(
         stability=stability,
         build_seconds=elapsed,
         user=user,
+        build_key=build_key,
     )
 
 
@@ -202,6 +209,7 @@ def _save_hierarchy(
     stability: dict[str, Any],
     build_seconds: float,
     user: Any,
+    build_key: str | None = None,
 ) -> Taxonomy:
     params = asdict(hierarchy.params)
     params["targets"] = list(hierarchy.targets)
@@ -219,6 +227,7 @@ def _save_hierarchy(
             stability=stability,
             build_seconds=build_seconds,
             created_by=user,
+            build_key=build_key,
         )
         upper_ids: list[int] = []
         for level in range(len(hierarchy.levels) - 1, -1, -1):
