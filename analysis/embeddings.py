@@ -75,7 +75,12 @@ class SentenceTransformerEmbedder:
             # Offline before the import: the hub libraries read these at import time.
             os.environ["HF_HUB_OFFLINE"] = "1"
             os.environ["TRANSFORMERS_OFFLINE"] = "1"
+            import huggingface_hub.constants
             from sentence_transformers import SentenceTransformer
+
+            # If the hub library was imported earlier (by anything) it has already read the environment; its
+            # offline switch is a module constant, so set it too, or a missing model would reach the network.
+            huggingface_hub.constants.HF_HUB_OFFLINE = True
 
             try:
                 self._model = SentenceTransformer(self._target, device=self._device)
