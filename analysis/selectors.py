@@ -2,15 +2,33 @@
 
 from __future__ import annotations
 
-# ==================================================================================================== taxonomy
+import csv
+import io
 from collections import Counter
+from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+import pandas as pd
+from django.conf import settings
+from django.db import connection
 from django.db.models import Count, QuerySet
 
-from analysis.models import MappingMethod, Taxonomy, TaxonomyEdit, TaxonomyNode, ValueMapping
+from analysis.models import (
+    MappingMethod,
+    ResidualAnalysis,
+    ResidualCell,
+    Taxonomy,
+    TaxonomyEdit,
+    TaxonomyNode,
+    ValueMapping,
+)
+from analysis.residuals import AnalysisInputError, LabelSet
 from analysis.taxonomy import TaxonomyError, normalise_value
-from extraction.models import Extraction, ExtractionStatus
+from corpus.models import Conversation
+from extraction.models import Extraction, ExtractionStatus, Feature
+
+# ==================================================================================================== taxonomy
 
 
 def taxonomy_list() -> QuerySet[Taxonomy]:
@@ -112,3 +130,166 @@ def taxonomy_summary(*, taxonomy: Taxonomy) -> dict[str, Any]:
 
 
 # ================================================================================================ end taxonomy
+
+
+# =========================================================================================== residuals & descriptive
+# Labels leave the database in one query per feature, in long form (conversation id, label), ready for the sparse
+# code in analysis.residuals. On PostgreSQL the JSON lists are expanded by the server and streamed with COPY.
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Which extractions an analysis reads: one run, one dataset, or everything."""
+
+    dataset_id: int | None = None
+    run_id: int | None = None
+
+    def describe(self) -> str:
+        if self.run_id is not None:
+            return f"run {self.run_id}"
+        if self.dataset_id is not None:
+            return f"dataset {self.dataset_id}"
+        return "all datasets"
+
+
+def _latest_ids_sql(scope: Scope) -> tuple[str, list[int | str]]:
+    """Ids of the newest parsed extraction of the feature per conversation, within the scope."""
+    where = ["x.feature = %s", "x.status = %s"]
+    params: list[int | str] = []
+    join = ""
+    if scope.run_id is not None:
+        where.append("x.run_id = %s")
+        params.append(scope.run_id)
+    if scope.dataset_id is not None:
+        join = " JOIN corpus_conversation c ON c.id = x.conversation_id"
+        where.append("c.dataset_id = %s")
+        params.append(scope.dataset_id)
+    sql = f"SELECT MAX(x.id) FROM extraction_extraction x{join} WHERE {' AND '.join(where)} GROUP BY x.conversation_id"
+    return sql, params
+
+
+def feature_labels(*, feature: str, scope: Scope) -> LabelSet:
+    """Every label of ``feature`` in ``scope`` (newest parsed extraction per conversation), in long form.
+
+    Conversations whose extraction has an empty label list are kept in ``extracted``.
+    """
+    if feature not in Feature.values:
+        raise AnalysisInputError(f"unknown feature {feature!r}; choose from {', '.join(Feature.values)}")
+    latest, params = _latest_ids_sql(scope)
+    params = [feature, "ok", *params]
+    frame = _labels_postgres(latest, params) if connection.vendor == "postgresql" else _labels_generic(latest, params)
+    has_label = frame["label"].notna().to_numpy()
+    conv = frame["conversation"].to_numpy(dtype=np.int64)
+    return LabelSet(
+        name=feature,
+        conversation=conv[has_label],
+        label=frame["label"].to_numpy(dtype=object)[has_label],
+        extracted=np.unique(conv),
+    )
+
+
+def _labels_postgres(latest: str, params: list[int | str]) -> pd.DataFrame:
+    query = (
+        "SELECT e.conversation_id, l.value FROM extraction_extraction e "
+        "LEFT JOIN LATERAL jsonb_array_elements_text("
+        "CASE WHEN jsonb_typeof(e.labels) = 'array' THEN e.labels ELSE '[]'::jsonb END) AS l(value) ON TRUE "
+        f"WHERE e.id IN ({latest})"
+    )
+    buf = io.BytesIO()
+    with connection.cursor() as cursor:
+        raw = cursor.cursor
+        # COPY cannot take server-side parameters: let psycopg bind them client-side first.
+        statement = raw.mogrify(query, params)
+        with raw.copy(f"COPY ({statement}) TO STDOUT WITH (FORMAT csv)") as copy:
+            for block in copy:
+                buf.write(block)
+    buf.seek(0)
+    if not buf.getbuffer().nbytes:
+        return pd.DataFrame({"conversation": np.empty(0, np.int64), "label": np.empty(0, object)})
+    return pd.read_csv(
+        buf,
+        header=None,
+        names=["conversation", "label"],
+        dtype={"conversation": np.int64, "label": object},
+        keep_default_na=False,
+        na_values=[""],
+        quoting=csv.QUOTE_MINIMAL,
+    )
+
+
+def _labels_generic(latest: str, params: list[int | str]) -> pd.DataFrame:
+    import json
+
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT conversation_id, labels FROM extraction_extraction WHERE id IN ({latest})", params)
+        rows = cursor.fetchall()
+    conv: list[int] = []
+    lab: list[object] = []
+    for conversation_id, labels in rows:
+        parsed = json.loads(labels) if isinstance(labels, str) else labels
+        items = [x for x in parsed if isinstance(x, str) and x] if isinstance(parsed, list) else []
+        if not items:
+            conv.append(conversation_id)
+            lab.append(None)
+        for item in items:
+            conv.append(conversation_id)
+            lab.append(item)
+    return pd.DataFrame({"conversation": np.asarray(conv, dtype=np.int64), "label": np.asarray(lab, dtype=object)})
+
+
+def subjective_conversations(*, scope: Scope) -> np.ndarray | None:
+    """Ids of conversations judged subjective (labels in ANALYSIS_SUBJECTIVE_LABELS), or None when the scope has
+    no subjectivity extraction at all (then nothing is filtered)."""
+    labels = feature_labels(feature=Feature.SUBJECTIVITY, scope=scope)
+    if not len(labels.conversations()):
+        return None
+    accepted = {s.strip().lower() for s in settings.ANALYSIS_SUBJECTIVE_LABELS}
+    keep = np.array([str(v).strip().lower() in accepted for v in labels.label], dtype=bool)
+    return np.unique(labels.conversation[keep])
+
+
+def restrict(labels: LabelSet, conversations: np.ndarray | None) -> LabelSet:
+    """``labels`` limited to ``conversations`` (None: unchanged)."""
+    if conversations is None:
+        return labels
+    inside = np.isin(labels.conversation, conversations)
+    extracted = np.intersect1d(labels.conversations(), conversations, assume_unique=True)
+    return LabelSet(labels.name, labels.conversation[inside], labels.label[inside], extracted=extracted)
+
+
+def conversation_models(*, conversations: np.ndarray) -> dict[int, str]:
+    """The model that answered each conversation (unknown ones left out)."""
+    out: dict[int, str] = {}
+    ids = [int(c) for c in conversations]
+    for start in range(0, len(ids), 50_000):
+        chunk = ids[start : start + 50_000]
+        out.update(
+            (pk, model)
+            for pk, model in Conversation.objects.filter(pk__in=chunk).exclude(model="").values_list("pk", "model")
+        )
+    return out
+
+
+def residual_analysis_list() -> QuerySet[ResidualAnalysis]:
+    return ResidualAnalysis.objects.select_related("dataset", "run").order_by("-created_at", "-id")
+
+
+def residual_cells(
+    *,
+    analysis: ResidualAnalysis,
+    significant: bool | None = None,
+    row: str | None = None,
+    col: str | None = None,
+    negative: bool = False,
+) -> QuerySet[ResidualCell]:
+    qs = ResidualCell.objects.filter(analysis=analysis)
+    if significant is not None:
+        qs = qs.filter(significant=significant)
+    if row:
+        qs = qs.filter(row_label=row)
+    if col:
+        qs = qs.filter(col_label=col)
+    return qs.order_by("residual" if negative else "-residual", "row_label", "col_label")
+
+
+# ======================================================================================= end residuals & descriptive
