@@ -11,15 +11,19 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Max
 from django.utils.module_loading import import_string
 
+from analysis.descriptive import NONE_LABEL
 from analysis.embeddings import Embedder, make_embedder
 from analysis.models import (
     EditAction,
     MappingMethod,
+    ResidualAnalysis,
+    ResidualCell,
     Taxonomy,
     TaxonomyEdit,
     TaxonomyNode,
@@ -27,6 +31,8 @@ from analysis.models import (
     ValueMapping,
 )
 from analysis.naming import PromptNamer
+from analysis.residuals import AnalysisInputError, LabelSet, residual_table
+from analysis.selectors import Scope, feature_labels, restrict, subjective_conversations, taxonomy_ancestor_names
 from analysis.taxonomy import (
     CentralMemberNamer,
     Hierarchy,
@@ -40,6 +46,8 @@ from analysis.taxonomy import (
     normalise_value,
     read_values_tree,
 )
+from corpus.models import Dataset
+from extraction.models import ExtractionRun, Feature
 
 NODE_BATCH = 2000
 
@@ -399,3 +407,204 @@ def taxonomy_map_values(
 
 
 # ================================================================================================ end taxonomy
+
+
+# =========================================================================================== residuals & descriptive
+
+
+class AnalysisRequestError(ValueError):
+    """A residual analysis asked for something that does not exist or does not fit; the message says what."""
+
+
+def _value_mapping(*, feature: str, level: int, taxonomy_id: int | None) -> tuple[Taxonomy, dict[str, str]]:
+    """value -> ancestor name at ``level``, from the given taxonomy or the newest one of ``feature``."""
+    if taxonomy_id is not None:
+        taxonomy = Taxonomy.objects.filter(pk=taxonomy_id).first()
+        if taxonomy is None:
+            raise AnalysisRequestError(f"taxonomy {taxonomy_id} does not exist")
+    else:
+        taxonomy = Taxonomy.objects.filter(feature=feature).order_by("-created_at", "-id").first()
+        if taxonomy is None:
+            raise AnalysisRequestError(
+                f"--level needs a taxonomy of {feature!r}; none exists (build or import one, or pass its id)"
+            )
+    try:
+        return taxonomy, taxonomy_ancestor_names(taxonomy=taxonomy, level=level)
+    except TaxonomyError as exc:
+        raise AnalysisRequestError(str(exc)) from exc
+
+
+def _resolve(labels: LabelSet, mapping: dict[str, str]) -> tuple[dict[str, str], int]:
+    """The mapping for the labels as extracted (exact, then normalised spelling), and how many have no entry."""
+    by_key = {normalise_value(k): v for k, v in mapping.items()}
+    out: dict[str, str] = {}
+    missing = 0
+    for label in pd.unique(labels.label):
+        target = mapping.get(label) or by_key.get(normalise_value(label))
+        if target is None:
+            missing += 1
+        else:
+            out[label] = target
+    return out, missing
+
+
+def residual_analysis_create(
+    *,
+    rows: str,
+    cols: str,
+    dataset_id: int | None = None,
+    run_id: int | None = None,
+    row_level: int | None = None,
+    col_level: int | None = None,
+    row_taxonomy_id: int | None = None,
+    col_taxonomy_id: int | None = None,
+    min_conversations: int | None = None,
+    alpha: float = 0.05,
+    comparisons: str = "rows",
+    top_k: int = 10,
+    subjective_only: bool = True,
+    include_none: bool = False,
+    user: Any = None,
+    on_progress: Callable[[str], None] | None = None,
+) -> ResidualAnalysis:
+    """Compute the ``rows`` x ``cols`` adjusted residuals (analysis.residuals) and store the reported cells.
+
+    Reads the newest parsed extraction of each feature per conversation in the run or dataset; keeps
+    only subjective conversations when asked and when subjectivity was extracted; maps values to their
+    taxonomy ancestors at ``row_level`` / ``col_level``. Cells under the privacy threshold
+    (``min_conversations``, default ANALYSIS_MIN_CONVERSATIONS) are never stored. Nothing is written
+    when anything fails.
+    """
+    step = on_progress or (lambda _msg: None)
+    k = settings.ANALYSIS_MIN_CONVERSATIONS if min_conversations is None else min_conversations
+    for name, feature in (("rows", rows), ("cols", cols)):
+        if feature not in Feature.values:
+            raise AnalysisRequestError(f"{name}: unknown feature {feature!r}; choose from {', '.join(Feature.values)}")
+    if dataset_id is not None and not Dataset.objects.filter(pk=dataset_id).exists():
+        raise AnalysisRequestError(f"dataset {dataset_id} does not exist")
+    if run_id is not None and not ExtractionRun.objects.filter(pk=run_id).exists():
+        raise AnalysisRequestError(f"extraction run {run_id} does not exist")
+    scope = Scope(dataset_id=dataset_id, run_id=run_id)
+    timings: dict[str, float] = {}
+    started = time.perf_counter()
+
+    step(f"loading {rows} and {cols} labels ({scope.describe()})")
+    row_labels = feature_labels(feature=rows, scope=scope)
+    col_labels = feature_labels(feature=cols, scope=scope)
+    subjective = subjective_conversations(scope=scope) if subjective_only else None
+    row_labels, col_labels = restrict(row_labels, subjective), restrict(col_labels, subjective)
+    timings["load"] = time.perf_counter() - started
+
+    notes: list[str] = []
+    if subjective_only and subjective is None:
+        notes.append("no subjectivity labels in scope: all conversations were used")
+    mappings: dict[str, dict[str, str] | None] = {"rows": None, "cols": None}
+    taxonomies: dict[str, Taxonomy | None] = {"rows": None, "cols": None}
+    for side, feature, level, tax_id, labels in (
+        ("rows", rows, row_level, row_taxonomy_id, row_labels),
+        ("cols", cols, col_level, col_taxonomy_id, col_labels),
+    ):
+        if level is None:
+            continue
+        taxonomy, mapping = _value_mapping(feature=feature, level=level, taxonomy_id=tax_id)
+        resolved, missing = _resolve(labels, mapping)
+        if missing:
+            notes.append(f"{missing} {feature} label(s) not in taxonomy {taxonomy} were left out")
+        mappings[side], taxonomies[side] = resolved, taxonomy
+
+    step("building the table")
+    t0 = time.perf_counter()
+    try:
+        table = residual_table(
+            row_labels,
+            col_labels,
+            row_mapping=mappings["rows"],
+            col_mapping=mappings["cols"],
+            unmapped="drop",
+            min_conversations=k,
+            alpha=alpha,
+            comparisons=comparisons,  # type: ignore[arg-type]
+            empty_row_label=NONE_LABEL if include_none and rows == Feature.HUMAN_VALUES else None,
+            empty_col_label=NONE_LABEL if include_none and cols == Feature.HUMAN_VALUES else None,
+        )
+        report = table.report(top_k=top_k)
+    except AnalysisInputError as exc:
+        raise AnalysisRequestError(str(exc)) from exc
+    timings["compute"] = time.perf_counter() - t0
+
+    step(f"storing {len(report.cells)} cells")
+    t0 = time.perf_counter()
+    summary = report.summary()
+    summary["notes"] = [*summary["notes"], *notes]  # type: ignore[misc]
+    params = {
+        "min_conversations": k,
+        "alpha": alpha,
+        "comparisons": comparisons,
+        "top_k": top_k,
+        "subjective_only": subjective_only,
+        "include_none": include_none,
+    }
+    with transaction.atomic():
+        analysis = ResidualAnalysis.objects.create(
+            row_feature=rows,
+            col_feature=cols,
+            row_level=row_level,
+            col_level=col_level,
+            row_taxonomy=taxonomies["rows"],
+            col_taxonomy=taxonomies["cols"],
+            dataset_id=dataset_id,
+            run_id=run_id,
+            params=params,
+            summary=summary,
+            n_conversations=table.n_conversations,
+            critical_value=table.critical_value,
+            created_by=user,
+        )
+        _store_cells(analysis.pk, report.cells)
+        timings["store"] = time.perf_counter() - t0
+        timings["total"] = time.perf_counter() - started
+        summary["seconds"] = {k: round(v, 3) for k, v in timings.items()}
+        ResidualAnalysis.objects.filter(pk=analysis.pk).update(summary=summary)
+    analysis.summary = summary
+    return analysis
+
+
+CELL_COLUMNS = (
+    "row_label",
+    "col_label",
+    "observed",
+    "expected",
+    "residual",
+    "p_value",
+    "p_exact",
+    "significant",
+    "odds_ratio",
+    "or_low",
+    "or_high",
+    "or_corrected",
+)
+
+
+def _store_cells(analysis_id: int, cells: pd.DataFrame) -> None:
+    frame = cells.rename(columns={"row": "row_label", "col": "col_label"})[list(CELL_COLUMNS)].copy()
+    frame["row_label"] = frame["row_label"].astype(str)
+    frame["col_label"] = frame["col_label"].astype(str)
+    if connection.vendor == "postgresql":
+        frame.insert(0, "analysis_id", analysis_id)
+        buf = io.StringIO()
+        frame.to_csv(buf, index=False, header=False)
+        with (
+            connection.cursor() as cursor,
+            cursor.cursor.copy(
+                f"COPY analysis_residualcell (analysis_id, {', '.join(CELL_COLUMNS)}) FROM STDIN WITH (FORMAT csv)"
+            ) as copy,
+        ):
+            copy.write(buf.getvalue())
+        return
+    ResidualCell.objects.bulk_create(
+        (ResidualCell(analysis_id=analysis_id, **record) for record in frame.to_dict(orient="records")),
+        batch_size=2000,
+    )
+
+
+# ======================================================================================= end residuals & descriptive
