@@ -14,6 +14,8 @@ from django.conf import settings
 from django.db import connection
 from django.db.models import Count, QuerySet
 
+from analysis import descriptive
+from analysis.descriptive import DescriptiveTable
 from analysis.models import (
     MappingMethod,
     ResidualAnalysis,
@@ -290,6 +292,78 @@ def residual_cells(
     if col:
         qs = qs.filter(col_label=col)
     return qs.order_by("residual" if negative else "-residual", "row_label", "col_label")
+
+
+def descriptive_results(
+    *,
+    scope: Scope,
+    min_conversations: int | None = None,
+    top: int = 20,
+    subjective_only: bool = True,
+    category_mapping: dict[str, str] | None = None,
+    watchlist: list[str] | None = None,
+) -> dict[str, DescriptiveTable]:
+    """The paper's descriptive tables for the conversations in ``scope``; a table whose features were not
+    extracted is left out. ``category_mapping``: value -> top-level category (Table 3)."""
+    k = settings.ANALYSIS_MIN_CONVERSATIONS if min_conversations is None else min_conversations
+    subjective = subjective_conversations(scope=scope) if subjective_only else None
+    loaded = {f: restrict(feature_labels(feature=f, scope=scope), subjective) for f in DESCRIPTIVE_FEATURES}
+    present = {f: labels for f, labels in loaded.items() if len(labels.conversations())}
+    ai = present.get(Feature.AI_VALUES)
+    human = present.get(Feature.HUMAN_VALUES)
+    response = present.get(Feature.RESPONSE_TYPE)
+    stated = present.get(Feature.AI_VALUES_STATED)
+    task = present.get(Feature.TASK)
+    out: dict[str, DescriptiveTable] = {}
+    if ai is not None:
+        out["ai_values"] = descriptive.value_shares(ai, min_conversations=k, top=top)
+        everyone = ai.conversations()
+        out["values_by_model"] = descriptive.compare_models(
+            ai, conversation_models(conversations=everyone), top=min(top, 10), min_conversations=k
+        )
+        out["safety_review"] = descriptive.safety_review(
+            ai,
+            terms=watchlist or settings.ANALYSIS_SAFETY_WATCHLIST or descriptive.DEFAULT_WATCHLIST,
+            tasks=task,
+            min_conversations=k,
+        )
+        if category_mapping:
+            out["categories"] = descriptive.category_shares(ai, category_mapping, min_conversations=k)
+        if task is not None:
+            out["ai_values_cv"] = descriptive.coefficient_of_variation(ai, task, min_conversations=k, top=top)
+    if human is not None:
+        out["human_values"] = descriptive.value_shares(human, min_conversations=k, top=top)
+    if response is not None:
+        models = conversation_models(conversations=response.conversations())
+        out["response_types"] = descriptive.response_type_distribution(response, min_conversations=k)
+        out["response_types_by_model"] = descriptive.response_type_distribution(
+            response, groups=models, min_conversations=k
+        )
+    if ai is not None and human is not None:
+        out["value_pairs"] = descriptive.top_value_pairs(ai, human, top=top, min_conversations=k)
+        out["value_pairs_non_null"] = descriptive.top_value_pairs(
+            ai, human, include_none=False, top=top, min_conversations=k
+        )
+        out["mirrored_values"] = descriptive.mirrored_values(ai, human, min_conversations=k, top=top)
+        if response is not None:
+            out["mirroring"] = descriptive.value_mirroring(ai, human, response, min_conversations=k)
+            out["value_pairs_by_response"] = descriptive.top_value_pairs(
+                ai, human, response=response, include_none=False, top=5, min_conversations=k
+            )
+    if stated is not None:
+        out["stated_values"] = descriptive.value_shares(stated, min_conversations=k, top=top)
+        if ai is not None and response is not None:
+            out["stated_vs_all"] = descriptive.stated_vs_all(ai, stated, response, min_conversations=k)
+    return out
+
+
+DESCRIPTIVE_FEATURES = (
+    Feature.AI_VALUES,
+    Feature.HUMAN_VALUES,
+    Feature.RESPONSE_TYPE,
+    Feature.AI_VALUES_STATED,
+    Feature.TASK,
+)
 
 
 # ======================================================================================= end residuals & descriptive
