@@ -9,6 +9,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from django.conf import settings
 from django.shortcuts import get_object_or_404
 from rest_framework import serializers, status
 from rest_framework.generics import ListAPIView, RetrieveAPIView
@@ -18,8 +19,12 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.roles import HasRole, Role
-from analysis.models import Taxonomy, TaxonomyEdit, TaxonomyNode
+from analysis.models import ResidualAnalysis, ResidualCell, Taxonomy, TaxonomyEdit, TaxonomyNode
 from analysis.selectors import (
+    Scope,
+    descriptive_results,
+    residual_analysis_list,
+    residual_cells,
     taxonomy_ancestor_names,
     taxonomy_edits,
     taxonomy_list,
@@ -27,9 +32,17 @@ from analysis.selectors import (
     taxonomy_summary,
     taxonomy_unmapped,
 )
-from analysis.services import taxonomy_import_tree, taxonomy_node_merge, taxonomy_node_move, taxonomy_node_rename
+from analysis.services import (
+    AnalysisRequestError,
+    residual_analysis_create,
+    taxonomy_import_tree,
+    taxonomy_node_merge,
+    taxonomy_node_move,
+    taxonomy_node_rename,
+)
 from analysis.tasks import taxonomy_build_task, taxonomy_map_task
 from analysis.taxonomy import TaxonomyError, TaxonomyParams
+from extraction.models import Feature
 
 TAXONOMY_EDITORS = HasRole.of(Role.LEAD, Role.PROMPT_ENGINEER)
 FALLBACK_NOTE = (
@@ -120,7 +133,7 @@ def _int_param(request: Request, name: str) -> int | None:
     try:
         return int(raw)
     except ValueError:
-        raise serializers.ValidationError({name: f"must be an integer (got {raw!r})"}) from None
+        raise serializers.ValidationError({name: [f"must be an integer (got {raw!r})"]}) from None
 
 
 class TaxonomyNodeListApi(ListAPIView[TaxonomyNode]):
@@ -153,11 +166,11 @@ class TaxonomyAncestorsApi(APIView):
         taxonomy = get_object_or_404(Taxonomy, pk=pk)
         level = _int_param(request, "level")
         if level is None:
-            raise serializers.ValidationError({"level": "required"})
+            raise serializers.ValidationError({"level": ["required"]})
         try:
             mapping = taxonomy_ancestor_names(taxonomy=taxonomy, level=level)
         except TaxonomyError as exc:
-            raise serializers.ValidationError({"level": str(exc)}) from exc
+            raise serializers.ValidationError({"level": [str(exc)]}) from exc
         return Response({"taxonomy": taxonomy.pk, "level": level, "ancestors": mapping})
 
 
@@ -191,7 +204,7 @@ class TaxonomyBuildApi(APIView):
             try:
                 params.targets(sizes[0])
             except TaxonomyError as exc:
-                raise serializers.ValidationError({"sizes": str(exc)}) from exc
+                raise serializers.ValidationError({"sizes": [str(exc)]}) from exc
         build_key = uuid.uuid4().hex
         stability_seed = v["stability_seed"] if v["stability_seed"] is not None else v["seed"] + 1
         result = taxonomy_build_task.delay(
@@ -223,7 +236,7 @@ class TaxonomyImportApi(APIView):
     def post(self, request: Request) -> Response:
         upload = request.FILES.get("file")
         if upload is None:
-            raise serializers.ValidationError({"file": "a values_tree.csv upload is required"})
+            raise serializers.ValidationError({"file": ["a values_tree.csv upload is required"]})
         name = str(request.POST.get("name") or "values-in-the-wild")
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / Path(upload.name or "values_tree.csv").name
@@ -234,7 +247,7 @@ class TaxonomyImportApi(APIView):
                 taxonomy = taxonomy_import_tree(path=path, name=name, user=request.user, notes=f"upload {upload.name}")
             except TaxonomyError as exc:
                 message = str(exc).replace(str(path), upload.name or "upload")
-                raise serializers.ValidationError({"file": message}) from exc
+                raise serializers.ValidationError({"file": [message]}) from exc
         taxonomy = taxonomy_list().get(pk=taxonomy.pk)
         return Response(TaxonomySerializer(taxonomy).data, status=status.HTTP_201_CREATED)
 
@@ -287,7 +300,7 @@ class NodeRenameApi(_NodeEditApi):
                 user=request.user,
             )
         except TaxonomyError as exc:
-            raise serializers.ValidationError({"name": str(exc)}) from exc
+            raise serializers.ValidationError({"name": [str(exc)]}) from exc
         return self.done(node)
 
 
@@ -303,7 +316,7 @@ class NodeMergeApi(_NodeEditApi):
         try:
             node = taxonomy_node_merge(source=source, target=target, user=request.user)
         except TaxonomyError as exc:
-            raise serializers.ValidationError({"into": str(exc)}) from exc
+            raise serializers.ValidationError({"into": [str(exc)]}) from exc
         return self.done(node)
 
 
@@ -319,8 +332,165 @@ class NodeMoveApi(_NodeEditApi):
         try:
             node = taxonomy_node_move(node=node, new_parent=parent, user=request.user)
         except TaxonomyError as exc:
-            raise serializers.ValidationError({"new_parent": str(exc)}) from exc
+            raise serializers.ValidationError({"new_parent": [str(exc)]}) from exc
         return self.done(node)
 
 
 # ================================================================================================ end taxonomy
+
+
+# =========================================================================================== residuals & descriptive
+ANALYSTS = HasRole.of(Role.LEAD, Role.PROMPT_ENGINEER)
+
+
+class ResidualAnalysisSerializer(serializers.ModelSerializer[ResidualAnalysis]):
+    class Meta:
+        model = ResidualAnalysis
+        fields = [
+            "id",
+            "row_feature",
+            "col_feature",
+            "row_level",
+            "col_level",
+            "row_taxonomy",
+            "col_taxonomy",
+            "dataset",
+            "run",
+            "params",
+            "summary",
+            "n_conversations",
+            "critical_value",
+            "created_at",
+        ]
+
+
+class ResidualCellSerializer(serializers.ModelSerializer[ResidualCell]):
+    class Meta:
+        model = ResidualCell
+        fields = [
+            "row_label",
+            "col_label",
+            "observed",
+            "expected",
+            "residual",
+            "p_value",
+            "p_exact",
+            "significant",
+            "odds_ratio",
+            "or_low",
+            "or_high",
+            "or_corrected",
+        ]
+
+
+class ResidualAnalysisListApi(APIView):
+    """GET: stored residual analyses. POST (lead, prompt engineer): run and store one."""
+
+    class InputSerializer(serializers.Serializer[dict[str, Any]]):
+        rows = serializers.ChoiceField(choices=Feature.values)
+        cols = serializers.ChoiceField(choices=Feature.values)
+        dataset = serializers.IntegerField(required=False, allow_null=True)
+        run = serializers.IntegerField(required=False, allow_null=True)
+        row_level = serializers.IntegerField(required=False, allow_null=True, min_value=0)
+        col_level = serializers.IntegerField(required=False, allow_null=True, min_value=0)
+        row_taxonomy = serializers.IntegerField(required=False, allow_null=True)
+        col_taxonomy = serializers.IntegerField(required=False, allow_null=True)
+        min_conversations = serializers.IntegerField(required=False, allow_null=True, min_value=1)
+        alpha = serializers.FloatField(required=False, default=0.05, min_value=1e-12, max_value=0.5)
+        comparisons = serializers.ChoiceField(choices=["rows", "cols", "cells"], default="rows")
+        top_k = serializers.IntegerField(required=False, default=10, min_value=0, max_value=100)
+        subjective_only = serializers.BooleanField(required=False, default=True)
+        include_none = serializers.BooleanField(required=False, default=False)
+
+    def get_permissions(self):  # type: ignore[no-untyped-def]
+        return [IsAuthenticated()] if self.request.method == "GET" else [ANALYSTS()]
+
+    def get(self, request: Request) -> Response:
+        page = residual_analysis_list()[:200]
+        return Response(ResidualAnalysisSerializer(page, many=True).data)
+
+    def post(self, request: Request) -> Response:
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        v = data.validated_data
+        try:
+            analysis = residual_analysis_create(
+                rows=v["rows"],
+                cols=v["cols"],
+                dataset_id=v.get("dataset"),
+                run_id=v.get("run"),
+                row_level=v.get("row_level"),
+                col_level=v.get("col_level"),
+                row_taxonomy_id=v.get("row_taxonomy"),
+                col_taxonomy_id=v.get("col_taxonomy"),
+                min_conversations=v.get("min_conversations"),
+                alpha=v["alpha"],
+                comparisons=v["comparisons"],
+                top_k=v["top_k"],
+                subjective_only=v["subjective_only"],
+                include_none=v["include_none"],
+                user=request.user,
+            )
+        except AnalysisRequestError as exc:
+            raise serializers.ValidationError({"detail": [str(exc)]}) from exc
+        return Response(ResidualAnalysisSerializer(analysis).data, status=status.HTTP_201_CREATED)
+
+
+class ResidualAnalysisDetailApi(RetrieveAPIView[ResidualAnalysis]):
+    serializer_class = ResidualAnalysisSerializer
+    queryset = ResidualAnalysis.objects.all()
+
+
+class ResidualCellListApi(ListAPIView[ResidualCell]):
+    """Reported cells, strongest first; ?significant=true|false, ?row=, ?col=, ?negative=true (most negative first),
+    ?limit= (default 100, at most 5000)."""
+
+    serializer_class = ResidualCellSerializer
+
+    def get_queryset(self):  # type: ignore[no-untyped-def]
+        analysis = get_object_or_404(ResidualAnalysis, pk=self.kwargs["pk"])
+        params = self.request.query_params
+        significant = params.get("significant")
+        qs = residual_cells(
+            analysis=analysis,
+            significant=None if significant is None else significant.lower() in {"1", "true", "yes"},
+            row=params.get("row"),
+            col=params.get("col"),
+            negative=params.get("negative", "").lower() in {"1", "true", "yes"},
+        )
+        try:
+            limit = min(max(int(params.get("limit", 100)), 1), 5000)
+        except ValueError as exc:
+            raise serializers.ValidationError({"limit": ["must be an integer"]}) from exc
+        return qs[:limit]
+
+
+class DescriptiveResultsApi(APIView):
+    """The paper's descriptive tables for ?dataset= or ?run= (or everything), with the privacy threshold applied;
+    ?min_conversations= may only raise the configured threshold."""
+
+    permission_classes = [ANALYSTS]
+
+    def get(self, request: Request) -> Response:
+        params = request.query_params
+        try:
+            dataset = int(params["dataset"]) if params.get("dataset") else None
+            run = int(params["run"]) if params.get("run") else None
+            k = int(params.get("min_conversations", settings.ANALYSIS_MIN_CONVERSATIONS))
+            top = min(max(int(params.get("top", 20)), 1), 200)
+        except ValueError as exc:
+            raise serializers.ValidationError(
+                {"detail": ["dataset, run, min_conversations and top are integers"]}
+            ) from exc
+        # Lowering the threshold through the API would defeat it.
+        k = max(k, settings.ANALYSIS_MIN_CONVERSATIONS)
+        tables = descriptive_results(
+            scope=Scope(dataset_id=dataset, run_id=run),
+            min_conversations=k,
+            top=top,
+            subjective_only=params.get("subjective_only", "true").lower() not in {"0", "false", "no"},
+        )
+        return Response({"min_conversations": k, "tables": {key: t.to_dict() for key, t in tables.items()}})
+
+
+# ======================================================================================= end residuals & descriptive

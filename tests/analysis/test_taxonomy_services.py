@@ -152,7 +152,7 @@ def test_ancestor_names_at_each_level_include_mapped_values(small: Taxonomy) -> 
     assert level2["Honesty."] == "Epistemic"
     assert "gardening tips" not in level2
     assert taxonomy_unmapped(taxonomy=small) == ["gardening tips"]
-    with pytest.raises(TaxonomyError, match="levels 0..2"):
+    with pytest.raises(TaxonomyError, match=r"levels 0\.\.2"):
         taxonomy_ancestor_names(taxonomy=small, level=3)
 
 
@@ -278,7 +278,12 @@ def test_extracted_value_counts_counts_conversations_by_normalised_label() -> No
 
     ds = Dataset.objects.create(name="d")
     pv = PromptVersion.objects.create(prompt_set="paper-v1", feature="ai_values", content_hash="h", template="t")
-    rows = [(["honesty", "care"], "ok"), (["Honesty.", "honesty"], "ok"), (["honesty"], "ok"), (["care"], "parse_error")]
+    rows = [
+        (["honesty", "care"], "ok"),
+        (["Honesty.", "honesty"], "ok"),
+        (["honesty"], "ok"),
+        (["care"], "parse_error"),
+    ]
     for i, (labels, status) in enumerate(rows):
         conv = Conversation.objects.create(
             dataset=ds, external_id=str(i), source="openai", messages=[], content_hash=str(i), turn_count=0
