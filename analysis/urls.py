@@ -18,4 +18,9 @@ urlpatterns = [
     path("taxonomy-nodes/<int:pk>/rename/", api.NodeRenameApi.as_view(), name="taxonomy-node-rename"),
     path("taxonomy-nodes/<int:pk>/merge/", api.NodeMergeApi.as_view(), name="taxonomy-node-merge"),
     path("taxonomy-nodes/<int:pk>/move/", api.NodeMoveApi.as_view(), name="taxonomy-node-move"),
+    # residuals & descriptive
+    path("residuals/", api.ResidualAnalysisListApi.as_view(), name="residual-list"),
+    path("residuals/<int:pk>/", api.ResidualAnalysisDetailApi.as_view(), name="residual-detail"),
+    path("residuals/<int:pk>/cells/", api.ResidualCellListApi.as_view(), name="residual-cells"),
+    path("descriptive/", api.DescriptiveResultsApi.as_view(), name="descriptive-results"),
 ]
