@@ -177,6 +177,7 @@ def taxonomy_build(
     embedder = embedder or taxonomy_embedder()
     namer = namer or taxonomy_namer()
     vals = distinct_values(values)
+    params.targets(len(vals))  # impossible shapes fail here, before the model is loaded
     started = time.perf_counter()
     if progress:
         progress(f"embedding {len(vals)} values with {embedder.model_id}")
