@@ -131,6 +131,23 @@ def taxonomy_summary(*, taxonomy: Taxonomy) -> dict[str, Any]:
     }
 
 
+def taxonomy_tree(*, taxonomy: Taxonomy) -> list[dict[str, Any]]:
+    """The taxonomy as nested dicts (top level first, children by size), for pages and exports."""
+    nodes = list(
+        TaxonomyNode.objects.filter(taxonomy=taxonomy).values(
+            "id", "level", "name", "description", "parent_id", "size", "name_is_fallback", "pct_total_occurrences"
+        )
+    )
+    by_id: dict[int, dict[str, Any]] = {n["id"]: {**n, "children": []} for n in nodes}
+    roots: list[dict[str, Any]] = []
+    for n in by_id.values():
+        (by_id[n["parent_id"]]["children"] if n["parent_id"] else roots).append(n)
+    for n in by_id.values():
+        n["children"].sort(key=lambda c: (-c["size"], c["name"]))
+    roots.sort(key=lambda c: (-c["size"], c["name"]))
+    return roots
+
+
 # ================================================================================================ end taxonomy
 
 

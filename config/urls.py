@@ -10,5 +10,6 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("api/corpus/", include("corpus.urls")),
     path("api/analysis/", include("analysis.urls")),
+    path("analysis/", include("analysis.page_urls")),
     path("", include("corpus.page_urls")),
 ]

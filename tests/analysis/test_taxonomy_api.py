@@ -162,3 +162,22 @@ def test_build_and_map_from_extractions(django_user_model, tmp_path: Path) -> No
     assert unmapped == []
     annotator = client_for(django_user_model, Role.ANNOTATOR)
     assert annotator.post("/api/analysis/taxonomies/build/", {}, format="json").status_code == 403
+
+
+def test_taxonomy_pages_show_the_tree_and_say_when_names_are_fallbacks(
+    taxonomy: Taxonomy,
+    django_user_model,  # type: ignore[no-untyped-def]
+) -> None:
+    from django.test import Client
+
+    client = Client()
+    assert client.get(f"/analysis/taxonomies/{taxonomy.pk}/").status_code == 302  # to the login page
+    client.force_login(django_user_model.objects.create_user("reader"))
+    listing = client.get("/analysis/taxonomies/").content.decode()
+    assert "small v1" in listing
+    page = client.get(f"/analysis/taxonomies/{taxonomy.pk}/").content.decode()
+    assert "Truthfulness" in page
+    assert "honesty, candour" in page or "candour, honesty" in page
+    assert "Names are fallbacks" not in page
+    Taxonomy.objects.filter(pk=taxonomy.pk).update(names_are_fallback=True)
+    assert "Names are fallbacks" in client.get(f"/analysis/taxonomies/{taxonomy.pk}/").content.decode()
