@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from django.conf import settings
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import Count, QuerySet
 
 from analysis import descriptive
@@ -171,20 +171,17 @@ class Scope:
         return "all datasets"
 
 
-def _latest_ids_sql(scope: Scope) -> tuple[str, list[int | str]]:
-    """Ids of the newest parsed extraction of the feature per conversation, within the scope."""
-    where = ["x.feature = %s", "x.status = %s"]
-    params: list[int | str] = []
-    join = ""
+def _scope_sql(feature: str, scope: Scope) -> tuple[str, list[int | str]]:
+    """WHERE clause (on ``extraction_extraction e``) selecting the parsed extractions of ``feature`` in scope."""
+    where = ["e.feature = %s", "e.status = %s"]
+    params: list[int | str] = [feature, "ok"]
     if scope.run_id is not None:
-        where.append("x.run_id = %s")
+        where.append("e.run_id = %s")
         params.append(scope.run_id)
     if scope.dataset_id is not None:
-        join = " JOIN corpus_conversation c ON c.id = x.conversation_id"
-        where.append("c.dataset_id = %s")
+        where.append("e.conversation_id IN (SELECT id FROM corpus_conversation WHERE dataset_id = %s)")
         params.append(scope.dataset_id)
-    sql = f"SELECT MAX(x.id) FROM extraction_extraction x{join} WHERE {' AND '.join(where)} GROUP BY x.conversation_id"
-    return sql, params
+    return " AND ".join(where), params
 
 
 def feature_labels(*, feature: str, scope: Scope) -> LabelSet:
@@ -194,9 +191,12 @@ def feature_labels(*, feature: str, scope: Scope) -> LabelSet:
     """
     if feature not in Feature.values:
         raise AnalysisInputError(f"unknown feature {feature!r}; choose from {', '.join(Feature.values)}")
-    latest, params = _latest_ids_sql(scope)
-    params = [feature, "ok", *params]
-    frame = _labels_postgres(latest, params) if connection.vendor == "postgresql" else _labels_generic(latest, params)
+    where, params = _scope_sql(feature, scope)
+    frame = _labels_postgres(where, params) if connection.vendor == "postgresql" else _labels_generic(where, params)
+    # Several prompt versions or models may have labelled one conversation: keep the newest extraction.
+    if len(frame):
+        newest = frame.groupby("conversation")["extraction"].transform("max").to_numpy()
+        frame = frame[frame["extraction"].to_numpy() == newest]
     has_label = frame["label"].notna().to_numpy()
     conv = frame["conversation"].to_numpy(dtype=np.int64)
     return LabelSet(
@@ -207,53 +207,68 @@ def feature_labels(*, feature: str, scope: Scope) -> LabelSet:
     )
 
 
-def _labels_postgres(latest: str, params: list[int | str]) -> pd.DataFrame:
+EMPTY_LABELS = pd.DataFrame(
+    {"extraction": np.empty(0, np.int64), "conversation": np.empty(0, np.int64), "label": np.empty(0, object)}
+)
+
+
+def _labels_postgres(where: str, params: list[int | str]) -> pd.DataFrame:
+    """The server expands the JSON lists into one CSV text (extraction, conversation, label); pandas parses it.
+
+    One aggregated value rather than COPY TO: COPY sends a message per row, and reading 1.2M of them
+    costs seconds of Python. JIT compilation is off: it costs more than it saves on this query.
+    """
     query = (
-        "SELECT e.conversation_id, l.value FROM extraction_extraction e "
+        "SELECT string_agg(e.id::text || ',' || e.conversation_id::text || ',' || "
+        "COALESCE('\"' || replace(l.value, '\"', '\"\"') || '\"', ''), E'\\n') "
+        "FROM extraction_extraction e "
         "LEFT JOIN LATERAL jsonb_array_elements_text("
         "CASE WHEN jsonb_typeof(e.labels) = 'array' THEN e.labels ELSE '[]'::jsonb END) AS l(value) ON TRUE "
-        f"WHERE e.id IN ({latest})"
+        f"WHERE {where}"
     )
-    buf = io.BytesIO()
-    with connection.cursor() as cursor:
-        raw = cursor.cursor
-        # COPY cannot take server-side parameters: let psycopg bind them client-side first.
-        statement = raw.mogrify(query, params)
-        with raw.copy(f"COPY ({statement}) TO STDOUT WITH (FORMAT csv)") as copy:
-            for block in copy:
-                buf.write(block)
-    buf.seek(0)
-    if not buf.getbuffer().nbytes:
-        return pd.DataFrame({"conversation": np.empty(0, np.int64), "label": np.empty(0, object)})
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET LOCAL jit = off")
+        cursor.execute(query, params)
+        row = cursor.fetchone()
+    text = row[0] if row else None
+    if not text:
+        return EMPTY_LABELS.copy()
     return pd.read_csv(
-        buf,
+        io.StringIO(text),
         header=None,
-        names=["conversation", "label"],
-        dtype={"conversation": np.int64, "label": object},
+        names=["extraction", "conversation", "label"],
+        dtype={"extraction": np.int64, "conversation": np.int64, "label": object},
         keep_default_na=False,
         na_values=[""],
         quoting=csv.QUOTE_MINIMAL,
     )
 
 
-def _labels_generic(latest: str, params: list[int | str]) -> pd.DataFrame:
+def _labels_generic(where: str, params: list[int | str]) -> pd.DataFrame:
     import json
 
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT conversation_id, labels FROM extraction_extraction WHERE id IN ({latest})", params)
+        cursor.execute(f"SELECT e.id, e.conversation_id, e.labels FROM extraction_extraction e WHERE {where}", params)
         rows = cursor.fetchall()
+    ext: list[int] = []
     conv: list[int] = []
     lab: list[object] = []
-    for conversation_id, labels in rows:
+    for extraction_id, conversation_id, labels in rows:
         parsed = json.loads(labels) if isinstance(labels, str) else labels
-        items = [x for x in parsed if isinstance(x, str) and x] if isinstance(parsed, list) else []
-        if not items:
-            conv.append(conversation_id)
-            lab.append(None)
-        for item in items:
+        items: list[object] = [x for x in parsed if isinstance(x, str) and x] if isinstance(parsed, list) else []
+        for item in items or [None]:
+            ext.append(extraction_id)
             conv.append(conversation_id)
             lab.append(item)
-    return pd.DataFrame({"conversation": np.asarray(conv, dtype=np.int64), "label": np.asarray(lab, dtype=object)})
+    if not ext:
+        return EMPTY_LABELS.copy()
+    return pd.DataFrame(
+        {
+            "extraction": np.asarray(ext, dtype=np.int64),
+            "conversation": np.asarray(conv, dtype=np.int64),
+            "label": np.asarray(lab, dtype=object),
+        }
+    )
 
 
 def subjective_conversations(*, scope: Scope) -> np.ndarray | None:

@@ -12,7 +12,7 @@ from django.core.management import CommandError, call_command
 
 from analysis.models import ResidualAnalysis, ResidualCell, Taxonomy, TaxonomyNode
 from analysis.residuals import residual_table
-from analysis.selectors import Scope, _labels_generic, _latest_ids_sql, feature_labels
+from analysis.selectors import Scope, _labels_generic, _scope_sql, feature_labels
 from bench.synthetic import Plant, SyntheticData, generate, task_name, write_database
 from extraction.models import Extraction, ExtractionRun, PromptVersion
 
@@ -181,9 +181,30 @@ def test_postgres_copy_reader_equals_the_generic_reader(
 ) -> None:
     _, run_id = synthetic
     fast = feature_labels(feature="ai_values", scope=Scope(run_id=run_id))
-    latest, params = _latest_ids_sql(Scope(run_id=run_id))
-    slow = _labels_generic(latest, ["ai_values", "ok", *params])
+    where, params = _scope_sql("ai_values", Scope(run_id=run_id))
+    slow = _labels_generic(where, params)
     slow = slow[slow["label"].notna()]
     assert sorted(zip(fast.conversation.tolist(), fast.label.tolist(), strict=True)) == sorted(
         zip(slow["conversation"].tolist(), slow["label"].tolist(), strict=True)
     )
+
+
+def test_the_newest_extraction_of_a_conversation_wins(synthetic: tuple[SyntheticData, int]) -> None:
+    _, run_id = synthetic
+    run_obj = ExtractionRun.objects.get(pk=run_id)
+    conversation = run_obj.dataset.conversations.order_by("id").first()
+    assert conversation is not None
+    version = PromptVersion.objects.create(prompt_set="v2", feature="ai_values", content_hash="y", template="-")
+    Extraction.objects.create(
+        conversation=conversation,
+        run=run_obj,
+        feature="ai_values",
+        prompt_version=version,
+        model="m2",
+        status="ok",
+        labels=["newer value", "newer value"],
+    )
+    labels = feature_labels(feature="ai_values", scope=Scope(dataset_id=run_obj.dataset_id))
+    mine = labels.label[labels.conversation == conversation.pk].tolist()
+    assert mine == ["newer value", "newer value"]  # repeats are removed later, when the incidence is built
+    assert len(labels.conversations()) == 1500
