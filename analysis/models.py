@@ -46,7 +46,7 @@ class Taxonomy(models.Model):
 
 class TaxonomyNode(models.Model):
     taxonomy = models.ForeignKey(Taxonomy, on_delete=models.CASCADE, related_name="nodes")
-    key = models.CharField(max_length=255, help_text="cluster_id: the value itself at level 0.")
+    key = models.CharField(max_length=500, help_text="cluster_id: the value itself at level 0.")
     level = models.PositiveSmallIntegerField()
     name = models.CharField(max_length=500)
     description = models.TextField(blank=True)

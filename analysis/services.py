@@ -73,12 +73,20 @@ def _next_version(name: str) -> int:
     return (latest or 0) + 1
 
 
+MAX_VALUE_LENGTH = 500  # TaxonomyNode.key / ValueMapping.value
+
+
 def distinct_values(values: Sequence[str]) -> list[str]:
-    """Values de-duplicated by :func:`normalise_value`, first spelling kept, blanks dropped, order preserved."""
+    """Values de-duplicated by :func:`normalise_value`, first spelling kept, blanks dropped, order preserved.
+    A value too long to store is an error that quotes its start."""
     seen: dict[str, str] = {}
     for v in values:
         key = normalise_value(v)
         if key and key not in seen:
+            if len(v.strip()) > MAX_VALUE_LENGTH:
+                raise TaxonomyError(
+                    f"value {v.strip()[:60]!r}... is {len(v.strip())} characters; at most {MAX_VALUE_LENGTH} are stored"
+                )
             seen[key] = v.strip()
     return list(seen.values())
 

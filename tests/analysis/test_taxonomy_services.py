@@ -262,6 +262,8 @@ def test_build_persists_every_level_with_fallback_names_and_stability() -> None:
 
 def test_distinct_values_and_values_files(tmp_path: Path) -> None:
     assert distinct_values(["Honesty", " honesty.", "", "care"]) == ["Honesty", "care"]
+    with pytest.raises(TaxonomyError, match="501 characters"):
+        distinct_values(["x" * 501])
     lines = tmp_path / "values.txt"
     lines.write_text("honesty\n\ncare\n")
     assert values_read_file(lines) == ["honesty", "care"]
