@@ -488,45 +488,61 @@ class ResidualTable:
         whole table, so significant *negative* associations of zero cells are found too.
         """
         k_min = self.min_conversations_cell
-        found_r: list[np.ndarray] = []
-        found_c: list[np.ndarray] = []
-        found_o: list[np.ndarray] = []
-        k_row = min(top_k, self.shape[1])
+        n_cols = self.shape[1]
+        k_row = min(top_k, n_cols)
+        picked_r: list[np.ndarray] = []
+        picked_c: list[np.ndarray] = []
+        beyond_r: list[np.ndarray] = []
+        beyond_c: list[np.ndarray] = []
+        # Running top k of each column over the row blocks: values and row indices, (columns x k).
+        col_best: dict[float, tuple[np.ndarray, np.ndarray]] = {
+            sign: (np.full((n_cols, 0), -np.inf), np.empty((n_cols, 0), dtype=np.int64)) for sign in (1.0, -1.0)
+        }
         for start, stop, block in self._blocks():
-            obs = self.observed[start:stop].toarray()
-            hidden = (obs > 0) & (obs < k_min) if k_min > 1 else None
-            picks = [np.abs(block) >= self.critical_value]
-            if hidden is not None:
-                picks[0] &= ~hidden
-            if k_row:
-                # Hidden cells rank last on both sides.
-                hi = block if hidden is None else np.where(hidden, -np.inf, block)
-                lo = block if hidden is None else np.where(hidden, np.inf, block)
-                pick = np.zeros(block.shape, dtype=bool)
-                np.put_along_axis(pick, np.argpartition(-hi, k_row - 1, axis=1)[:, :k_row], True, axis=1)
-                np.put_along_axis(pick, np.argpartition(lo, k_row - 1, axis=1)[:, :k_row], True, axis=1)
+            if k_min > 1:
+                obs = self.observed[start:stop].toarray()
+                block[(obs > 0) & (obs < k_min)] = np.nan
+            # NaN (hidden) is never beyond the critical value and never among the top: it is ranked as -inf.
+            i, j = np.nonzero(np.abs(block) >= self.critical_value)
+            beyond_r.append(i + start)
+            beyond_c.append(j)
+            if not k_row:
+                continue
+            for sign in (1.0, -1.0):
+                score = np.nan_to_num(sign * block, nan=-np.inf)
+                top = np.argpartition(-score, k_row - 1, axis=1)[:, :k_row]
+                keep = np.isfinite(np.take_along_axis(score, top, axis=1))
+                picked_r.append(np.repeat(np.arange(start, stop), k_row)[keep.ravel()])
+                picked_c.append(top.ravel()[keep.ravel()])
+                score_t = np.ascontiguousarray(score.T)
                 kk = min(top_k, stop - start)
-                # Partition along contiguous memory: columns become rows of the transposed copy.
-                hi_t, lo_t, pick_t = np.ascontiguousarray(hi.T), np.ascontiguousarray(lo.T), pick.T
-                np.put_along_axis(pick_t, np.argpartition(-hi_t, kk - 1, axis=1)[:, :kk], True, axis=1)
-                np.put_along_axis(pick_t, np.argpartition(lo_t, kk - 1, axis=1)[:, :kk], True, axis=1)
-                picks.append(pick if hidden is None else pick & ~hidden)
-            i, j = np.nonzero(np.logical_or.reduce(picks))
-            found_r.append(i + start)
-            found_c.append(j)
-            found_o.append(obs[i, j])
-        if found_r:
-            rows, cols, observed = np.concatenate(found_r), np.concatenate(found_c), np.concatenate(found_o)
-        else:
-            rows = cols = observed = np.empty(0, dtype=np.int64)
+                top_t = np.argpartition(-score_t, kk - 1, axis=1)[:, :kk]
+                values: np.ndarray
+                rows_seen: np.ndarray
+                values, rows_seen = col_best[sign]
+                values = np.concatenate([values, np.take_along_axis(score_t, top_t, axis=1)], axis=1)
+                rows_seen = np.concatenate([rows_seen, top_t + start], axis=1)
+                if values.shape[1] > top_k:
+                    best = np.argpartition(-values, top_k - 1, axis=1)[:, :top_k]
+                    values = np.take_along_axis(values, best, axis=1)
+                    rows_seen = np.take_along_axis(rows_seen, best, axis=1)
+                col_best[sign] = (values, rows_seen)
+        for values, rows_seen in col_best.values():
+            finite = np.isfinite(values)
+            picked_r.append(rows_seen[finite])
+            picked_c.append(np.broadcast_to(np.arange(n_cols)[:, None], values.shape)[finite])
+        width = max(n_cols, 1)
+        top_keys = np.unique(
+            np.concatenate([np.empty(0, np.int64), *(r * width + c for r, c in zip(picked_r, picked_c, strict=True))])
+        )
+        beyond_keys = np.unique(
+            np.concatenate([np.empty(0, np.int64), *(r * width + c for r, c in zip(beyond_r, beyond_c, strict=True))])
+        )
+        keys = np.union1d(top_keys, beyond_keys)
+        rows, cols = np.divmod(keys, width)
+        observed = np.asarray(self.observed[rows, cols]).ravel() if len(keys) else np.empty(0, dtype=np.int64)
         frame = self._frame(rows, cols, observed)
-        # Candidates came per block; keep only the overall top k of each row and column.
-        keep = frame["significant"].to_numpy().copy()
-        if top_k and len(frame):
-            resid = frame["residual"].to_numpy()
-            for group in (rows, cols):
-                for sign in (1.0, -1.0):
-                    keep |= _rank_within(group, sign * resid) < top_k
+        keep = frame["significant"].to_numpy() | np.isin(keys, top_keys)
         return ResidualReport(table=self, cells=frame[keep].reset_index(drop=True), top_k=top_k)
 
 
@@ -574,17 +590,6 @@ class ResidualReport:
             "significant_positive": int((self.cells["significant"] & (self.cells["residual"] > 0)).sum()),
             "notes": list(t.notes),
         }
-
-
-def _rank_within(group: np.ndarray, score: np.ndarray) -> np.ndarray:
-    """0-based rank of each item by descending ``score`` within its group."""
-    order = np.lexsort((-score, group))
-    g = group[order]
-    starts = np.r_[0, np.flatnonzero(g[1:] != g[:-1]) + 1]
-    first = np.repeat(starts, np.diff(np.r_[starts, len(g)]))
-    rank = np.empty(len(group), dtype=np.int64)
-    rank[order] = np.arange(len(group)) - first
-    return rank
 
 
 def _top(cells: pd.DataFrame, by: str, k: int, negative: bool) -> pd.DataFrame:
