@@ -599,16 +599,18 @@ def _store_cells(analysis_id: int, cells: pd.DataFrame) -> None:
     frame["row_label"] = frame["row_label"].astype(str)
     frame["col_label"] = frame["col_label"].astype(str)
     if connection.vendor == "postgresql":
-        frame.insert(0, "analysis_id", analysis_id)
-        buf = io.StringIO()
-        frame.to_csv(buf, index=False, header=False)
+        # Binary COPY: no float formatting on the way (text CSV spent seconds there at the paper's scale).
+        types = ["bigint", "varchar", "varchar", "integer", *["float8"] * 4, "boolean", *["float8"] * 3, "boolean"]
+        columns = [frame[c].to_numpy() for c in CELL_COLUMNS]
         with (
             connection.cursor() as cursor,
             cursor.cursor.copy(
-                f"COPY analysis_residualcell (analysis_id, {', '.join(CELL_COLUMNS)}) FROM STDIN WITH (FORMAT csv)"
+                f"COPY analysis_residualcell (analysis_id, {', '.join(CELL_COLUMNS)}) FROM STDIN WITH (FORMAT binary)"
             ) as copy,
         ):
-            copy.write(buf.getvalue())
+            copy.set_types(types)
+            for row in zip(*(c.tolist() for c in columns), strict=True):
+                copy.write_row((analysis_id, *row))
         return
     ResidualCell.objects.bulk_create(
         (ResidualCell(analysis_id=analysis_id, **record) for record in frame.to_dict(orient="records")),
