@@ -88,6 +88,7 @@ def _populate(n: int) -> tuple[int, float, float]:
     summary = write_database(data, dataset=f"bench-residuals-{n}", features=("ai_values", "task"))
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE extraction_extraction")
+        cursor.execute("ANALYZE corpus_conversation")
     return summary.run_id, generated, summary.seconds
 
 

@@ -9,6 +9,7 @@ import sys
 BENCHMARKS: list[str] = [
     "bench.bench_import",
     "bench.bench_taxonomy",
+    "bench.bench_residuals",
 ]
 
 
