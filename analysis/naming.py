@@ -14,6 +14,7 @@ from pathlib import Path
 
 PROMPT_PATH = Path(__file__).resolve().parent.parent / "prompts" / "taxonomy" / "name_cluster.md"
 _NAME = re.compile(r"<name>(.*?)</name>", re.DOTALL)
+_DESCRIPTION = re.compile(r"<description>(.*?)</description>", re.DOTALL)
 
 
 class NamingError(RuntimeError):
@@ -29,6 +30,7 @@ class PromptNamer:
         self.complete = complete
         self.template = template if template is not None else PROMPT_PATH.read_text(encoding="utf-8")
         self.max_members = max_members
+        self._descriptions: dict[tuple[str, ...], str] = {}
 
     def render(self, members: list[str]) -> str:
         shown = members[: self.max_members]
@@ -46,4 +48,10 @@ class PromptNamer:
         name = match.group(1).strip() if match else ""
         if not name:
             raise NamingError(f"the naming reply has no <name>...</name>: {reply[:200]!r}")
+        described = _DESCRIPTION.search(reply)
+        self._descriptions[tuple(members)] = " ".join(described.group(1).split()) if described else ""
         return " ".join(name.split())
+
+    def describe_cluster(self, members: list[str]) -> str:
+        """The description from the reply that named these members (no second request)."""
+        return self._descriptions.pop(tuple(members), "")

@@ -256,6 +256,7 @@ def _save_hierarchy(
                         key=c.name if level == 0 else f"{taxonomy.name}:l{level}:{c.index}",
                         level=level,
                         name=c.name,
+                        description=c.description,
                         parent_id=upper_ids[c.parent] if c.parent is not None else None,
                         size=c.size,
                         name_is_fallback=c.name_is_fallback,

@@ -83,7 +83,11 @@ def level_sizes(n_base: int, n_top: int = 5, levels: int = 4) -> tuple[int, ...]
 
 
 class Namer(Protocol):
-    """Names a cluster from its members, given most central first (closest to the cluster's centroid)."""
+    """Names a cluster from its members, given most central first (closest to the cluster's centroid).
+
+    A namer may also have ``describe_cluster(members) -> str``; it is called right after ``name_cluster`` with
+    the same members, and its text becomes the cluster's description.
+    """
 
     is_fallback: bool
 
@@ -152,6 +156,7 @@ class Cluster:
     parent: int | None
     size: int
     name_is_fallback: bool
+    description: str = ""
 
 
 @dataclass(frozen=True)
@@ -200,6 +205,8 @@ def build_hierarchy(
     leaf_vectors = _normalise_rows(x)
     targets = params.targets(len(values))
     rng = np.random.default_rng(params.seed)
+    # A namer may also describe the cluster it has just named (an LLM writes both in one reply).
+    describe: Callable[[list[str]], str] | None = getattr(namer, "describe_cluster", None)
 
     levels: list[list[Cluster]] = [
         [Cluster(0, i, v, (), None, 1, False) for i, v in enumerate(values)],
@@ -227,21 +234,21 @@ def build_hierarchy(
         for p in range(n_parents):
             kids = np.flatnonzero(dense == p)
             member_names = order_by_centrality([child_names[k] for k in kids], child_vectors[kids], parent_vectors[p])
+            name = namer.name_cluster(member_names)
             parents.append(
                 Cluster(
                     level=lvl,
                     index=p,
-                    name=namer.name_cluster(member_names),
+                    name=name,
                     children=tuple(int(k) for k in kids),
                     parent=None,
                     size=int((leaf_parent == p).sum()),
                     name_is_fallback=namer.is_fallback,
+                    description=describe(member_names) if describe else "",
                 )
             )
         for c in lower:
-            new_lower.append(
-                Cluster(c.level, c.index, c.name, c.children, int(dense[c.index]), c.size, c.name_is_fallback)
-            )
+            new_lower.append(replace(c, parent=int(dense[c.index])))
         levels[-1] = new_lower
         levels.append(parents)
         child_vectors = parent_vectors
