@@ -410,9 +410,30 @@ class ResidualTable:
     def dense_residuals(self) -> np.ndarray:
         """The whole residual matrix (rows x cols, float64). Memory: 8 bytes per cell."""
         out = np.empty(self.shape, dtype=np.float64)
-        for start, stop, block in self._blocks():
-            out[start:stop] = block
+        if out.size:
+            self._fill(out, 0, self.shape[0], *self._factors())
         return out
+
+    def _factors(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """u, v, c, d with r_ij = O_ij u_i v_j - c_i d_j (see ``_blocks``)."""
+        n = float(self.total)
+        p_row = self.row_totals / n
+        p_col = self.col_totals / n
+        with np.errstate(divide="ignore", invalid="ignore"):
+            a = np.sqrt(p_row * (1 - p_row))
+            b = np.sqrt(p_col * (1 - p_col))
+            return 1.0 / (np.sqrt(n) * a), 1.0 / b, np.sqrt(n) * p_row / a, p_col / b
+
+    def _fill(
+        self, out: np.ndarray, start: int, stop: int, u: np.ndarray, v: np.ndarray, c: np.ndarray, d: np.ndarray
+    ) -> None:
+        """Residuals of rows start..stop into ``out`` (shape (stop - start) x cols)."""
+        np.multiply.outer(-c[start:stop], d, out=out)
+        indptr, indices, data = self.observed.indptr, self.observed.indices, self.observed.data
+        lo, hi = indptr[start], indptr[stop]
+        rows = np.repeat(np.arange(stop - start), np.diff(indptr[start : stop + 1]))
+        cols = indices[lo:hi]
+        out[rows, cols] += data[lo:hi] * u[start:stop][rows] * v[cols]
 
     def _blocks(self) -> Iterator[tuple[int, int, np.ndarray]]:
         """Dense residuals of consecutive row blocks, as (start, stop, block).
@@ -424,25 +445,12 @@ class ResidualTable:
         n_rows, n_cols = self.shape
         if n_rows == 0 or n_cols == 0:
             return
-        n = float(self.total)
-        p_row = self.row_totals / n
-        p_col = self.col_totals / n
-        with np.errstate(divide="ignore", invalid="ignore"):
-            a = np.sqrt(p_row * (1 - p_row))
-            b = np.sqrt(p_col * (1 - p_col))
-            u = 1.0 / (np.sqrt(n) * a)
-            v = 1.0 / b
-            c = np.sqrt(n) * p_row / a
-            d = p_col / b
+        factors = self._factors()
         step = max(1, BLOCK_CELLS // n_cols)
-        indptr, indices, data = self.observed.indptr, self.observed.indices, self.observed.data
         for start in range(0, n_rows, step):
             stop = min(start + step, n_rows)
-            block = np.outer(-c[start:stop], d)
-            lo, hi = indptr[start], indptr[stop]
-            rows = np.repeat(np.arange(stop - start), np.diff(indptr[start : stop + 1]))
-            cols = indices[lo:hi]
-            block[rows, cols] += data[lo:hi] * u[start:stop][rows] * v[cols]
+            block = np.empty((stop - start, n_cols), dtype=np.float64)
+            self._fill(block, start, stop, *factors)
             yield start, stop, block
 
     def cells(self, *, include_suppressed: bool = False) -> pd.DataFrame:
