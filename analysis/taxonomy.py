@@ -20,12 +20,14 @@ the target size of level l is
 
 Differences from the paper, on purpose: clusters above level 0 are represented by the normalised mean of their
 values' embeddings (not by an embedding of an LLM-written description), so a build without an LLM is
-deterministic for a seed; candidate parents are k-means centroids and de-duplication is geometric. Naming goes
+deterministic for a seed; candidate parents are k-means centroids, de-duplication is geometric (plus identical
+names), and assignment is by cosine similarity rather than by a language model choosing among names. Naming goes
 through a :class:`Namer`: an LLM when one is wired, otherwise :class:`CentralMemberNamer`, which names a cluster
 after its most central member (closest to the centroid) and flags the name as a fallback.
 
-With the defaults (L = 4, n_top = 5) the formula gives 3,307 -> 380 -> 44 -> 5; the published tree has
-3,307 -> 266 -> 26 -> 5 because the paper's LLM de-duplication merged about a third of the candidates. Pass
+With the defaults (L = 4, n_top = 5) the formula gives 3,307 -> 380 -> 44 -> 5 (r = 0.1148); the published tree
+has 3,307 -> 266 -> 26 -> 5, i.e. 70% and 59% of the formula's targets. The paper does not say why; the likely cause
+is its LLM de-duplication of candidate names, which may merge more than near-duplicates. Pass
 ``level_sizes=(266, 26, 5)`` to reproduce the published shape.
 
 Also here: reading the published ``values_tree.csv`` format, value normalisation, and mapping new values onto a
