@@ -334,7 +334,6 @@ def taxonomy_node_merge(*, source: TaxonomyNode, target: TaxonomyNode, user: Any
         before = {"source": _snapshot(source), "target": _snapshot(target)}
         moved = list(source.children.values_list("id", flat=True))
         source.children.update(parent=target)
-        TaxonomyEdit.objects.filter(node=source).update(node=target)
         source.delete()
         _recount(target.taxonomy)
         target.refresh_from_db()
