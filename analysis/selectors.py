@@ -359,8 +359,9 @@ def descriptive_results(
             tasks=task,
             min_conversations=k,
         )
-        if category_mapping:
-            out["categories"] = descriptive.category_shares(ai, category_mapping, min_conversations=k)
+        mapping = category_mapping if category_mapping is not None else _top_categories(ai)
+        if mapping:
+            out["categories"] = descriptive.category_shares(ai, mapping, min_conversations=k)
         if task is not None:
             out["ai_values_cv"] = descriptive.coefficient_of_variation(ai, task, min_conversations=k, top=top)
     if human is not None:
@@ -386,6 +387,25 @@ def descriptive_results(
         out["stated_values"] = descriptive.value_shares(stated, min_conversations=k, top=top)
         if ai is not None and response is not None:
             out["stated_vs_all"] = descriptive.stated_vs_all(ai, stated, response, min_conversations=k)
+    return out
+
+
+def _top_categories(labels: LabelSet) -> dict[str, str]:
+    """Extracted value -> top-level category of the newest taxonomy of the feature (exact spelling, then
+    normalised); empty when there is no taxonomy."""
+    taxonomy = Taxonomy.objects.filter(feature=labels.name).order_by("-created_at", "-id").first()
+    if taxonomy is None:
+        return {}
+    top = TaxonomyNode.objects.filter(taxonomy=taxonomy).order_by("-level").values_list("level", flat=True).first()
+    if top is None:
+        return {}
+    ancestors = taxonomy_ancestor_names(taxonomy=taxonomy, level=top)
+    by_key = {normalise_value(k): v for k, v in ancestors.items()}
+    out: dict[str, str] = {}
+    for label in pd.unique(labels.label):
+        target = ancestors.get(label) or by_key.get(normalise_value(label))
+        if target is not None:
+            out[label] = target
     return out
 
 

@@ -208,3 +208,19 @@ def test_the_newest_extraction_of_a_conversation_wins(synthetic: tuple[Synthetic
     mine = labels.label[labels.conversation == conversation.pk].tolist()
     assert mine == ["newer value", "newer value"]  # repeats are removed later, when the incidence is built
     assert len(labels.conversations()) == 1500
+
+
+def test_descriptive_category_shares_use_the_top_level_of_the_newest_taxonomy(
+    synthetic: tuple[SyntheticData, int],
+) -> None:
+    tax = Taxonomy.objects.create(name="t", version=1, feature="ai_values", source="imported", level_count=2)
+    practical = TaxonomyNode.objects.create(taxonomy=tax, key="p", level=1, name="Practical")
+    caring = TaxonomyNode.objects.create(taxonomy=tax, key="c", level=1, name="Caring")
+    for value, parent in [("helpfulness", practical), ("Professionalism", practical), ("empathy", caring)]:
+        TaxonomyNode.objects.create(taxonomy=tax, key=value, level=0, name=value, parent=parent)
+    out = json.loads(run("descriptive", "--dataset", "synthetic-test", "--min-conversations", "1", "--json"))
+    shares = {row["category"]: row["pct"] for row in out["categories"]["rows"]}
+    assert set(shares) == {"Practical", "Caring", "(unmapped)"}
+    assert sum(shares.values()) == pytest.approx(100.0)
+    # "professionalism" as extracted matches "Professionalism" in the taxonomy after normalisation.
+    assert shares["Practical"] > shares["Caring"]
