@@ -148,6 +148,9 @@ class ResidualAnalysis(models.Model):
     summary = models.JSONField(default=dict, help_text="Table size, critical value, suppressed counts, timings.")
     n_conversations = models.PositiveIntegerField(default=0)
     critical_value = models.FloatField(default=0.0)
+    request_key = models.CharField(
+        max_length=64, null=True, blank=True, unique=True, help_text="Set by a queued request, so a rerun is a no-op."
+    )
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     created_at = models.DateTimeField(auto_now_add=True)
 
