@@ -34,13 +34,13 @@ from analysis.selectors import (
 )
 from analysis.services import (
     AnalysisRequestError,
-    residual_analysis_create,
+    residual_analysis_check,
     taxonomy_import_tree,
     taxonomy_node_merge,
     taxonomy_node_move,
     taxonomy_node_rename,
 )
-from analysis.tasks import taxonomy_build_task, taxonomy_map_task
+from analysis.tasks import residual_analysis_task, taxonomy_build_task, taxonomy_map_task
 from analysis.taxonomy import TaxonomyError, TaxonomyParams
 from extraction.models import Feature
 
@@ -384,7 +384,7 @@ class ResidualCellSerializer(serializers.ModelSerializer[ResidualCell]):
 
 
 class ResidualAnalysisListApi(APIView):
-    """GET: stored residual analyses. POST (lead, prompt engineer): run and store one."""
+    """GET: stored residual analyses (?request_key=). POST (lead, prompt engineer): queue one."""
 
     class InputSerializer(serializers.Serializer[dict[str, Any]]):
         rows = serializers.ChoiceField(choices=Feature.values)
@@ -406,34 +406,44 @@ class ResidualAnalysisListApi(APIView):
         return [IsAuthenticated()] if self.request.method == "GET" else [ANALYSTS()]
 
     def get(self, request: Request) -> Response:
-        page = residual_analysis_list()[:200]
-        return Response(ResidualAnalysisSerializer(page, many=True).data)
+        qs = residual_analysis_list()
+        if request.query_params.get("request_key"):
+            qs = qs.filter(request_key=request.query_params["request_key"])
+        return Response(ResidualAnalysisSerializer(qs[:200], many=True).data)
 
     def post(self, request: Request) -> Response:
+        """Check the request, queue the analysis, answer 202 with the key to poll ``GET residuals/?request_key=``."""
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         v = data.validated_data
+        params = {
+            "rows": v["rows"],
+            "cols": v["cols"],
+            "dataset_id": v.get("dataset"),
+            "run_id": v.get("run"),
+            "row_level": v.get("row_level"),
+            "col_level": v.get("col_level"),
+            "row_taxonomy_id": v.get("row_taxonomy"),
+            "col_taxonomy_id": v.get("col_taxonomy"),
+        }
         try:
-            analysis = residual_analysis_create(
-                rows=v["rows"],
-                cols=v["cols"],
-                dataset_id=v.get("dataset"),
-                run_id=v.get("run"),
-                row_level=v.get("row_level"),
-                col_level=v.get("col_level"),
-                row_taxonomy_id=v.get("row_taxonomy"),
-                col_taxonomy_id=v.get("col_taxonomy"),
-                min_conversations=v.get("min_conversations"),
-                alpha=v["alpha"],
-                comparisons=v["comparisons"],
-                top_k=v["top_k"],
-                subjective_only=v["subjective_only"],
-                include_none=v["include_none"],
-                user=request.user,
-            )
+            residual_analysis_check(**params)
         except AnalysisRequestError as exc:
             raise serializers.ValidationError({"detail": [str(exc)]}) from exc
-        return Response(ResidualAnalysisSerializer(analysis).data, status=status.HTTP_201_CREATED)
+        params |= {
+            "min_conversations": v.get("min_conversations"),
+            "alpha": v["alpha"],
+            "comparisons": v["comparisons"],
+            "top_k": v["top_k"],
+            "subjective_only": v["subjective_only"],
+            "include_none": v["include_none"],
+        }
+        request_key = uuid.uuid4().hex
+        result = residual_analysis_task.delay(request_key=request_key, params=params, user_id=request.user.pk)
+        return Response(
+            {"request_key": request_key, "task_id": result.id, "poll": f"{request.path}?request_key={request_key}"},
+            status=status.HTTP_202_ACCEPTED,
+        )
 
 
 class ResidualAnalysisDetailApi(RetrieveAPIView[ResidualAnalysis]):

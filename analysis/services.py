@@ -457,6 +457,30 @@ def _resolve(labels: LabelSet, mapping: dict[str, str]) -> tuple[dict[str, str],
     return out, missing
 
 
+def residual_analysis_check(
+    *,
+    rows: str,
+    cols: str,
+    dataset_id: int | None = None,
+    run_id: int | None = None,
+    row_level: int | None = None,
+    col_level: int | None = None,
+    row_taxonomy_id: int | None = None,
+    col_taxonomy_id: int | None = None,
+) -> None:
+    """Raise ``AnalysisRequestError`` naming the first thing in the request that does not exist or fit."""
+    for name, feature in (("rows", rows), ("cols", cols)):
+        if feature not in Feature.values:
+            raise AnalysisRequestError(f"{name}: unknown feature {feature!r}; choose from {', '.join(Feature.values)}")
+    if dataset_id is not None and not Dataset.objects.filter(pk=dataset_id).exists():
+        raise AnalysisRequestError(f"dataset {dataset_id} does not exist")
+    if run_id is not None and not ExtractionRun.objects.filter(pk=run_id).exists():
+        raise AnalysisRequestError(f"extraction run {run_id} does not exist")
+    for feature, level, taxonomy_id in ((rows, row_level, row_taxonomy_id), (cols, col_level, col_taxonomy_id)):
+        if level is not None:
+            _value_mapping(feature=feature, level=level, taxonomy_id=taxonomy_id)
+
+
 def residual_analysis_create(
     *,
     rows: str,
@@ -474,6 +498,7 @@ def residual_analysis_create(
     subjective_only: bool = True,
     include_none: bool = False,
     user: Any = None,
+    request_key: str | None = None,
     on_progress: Callable[[str], None] | None = None,
 ) -> ResidualAnalysis:
     """Compute the ``rows`` x ``cols`` adjusted residuals (analysis.residuals) and store the reported cells.
@@ -484,15 +509,22 @@ def residual_analysis_create(
     (``min_conversations``, default ANALYSIS_MIN_CONVERSATIONS) are never stored. Nothing is written
     when anything fails.
     """
+    if request_key is not None:
+        done = ResidualAnalysis.objects.filter(request_key=request_key).first()
+        if done is not None:
+            return done
     step = on_progress or (lambda _msg: None)
     k = settings.ANALYSIS_MIN_CONVERSATIONS if min_conversations is None else min_conversations
-    for name, feature in (("rows", rows), ("cols", cols)):
-        if feature not in Feature.values:
-            raise AnalysisRequestError(f"{name}: unknown feature {feature!r}; choose from {', '.join(Feature.values)}")
-    if dataset_id is not None and not Dataset.objects.filter(pk=dataset_id).exists():
-        raise AnalysisRequestError(f"dataset {dataset_id} does not exist")
-    if run_id is not None and not ExtractionRun.objects.filter(pk=run_id).exists():
-        raise AnalysisRequestError(f"extraction run {run_id} does not exist")
+    residual_analysis_check(
+        rows=rows,
+        cols=cols,
+        dataset_id=dataset_id,
+        run_id=run_id,
+        row_level=row_level,
+        col_level=col_level,
+        row_taxonomy_id=row_taxonomy_id,
+        col_taxonomy_id=col_taxonomy_id,
+    )
     scope = Scope(dataset_id=dataset_id, run_id=run_id)
     timings: dict[str, float] = {}
     started = time.perf_counter()
@@ -567,6 +599,7 @@ def residual_analysis_create(
             summary=summary,
             n_conversations=table.n_conversations,
             critical_value=table.critical_value,
+            request_key=request_key,
             created_by=user,
         )
         _store_cells(analysis.pk, report.cells)

@@ -11,7 +11,7 @@ from django.db import OperationalError
 
 from analysis.models import Taxonomy
 from analysis.selectors import extracted_value_counts
-from analysis.services import taxonomy_build, taxonomy_map_values
+from analysis.services import residual_analysis_create, taxonomy_build, taxonomy_map_values
 from analysis.taxonomy import TaxonomyError, TaxonomyParams
 
 
@@ -60,3 +60,16 @@ def taxonomy_map_task(
 
 
 # ================================================================================================ end taxonomy
+
+
+# =========================================================================================== residuals & descriptive
+
+
+@shared_task(autoretry_for=(OperationalError,), retry_backoff=True, max_retries=3)
+def residual_analysis_task(*, request_key: str, params: dict[str, Any], user_id: int | None) -> int:
+    """Run and store one residual analysis; a rerun with the same key returns the stored one."""
+    user = get_user_model().objects.filter(pk=user_id).first() if user_id else None
+    return residual_analysis_create(**params, user=user, request_key=request_key).pk
+
+
+# ======================================================================================= end residuals & descriptive

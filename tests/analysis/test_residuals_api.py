@@ -50,11 +50,16 @@ def test_create_then_read_cells(run_id: int, django_user_model) -> None:  # type
         {"rows": "ai_values", "cols": "task", "run": run_id, "min_conversations": 2, "comparisons": "cells"},
         format="json",
     )
-    assert response.status_code == 201, response.content
-    created = response.json()
+    assert response.status_code == 202, response.content
+    key = response.json()["request_key"]
+    # Tasks run eagerly here (no broker): the analysis is stored by the time the request returns.
+    found = lead.get(response.json()["poll"]).json()
+    assert len(found) == 1
+    created = found[0]
     assert created["summary"]["comparisons"] == "cells"
     assert created["summary"]["min_conversations"] == 2
     pk = created["id"]
+    assert ResidualAnalysis.objects.get(pk=pk).request_key == key
     assert lead.get(f"/api/analysis/residuals/{pk}/").json()["id"] == pk
     significant = lead.get(f"/api/analysis/residuals/{pk}/cells/?significant=true").json()
     assert (PLANTED.value, PLANTED.task) in {(c["row_label"], c["col_label"]) for c in significant}
@@ -71,6 +76,16 @@ def test_create_then_read_cells(run_id: int, django_user_model) -> None:  # type
         for c in lead.get(f"/api/analysis/residuals/{pk}/cells/?limit=5000").json()
     )
     assert lead.get("/api/analysis/residuals/").json()[0]["id"] == pk
+
+
+def test_a_rerun_of_the_same_request_stores_nothing_new(run_id: int) -> None:
+    from analysis.tasks import residual_analysis_task
+
+    params = {"rows": "ai_values", "cols": "task", "run_id": run_id, "min_conversations": 2}
+    first = residual_analysis_task(request_key="k1", params=params, user_id=None)
+    again = residual_analysis_task(request_key="k1", params=params, user_id=None)
+    assert first == again
+    assert ResidualAnalysis.objects.count() == 1
 
 
 def test_invalid_requests_name_the_problem(run_id: int, django_user_model) -> None:  # type: ignore[no-untyped-def]
