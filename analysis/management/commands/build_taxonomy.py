@@ -1,0 +1,99 @@
+"""`python manage.py build_taxonomy (--values-file PATH | --feature ai_values [--dataset ID]) [--name …] [...]`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from tqdm import tqdm
+
+from analysis.embeddings import EmbeddingError
+from analysis.naming import NamingError
+from analysis.selectors import extracted_value_counts, taxonomy_level_counts
+from analysis.services import taxonomy_build, values_read_file
+from analysis.taxonomy import TaxonomyError, TaxonomyParams
+
+
+def _sizes(text: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(part) for part in text.split(","))
+    except ValueError:
+        raise CommandError(f"--sizes expects comma-separated integers such as 266,26,5 (got {text!r})") from None
+
+
+class Command(BaseCommand):
+    help = (
+        "Build a value taxonomy by hierarchical k-means clustering of embedded values (the paper's Appendix A.6) "
+        "and store it as a new version. Embeddings are computed offline and cached per value."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        src = parser.add_mutually_exclusive_group(required=True)
+        src.add_argument("--values-file", help="CSV with a 'value' column, or one value per line")
+        src.add_argument("--feature", help="build from the parsed extractions of this feature, e.g. ai_values")
+        parser.add_argument("--column", default="value", help="CSV column holding the values (default: value)")
+        parser.add_argument("--dataset", type=int, help="with --feature: only this dataset id")
+        parser.add_argument("--name", default="ai-values", help="taxonomy name; each build is a new version")
+        parser.add_argument("--levels", type=int, default=4, help="levels including the values (default 4)")
+        parser.add_argument("--top", type=int, default=5, help="top-level clusters (default 5)")
+        parser.add_argument("--sizes", type=_sizes, help="explicit sizes of levels 1.. e.g. 266,26,5")
+        parser.add_argument("--seed", type=int, default=0)
+        parser.add_argument("--neighbourhood-size", type=int, default=40)
+        parser.add_argument("--stability-seed", type=int, help="second seed for the ARI figure (default: seed+1)")
+        parser.add_argument("--no-stability", action="store_true", help="skip the second build")
+        parser.add_argument("--no-progress", action="store_true")
+
+    def handle(self, *args: Any, **opts: Any) -> None:
+        try:
+            if opts["values_file"]:
+                values = values_read_file(opts["values_file"], column=opts["column"])
+                feature = "ai_values"
+            else:
+                feature = opts["feature"]
+                values = list(extracted_value_counts(feature=feature, dataset_id=opts["dataset"]))
+                if not values:
+                    raise CommandError(f"no parsed {feature} extractions to build from")
+            params = TaxonomyParams(
+                levels=len(opts["sizes"]) + 1 if opts["sizes"] else opts["levels"],
+                n_top=opts["sizes"][-1] if opts["sizes"] else opts["top"],
+                seed=opts["seed"],
+                neighbourhood_size=opts["neighbourhood_size"],
+                level_sizes=opts["sizes"],
+            )
+            stability_seed = None if opts["no_stability"] else opts["stability_seed"]
+            if stability_seed is None and not opts["no_stability"]:
+                stability_seed = opts["seed"] + 1
+            quiet = opts["no_progress"] or opts["verbosity"] == 0
+            bar = tqdm(total=params.levels + (1 if stability_seed is not None else 0), disable=quiet, desc="taxonomy")
+
+            def step(message: str) -> None:
+                bar.set_postfix_str(message)
+                bar.update(1)
+
+            try:
+                taxonomy = taxonomy_build(
+                    values=values,
+                    name=opts["name"],
+                    params=params,
+                    feature=feature,
+                    stability_seed=stability_seed,
+                    progress=step,
+                )
+            finally:
+                bar.close()
+        except (TaxonomyError, EmbeddingError, NamingError) as exc:
+            raise CommandError(f"{exc}\nNo taxonomy was stored.") from exc
+        counts = taxonomy_level_counts(taxonomy=taxonomy)
+        shape = " -> ".join(str(counts[lvl]) for lvl in sorted(counts))
+        self.stdout.write(
+            f"taxonomy {taxonomy.name} v{taxonomy.version} (id {taxonomy.pk}): {shape} "
+            f"in {taxonomy.build_seconds:.1f} s, embeddings {taxonomy.embedding_model}"
+        )
+        if taxonomy.stability:
+            aris = ", ".join(f"L{i + 1} {v:.3f}" for i, v in enumerate(taxonomy.stability["ari_by_level"]))
+            self.stdout.write(f"stability (ARI, seeds {taxonomy.stability['seeds']}): {aris}")
+        if taxonomy.names_are_fallback:
+            self.stdout.write(
+                "cluster names are fallbacks (each cluster's most central member): set TAXONOMY_NAMER to name them "
+                "with a language model, or rename them in review"
+            )
