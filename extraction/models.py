@@ -10,6 +10,10 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
+from extraction.features import ALL_FEATURES, RESPONSE_TYPES, VALUE_FEATURE_NAMES
+
+__all__ = ["RESPONSE_TYPES", "VALUE_FEATURES", "Extraction", "ExtractionRun", "Feature", "PromptVersion"]
+
 
 class Feature(models.TextChoices):
     SUBJECTIVITY = "subjectivity", "Subjectivity"
@@ -21,16 +25,8 @@ class Feature(models.TextChoices):
 
 
 VALUE_FEATURES = (Feature.AI_VALUES, Feature.HUMAN_VALUES, Feature.AI_VALUES_STATED)
-
-RESPONSE_TYPES = (
-    "strong_support",
-    "mild_support",
-    "neutral_acknowledgment",
-    "reframing",
-    "mild_resistance",
-    "strong_resistance",
-    "no_values",
-)
+assert set(VALUE_FEATURES) == set(VALUE_FEATURE_NAMES)
+assert {str(f) for f in Feature} == set(ALL_FEATURES)
 
 
 class PromptVersion(models.Model):
