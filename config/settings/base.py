@@ -123,3 +123,13 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
 }
+
+# Anthropic client (extraction/llm.py). The key comes only from the environment and is never logged.
+# The limits are the account's; the limiter shares them across all workers through REDIS_URL.
+ANTHROPIC_API_KEY = env("ANTHROPIC_API_KEY", default="")
+ANTHROPIC_BASE_URL = env("ANTHROPIC_BASE_URL", default="")  # empty: the SDK's default endpoint
+LLM_REQUESTS_PER_MINUTE = env.int("LLM_REQUESTS_PER_MINUTE", default=50)
+LLM_INPUT_TOKENS_PER_MINUTE = env.int("LLM_INPUT_TOKENS_PER_MINUTE", default=0)  # 0: not limited here
+LLM_OUTPUT_TOKENS_PER_MINUTE = env.int("LLM_OUTPUT_TOKENS_PER_MINUTE", default=0)
+LLM_MAX_RETRIES = env.int("LLM_MAX_RETRIES", default=6)
+LLM_TIMEOUT_S = env.float("LLM_TIMEOUT_S", default=120.0)
