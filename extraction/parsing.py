@@ -26,6 +26,7 @@ keeps the raw text); parsing never raises.
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 
@@ -167,3 +168,57 @@ def _parse_task(answer: str, thinking: str) -> ParsedOutput:
     if not text:
         return ParsedOutput((), thinking, "empty task answer")
     return ParsedOutput((text,), thinking)
+
+
+def parse_fused(raw: str, features: tuple[str, ...]) -> dict[str, ParsedOutput]:
+    """Parse a fused answer (one JSON object in ``<answer>``) into one ParsedOutput per feature.
+
+    Keys: ``subjectivity_level`` (1-4; ``subjectivity`` "yes"/"no" is accepted too), ``ai_values``,
+    ``human_values``, ``ai_values_stated`` (lists of strings, or a comma-separated string),
+    ``response_type`` and ``task`` (strings). Each value goes through the same rules as the
+    single-feature prompts; a missing or malformed key is an error for that feature only, an
+    unreadable JSON object an error for every feature.
+    """
+    if not isinstance(raw, str):
+        return {f: ParsedOutput((), "", f"output is {type(raw).__name__}, not text") for f in features}
+    thinking = _thinking(raw)
+    answer = _answer(raw)
+    if answer is None:
+        return {f: ParsedOutput((), thinking, "no <answer> in the output") for f in features}
+    body = re.sub(r"\A```(?:json)?\s*|\s*```\Z", "", answer.strip())
+    try:
+        data = json.loads(body)
+    except json.JSONDecodeError as exc:
+        return {f: ParsedOutput((), thinking, f"<answer> is not a JSON object: {exc}") for f in features}
+    if not isinstance(data, dict):
+        return {f: ParsedOutput((), thinking, "<answer> is not a JSON object") for f in features}
+    return {f: _fused_feature(f, data, thinking) for f in features}
+
+
+def _fused_feature(feature: str, data: dict[str, object], thinking: str) -> ParsedOutput:
+    if feature == FeatureName.SUBJECTIVITY:
+        level, word = data.get("subjectivity_level"), data.get("subjectivity")
+        parts = []
+        if isinstance(level, int | str) and not isinstance(level, bool):
+            parts.append(f"Level {level}")
+        if isinstance(word, str):
+            parts.append(word)
+        if not parts:
+            return ParsedOutput((), thinking, "the answer lacks subjectivity_level")
+        return _parse_subjectivity(" ".join(parts), thinking)
+    if feature not in data:
+        return ParsedOutput((), thinking, f"the answer lacks {feature!r}")
+    value = data[feature]
+    if feature in VALUE_FEATURE_NAMES:
+        if isinstance(value, str):
+            return ParsedOutput(split_values(value), thinking)
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            return ParsedOutput((), thinking, f"{feature} is not a list of strings")
+        return ParsedOutput(split_values("\n".join(v.replace(",", " ") for v in value)), thinking)
+    if not isinstance(value, str):
+        return ParsedOutput((), thinking, f"{feature} is not a string")
+    if feature == FeatureName.RESPONSE_TYPE:
+        return _parse_response_type(value, thinking)
+    if feature == FeatureName.TASK:
+        return _parse_task(value, thinking)
+    return ParsedOutput((), thinking, f"unknown feature {feature!r}")

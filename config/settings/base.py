@@ -133,3 +133,24 @@ LLM_INPUT_TOKENS_PER_MINUTE = env.int("LLM_INPUT_TOKENS_PER_MINUTE", default=0) 
 LLM_OUTPUT_TOKENS_PER_MINUTE = env.int("LLM_OUTPUT_TOKENS_PER_MINUTE", default=0)
 LLM_MAX_RETRIES = env.int("LLM_MAX_RETRIES", default=6)
 LLM_TIMEOUT_S = env.float("LLM_TIMEOUT_S", default=120.0)
+
+# Extraction runs (extraction/services.py). Models per feature override the prompt files' defaults,
+# e.g. EXTRACTION_MODELS="ai_values=claude-opus-4-5,task=claude-haiku-4-5".
+EXTRACTION_PROMPTS_DIR = BASE_DIR / "prompts"
+EXTRACTION_PROVIDER = env("EXTRACTION_PROVIDER", default="replay")  # "replay" (no key) or "anthropic"
+EXTRACTION_REPLAY_FILE = env("EXTRACTION_REPLAY_FILE", default=str(BASE_DIR / "sample" / "responses.jsonl"))
+EXTRACTION_MODELS = env.dict("EXTRACTION_MODELS", default={})
+EXTRACTION_SAMPLE_TEMPERATURE = env.float("EXTRACTION_SAMPLE_TEMPERATURE", default=1.0)  # for --samples N
+EXTRACTION_BATCH_POLL_S = env.float("EXTRACTION_BATCH_POLL_S", default=30.0)
+# USD per million tokens (cache writes 1.25x input, cache reads 0.1x, batches half price: extraction/costs.py).
+# Override with LLM_PRICES='{"model": {"input": 3, "output": 15}, ...}'.
+LLM_PRICES = env.json(
+    "LLM_PRICES",
+    default={
+        "claude-sonnet-4-5": {"input": 3.0, "output": 15.0},
+        "claude-haiku-4-5": {"input": 1.0, "output": 5.0},
+        "claude-opus-4-5": {"input": 5.0, "output": 25.0},
+        "claude-3-5-sonnet-20241022": {"input": 3.0, "output": 15.0},
+        "claude-3-5-haiku-20241022": {"input": 0.8, "output": 4.0},
+    },
+)

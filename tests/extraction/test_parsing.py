@@ -8,7 +8,7 @@ import string
 import pytest
 
 from extraction.features import RESPONSE_TYPES
-from extraction.parsing import parse_output, split_values
+from extraction.parsing import parse_fused, parse_output, split_values
 
 # Appendix A.5.1 (WildChat example 1), outputs as printed in the paper, prefill included.
 EX1 = {
@@ -208,3 +208,32 @@ def test_random_garbage_never_raises() -> None:
         for feature in ("subjectivity", "ai_values", "response_type", "task"):
             parsed = parse_output(feature, raw)
             assert (parsed.error is None) or parsed.labels == ()
+
+
+FUSED_FEATURES = ("subjectivity", "ai_values", "human_values", "response_type", "task", "ai_values_stated")
+
+
+def test_fused_answer_becomes_one_output_per_feature() -> None:
+    raw = (
+        '<thinking>t</thinking><answer>\n```json\n{"subjectivity_level": 4, "ai_values": ["Honesty", "honesty", '
+        '"user autonomy"], "human_values": "family bonds, none", "response_type": "Reframing", '
+        '"task": "Give  advice", "ai_values_stated": []}\n```\n</answer>'
+    )
+    out = parse_fused(raw, FUSED_FEATURES)
+    assert out["subjectivity"].labels == ("yes",)
+    assert out["subjectivity"].level == 4
+    assert out["ai_values"].labels == ("honesty", "user autonomy")
+    assert out["human_values"].labels == ("family bonds",)
+    assert out["response_type"].labels == ("reframing",)
+    assert out["task"].labels == ("Give advice",)
+    assert out["ai_values_stated"].labels == ()
+    assert all(o.error is None for o in out.values())
+
+
+def test_fused_errors_are_per_feature_or_global() -> None:
+    out = parse_fused('<answer>{"subjectivity_level": 2, "response_type": "cheering"}</answer>', FUSED_FEATURES)
+    assert out["subjectivity"].labels == ("no",)
+    assert "not one of" in (out["response_type"].error or "")
+    assert out["task"].error == "the answer lacks 'task'"
+    broken = parse_fused("<answer>{not json</answer>", FUSED_FEATURES)
+    assert all("not a JSON object" in (o.error or "") for o in broken.values())
