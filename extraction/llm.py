@@ -98,11 +98,9 @@ def build_params(call: LLMCall) -> dict[str, Any]:
     """Messages API parameters for ``call``, with cache breakpoints on the system prompt and the transcript."""
     parts = call.parts
     cache_control = {"cache_control": {"type": "ephemeral"}} if call.cache else {}
-    params: dict[str, Any] = {
-        "model": call.model,
-        "max_tokens": call.max_tokens,
-        "temperature": call.temperature,
-    }
+    # No temperature: the SDK's API version (2026-10-21) rejects every sampling parameter, at any value;
+    # ``LLMCall.temperature`` stays as provenance (and for providers that accept it).
+    params: dict[str, Any] = {"model": call.model, "max_tokens": call.max_tokens}
     if parts.system:
         params["system"] = [{"type": "text", "text": parts.system, **cache_control}]
     content: list[dict[str, Any]] = []
@@ -122,7 +120,8 @@ def build_params(call: LLMCall) -> dict[str, Any]:
 
 
 def _sent_prefill(prefill: str) -> str:
-    # The API refuses a final assistant turn that ends in whitespace.
+    # The API refuses a final assistant turn that ends in whitespace. (Models from the 4.6 generation
+    # on refuse a final assistant turn altogether: prompt sets for them must leave ``prefill`` empty.)
     return prefill.rstrip()
 
 
