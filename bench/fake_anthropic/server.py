@@ -78,19 +78,24 @@ TASKS = (
     "provide emotional support",
     "help with a practical problem",
 )
-# Feature titles as a request's tail may name them (longest first so "AI values (stated)" wins).
-_TITLES = (
-    ("ai values (stated)", "ai_values_stated"),
-    ("ai_values_stated", "ai_values_stated"),
-    ("subjectivity", "subjectivity"),
-    ("ai response type", "response_type"),
-    ("response_type", "response_type"),
-    ("human values", "human_values"),
-    ("human_values", "human_values"),
-    ("ai values", "ai_values"),
-    ("ai_values", "ai_values"),
-    ("task", "task"),
-)
+
+
+def _feature_of_title(title: str) -> str | None:
+    """A feature from the name a request gives it ("AI values (stated)", "Subjectivity filter", "task"...)."""
+    t = title.lower().replace("_", " ")
+    for word, feature in (
+        ("stated", "ai_values_stated"),
+        ("subjectiv", "subjectivity"),
+        ("response", "response_type"),
+        ("human", "human_values"),
+        ("task", "task"),
+        ("ai values", "ai_values"),
+    ):
+        if word in t:
+            return feature
+    return None
+
+
 # Distinctive phrases of the published prompts (paper Appendix A.2-A.3), for requests that inline them.
 _PHRASES = (
     ("subjective judgments", "subjectivity"),
@@ -130,6 +135,7 @@ class FakeConfig:
     scripted: deque[int] = field(default_factory=deque)  # statuses for the next requests, e.g. [429, 529]
     retry_after_s: float | None = None  # fixed retry-after for scripted/storm answers (else computed)
     batch_processing_s: float = 0.2  # time a batch stays in_progress
+    cache_ttl_s: float = CACHE_TTL_S
     seed: int = 0
 
 
@@ -176,16 +182,14 @@ def detect_feature(params: dict[str, Any]) -> str:
     user_blocks = [t for m in messages if m.get("role") == "user" for t, _ in _block_texts(m.get("content"))]
     tail = user_blocks[-1].lower() if user_blocks else ""
     match = re.search(r'analysis "([^"]+)"', tail)
-    if match:
-        named = match.group(1).lower()
-        for title, feature in _TITLES:
-            if title == named:
-                return feature
-    if "json" in tail and "all" in tail:
+    named = _feature_of_title(match.group(1)) if match else None
+    if named:
+        return named
+    everything = " ".join(t.lower() for m in messages for t, _ in _block_texts(m.get("content"))) + " ".join(
+        t.lower() for t, _ in _block_texts(params.get("system") or [])
+    )
+    if "subjectivity_level" in everything:
         return "fused"
-    everything = " ".join(
-        t.lower() for m in messages for t, _ in _block_texts(m.get("content"))
-    ) + " ".join(t.lower() for t, _ in _block_texts(params.get("system") or []))
     for phrase, feature in _PHRASES:
         if phrase in tail:
             return feature
@@ -198,7 +202,7 @@ def detect_feature(params: dict[str, Any]) -> str:
 def _transcript_key(params: dict[str, Any]) -> str:
     """A hash of what the request shows of the conversation: the cached transcript block, else the user message."""
     messages = params.get("messages") or []
-    user = next((m for m in messages if m.get("role") == "user"), {})
+    user: dict[str, Any] = next((m for m in messages if m.get("role") == "user"), {})
     blocks = _block_texts(user.get("content"))
     chosen = [t for t, cached in blocks if cached] or [t for t, _ in blocks[:1]]
     text = chosen[0] if chosen else ""
@@ -235,10 +239,18 @@ def synthetic_answer(feature: str, transcript_key: str, *, subjective_fraction: 
         task = _pick(h, 1, TASKS)
         return "The user asks the assistant to " + task + ".", task
     if feature == "fused":
-        payload = {
+        # The keys of the fused prompt set's JSON answer; the same labels as the single-feature answers.
+        each = {
             f: synthetic_answer(f, transcript_key, subjective_fraction=subjective_fraction)[1] for f in ALL_FEATURES
         }
-        return "", json.dumps(payload)
+        payload: dict[str, Any] = {
+            "subjectivity_level": 3 + h[5] % 2 if each["subjectivity"] == "Yes" else 1 + h[5] % 2
+        }
+        for f in ("ai_values", "human_values", "ai_values_stated"):
+            payload[f] = [] if each[f] == "none" else each[f].split(", ")
+        payload["response_type"] = each["response_type"]
+        payload["task"] = each["task"]
+        return "Considering subjectivity, values and the response.", json.dumps(payload)
     return "", "none"
 
 
@@ -348,7 +360,7 @@ class FakeAnthropic:
             for key, n in breakpoints:
                 if n < minimum:
                     continue
-                self._cache[(model, key)] = now + CACHE_TTL_S  # a hit refreshes the TTL; a miss writes
+                self._cache[(model, key)] = now + self.config.cache_ttl_s  # a hit refreshes the TTL; a miss writes
                 written = max(written, n)
         return {
             "input_tokens": total - written,
