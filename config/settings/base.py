@@ -154,3 +154,6 @@ LLM_PRICES = env.json(
         "claude-3-5-haiku-20241022": {"input": 0.8, "output": 4.0},
     },
 )
+# A task a dead worker had taken is redelivered after this many seconds (Redis broker); it must
+# exceed the longest task, or a slow task would be delivered twice.
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT_S", default=3600)}
