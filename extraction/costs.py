@@ -25,7 +25,7 @@ MILLION = Decimal(1_000_000)
 MICRO = Decimal("0.000001")
 
 
-class UnknownModelPrice(KeyError):
+class UnknownModelPriceError(KeyError):
     def __init__(self, model: str, known: list[str]) -> None:
         super().__init__(model)
         self.model = model
@@ -63,7 +63,7 @@ def price_table(raw: Mapping[str, Mapping[str, float | str]]) -> dict[str, Price
 def price_for(model: str, table: Mapping[str, Price]) -> Price:
     if model in table:
         return table[model]
-    raise UnknownModelPrice(model, sorted(table))
+    raise UnknownModelPriceError(model, sorted(table))
 
 
 def call_cost(usage: TokenCounts, price: Price, *, batch: bool = False) -> Decimal:

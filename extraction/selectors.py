@@ -1,0 +1,184 @@
+"""Reads of the extraction app: a run's conversations and items, its progress, costs and failures."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from django.db.models import Count, Q, QuerySet, Sum
+
+from corpus.models import Conversation
+from extraction.features import GATED_FEATURES, SUBJECTIVITY_YES, FeatureName
+from extraction.models import FUSED, Extraction, ExtractionRun, ExtractionStatus
+
+TOKEN_FIELDS = ("input_tokens", "output_tokens", "cache_creation_input_tokens", "cache_read_input_tokens")
+
+
+def run_conversations(*, run: ExtractionRun) -> QuerySet[Conversation]:
+    """The run's conversations: the dataset's, in id order, the first ``limit`` of them if limited."""
+    qs = Conversation.objects.filter(dataset_id=run.dataset_id).order_by("pk")
+    limit = run.options.get("limit")
+    return qs[:limit] if limit else qs
+
+
+def _units(run: ExtractionRun) -> list[tuple[int, str, tuple[str, ...]]]:
+    """(prompt version id, model, features) for each prompt the run uses."""
+    features = tuple(run.options.get("features", []))
+    return [
+        (version_id, run.model_map[key], features if key == FUSED else (key,))
+        for key, version_id in run.options.get("prompt_versions", {}).items()
+    ]
+
+
+def run_items(*, run: ExtractionRun) -> QuerySet[Extraction]:
+    """Every row that is an item of the run (whichever run wrote it), gated or not."""
+    conversation_ids = run_conversations(run=run).values("pk")
+    match = Q(pk__in=[])
+    for version_id, model, features in _units(run):
+        match |= Q(prompt_version_id=version_id, model=model, feature__in=features)
+    return Extraction.objects.filter(match, conversation_id__in=conversation_ids)
+
+
+@dataclass(frozen=True)
+class RunProgress:
+    conversations: int
+    subjective: int  # conversations the filter passed
+    total: int
+    done: int  # items with an answer (parsed or parse error)
+    failed: int  # items whose request failed
+    parse_errors: int
+
+    @property
+    def pending(self) -> int:
+        return max(self.total - self.done - self.failed, 0)
+
+
+def run_progress(*, run: ExtractionRun) -> RunProgress:
+    """Items to do, done and failed, from the rows (see extraction.services for the definitions)."""
+    features = list(run.options.get("features", []))
+    n_conv = run_conversations(run=run).count()
+    items = run_items(run=run)
+    gated = not run.options.get("all_conversations", False) and FeatureName.SUBJECTIVITY in features
+    subjective_rows = items.filter(
+        feature=FeatureName.SUBJECTIVITY, status=ExtractionStatus.OK, labels__0=SUBJECTIVITY_YES
+    )
+    n_pass = subjective_rows.count()
+    if gated:
+        per_conv = [f for f in features if f not in GATED_FEATURES]
+        per_pass = [f for f in features if f in GATED_FEATURES]
+        total = n_conv * len(per_conv) + n_pass * len(per_pass)
+        counted = items.filter(
+            Q(feature__in=per_conv)
+            | Q(feature__in=per_pass, conversation_id__in=subjective_rows.values("conversation_id"))
+        )
+    else:
+        total = n_conv * len(features)
+        counted = items
+    by_status = dict(counted.values_list("status").annotate(n=Count("pk")).values_list("status", "n"))
+    return RunProgress(
+        conversations=n_conv,
+        subjective=n_pass,
+        total=total,
+        done=by_status.get(ExtractionStatus.OK, 0) + by_status.get(ExtractionStatus.PARSE_ERROR, 0),
+        failed=by_status.get(ExtractionStatus.FAILED, 0),
+        parse_errors=by_status.get(ExtractionStatus.PARSE_ERROR, 0),
+    )
+
+
+def _cost_figures(rows: QuerySet[Extraction]) -> dict[str, Any]:
+    sums = rows.aggregate(
+        **{f: Sum(f) for f in TOKEN_FIELDS},
+        cost_usd=Sum("cost_usd"),
+        latency_ms=Sum("latency_ms"),
+        requests=Sum("attempts"),
+        conversations=Count("conversation_id", distinct=True),
+        extractions=Count("pk"),
+    )
+    figures = {k: (v or 0) for k, v in sums.items()}
+    cost = Decimal(figures["cost_usd"] or 0).quantize(Decimal("0.000001"))
+    figures["cost_usd"] = cost
+    conversations = figures["conversations"]
+    figures["cost_usd_per_1000_conversations"] = (
+        (cost * 1000 / conversations).quantize(Decimal("0.0001")) if conversations else Decimal(0)
+    )
+    calls = rows.filter(attempts__gt=0).count()
+    figures["mean_latency_ms"] = round(figures["latency_ms"] / calls) if calls else 0
+    return figures
+
+
+def run_costs(*, run: ExtractionRun) -> dict[str, Any]:
+    """Tokens, latency and USD the run spent (rows it wrote), in total, per feature, per 1,000 conversations.
+
+    A fused request's usage is on its subjectivity row (counted once), so per-feature figures of a
+    fused run put the whole request under subjectivity.
+    """
+    rows = Extraction.objects.filter(run=run)
+    figures = _cost_figures(rows)
+    figures["by_feature"] = {
+        feature: _cost_figures(rows.filter(feature=feature))
+        for feature in rows.values_list("feature", flat=True).distinct().order_by("feature")
+    }
+    return figures
+
+
+def run_failures(*, run: ExtractionRun, limit: int | None = None) -> list[dict[str, Any]]:
+    """The run's items that failed or could not be parsed, with why, and the raw text kept."""
+    rows = (
+        run_items(run=run)
+        .filter(status__in=[ExtractionStatus.FAILED, ExtractionStatus.PARSE_ERROR])
+        .select_related("conversation", "prompt_version")
+        .order_by("conversation_id", "feature")
+    )
+    if limit:
+        rows = rows[:limit]
+    return [
+        {
+            "conversation": row.conversation.external_id,
+            "conversation_id": row.conversation_id,
+            "feature": row.feature,
+            "status": row.status,
+            "error": row.error,
+            "raw_text": row.raw_text,
+            "model": row.model,
+            "prompt_version": row.prompt_version.content_hash[:12],
+            "attempts": row.attempts,
+        }
+        for row in rows
+    ]
+
+
+def run_report(*, run: ExtractionRun, failure_limit: int | None = 200) -> dict[str, Any]:
+    """Everything a person needs to judge a run: status, progress, cost, and what failed and why."""
+    progress = run_progress(run=run)
+    failures = run_failures(run=run, limit=failure_limit)
+    return {
+        "id": run.pk,
+        "dataset": run.dataset.name,
+        "prompt_set": run.prompt_set,
+        "provider": run.provider,
+        "models": run.model_map,
+        "options": {k: v for k, v in run.options.items() if k != "prompt_versions"},
+        "status": run.status,
+        "error": run.error,
+        "progress": {
+            "conversations": progress.conversations,
+            "subjective": progress.subjective,
+            "total": progress.total,
+            "done": progress.done,
+            "failed": progress.failed,
+            "parse_errors": progress.parse_errors,
+            "pending": progress.pending,
+            "percent": round(100 * (progress.done + progress.failed) / progress.total, 1) if progress.total else 0.0,
+        },
+        "costs": run_costs(run=run),
+        "batches": list(run.batches.values("batch_id", "status", "request_count", "submitted_at", "collected_at")),
+        "failures": failures,
+        "created_at": run.created_at,
+        "started_at": run.started_at,
+        "finished_at": run.finished_at,
+    }
+
+
+def run_list() -> QuerySet[ExtractionRun]:
+    return ExtractionRun.objects.select_related("dataset").order_by("-pk")
