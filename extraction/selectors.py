@@ -182,3 +182,59 @@ def run_report(*, run: ExtractionRun, failure_limit: int | None = 200) -> dict[s
 
 def run_list() -> QuerySet[ExtractionRun]:
     return ExtractionRun.objects.select_related("dataset").order_by("-pk")
+
+
+@dataclass(frozen=True)
+class CoverageReport:
+    checked: int
+    missing: list[str]  # one sentence per missing recording, naming conversation and feature
+    unused: int  # recordings for this dataset and set that no item needs (e.g. another prompt version)
+
+
+def recordings_coverage(*, dataset: str, prompt_set: str, path: str, all_conversations: bool = False) -> CoverageReport:
+    """Whether a recording file answers every item of ``prompt_set`` on ``dataset`` (gating as in a run).
+
+    A value feature needs a recording only where the recorded subjectivity answer passes the filter.
+    """
+    from extraction.parsing import parse_fused, parse_output
+    from extraction.prompts import load_prompt_set
+    from extraction.replay import RecordingKey, ReplayProvider
+
+    pset = load_prompt_set(prompt_set)
+    replay = ReplayProvider.from_file(path)
+    conversations = Conversation.objects.filter(dataset__name=dataset).order_by("pk")
+    needed: list[RecordingKey] = []
+    for conversation in conversations.values_list("external_id", flat=True):
+        for prompt_key, spec in pset.prompts.items():
+            needed.append(RecordingKey(dataset, conversation, prompt_key, spec.content_hash))
+    missing = [replay.describe_missing(k) for k in needed if k not in replay.recordings]
+    checked = len(needed)
+    if not pset.fused and FeatureName.SUBJECTIVITY in pset.prompts:
+        # Gated features are only needed where the recorded filter answer lets them through.
+        gated_missing = []
+        for item in needed:
+            if item.feature not in GATED_FEATURES or all_conversations:
+                continue
+            subj_hash = pset.prompts[FeatureName.SUBJECTIVITY].content_hash
+            subj = replay.recordings.get(RecordingKey(dataset, item.external_id, FeatureName.SUBJECTIVITY, subj_hash))
+            if subj is None or not parse_output(FeatureName.SUBJECTIVITY, subj.text).passes:
+                gated_missing.append(replay.describe_missing(item))
+                checked -= 1
+        missing = [m for m in missing if m not in gated_missing]
+    elif pset.fused:
+        for item in needed:
+            rec = replay.recordings.get(item)
+            if rec is not None and all(p.error for p in parse_fused(rec.text, pset.features).values()):
+                missing.append(f"recording for {item.external_id!r} ({item.feature}) has no parsable answer")
+    needed_set = set(needed)
+    hashes = {spec.content_hash for spec in pset.prompts.values()}
+    unused = sum(
+        1
+        for k, rec in replay.recordings.items()
+        if k.dataset == dataset
+        and rec.prompt_set == pset.name
+        and k.sample == 0
+        and k not in needed_set
+        and k.prompt_hash not in hashes
+    )
+    return CoverageReport(checked=checked, missing=missing, unused=unused)

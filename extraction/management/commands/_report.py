@@ -8,8 +8,8 @@ from typing import Any
 def report_lines(report: dict[str, Any], *, raw_chars: int = 160) -> list[str]:
     p, c = report["progress"], report["costs"]
     lines = [
-        f"run {report['id']}: {report['prompt_set']} on {report['dataset']} via {report['provider']} -> {report['status']}"
-        + (f" ({report['error']})" if report["error"] else ""),
+        f"run {report['id']}: {report['prompt_set']} on {report['dataset']} via {report['provider']} "
+        f"-> {report['status']}" + (f" ({report['error']})" if report["error"] else ""),
         f"  conversations {p['conversations']} (subjective {p['subjective']}); items {p['total']}: "
         f"done {p['done']} (parse errors {p['parse_errors']}), failed {p['failed']}, pending {p['pending']}",
         f"  tokens: input {c['input_tokens']}, output {c['output_tokens']}, cache write "
