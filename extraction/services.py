@@ -358,14 +358,18 @@ def _calls(run: ExtractionRun, conversation: Conversation, unit: Unit, plan: Run
     ]
 
 
-def _expect(provider: LLMProvider, run: ExtractionRun, conversation: Conversation, unit: Unit, calls: list[LLMCall]):  # type: ignore[no-untyped-def]
-    if isinstance(provider, ReplayProvider):
-        key = FUSED if unit.spec.feature == FUSED else unit.spec.feature
-        for k, call in enumerate(calls):
-            provider.expect(
-                call.custom_id,
-                RecordingKey(run.dataset.name, conversation.external_id, key, unit.version.content_hash, k),
-            )
+def _expect(
+    provider: LLMProvider, run: ExtractionRun, conversation: Conversation, unit: Unit, calls: list[LLMCall]
+) -> None:
+    """Tell a replaying provider which recording each request stands for (a live one needs no such hint)."""
+    expect = getattr(provider, "expect", None)
+    if expect is None:
+        return
+    key = FUSED if unit.spec.feature == FUSED else unit.spec.feature
+    for k, call in enumerate(calls):
+        expect(
+            call.custom_id, RecordingKey(run.dataset.name, conversation.external_id, key, unit.version.content_hash, k)
+        )
 
 
 def conversation_extract(
