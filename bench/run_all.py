@@ -8,6 +8,8 @@ import sys
 # Each module exposes main(); the list grows as benchmarks are added.
 BENCHMARKS: list[str] = [
     "bench.bench_import",
+    "bench.bench_caching_cost",
+    "bench.bench_extraction_throughput",
 ]
 
 
