@@ -54,6 +54,9 @@ logger = logging.getLogger(__name__)
 PROVIDERS = ("replay", "anthropic")
 DONE_STATUSES = (ExtractionStatus.OK, ExtractionStatus.PARSE_ERROR)
 MAX_BATCH_SUBMISSIONS = 2
+# Requests per Message Batch we submit (the API takes up to 100,000 and 256 MB; our requests carry a
+# ~13 kB shared prefix each, so 5,000 stays far below the size limit).
+BATCH_CHUNK = 5_000
 
 # Allowed run status transitions; anything else is a bug or a race and is refused.
 TRANSITIONS: dict[str, set[str]] = {
@@ -241,16 +244,16 @@ def provider_for(run: ExtractionRun) -> LLMProvider:
         except RecordingFileError as exc:
             raise RunError(str(exc)) from exc
     if run.provider == "anthropic":
-        from extraction.llm import AnthropicProvider
-
-        return _anthropic_provider(AnthropicProvider)
+        # One client per process and endpoint (keeps its connection pool), rebuilt when the settings change.
+        return _anthropic_provider(settings.ANTHROPIC_BASE_URL, hash(settings.ANTHROPIC_API_KEY))
     raise RunError(f"unknown provider {run.provider!r}")
 
 
-@functools.cache
-def _anthropic_provider(cls: Any) -> LLMProvider:
-    provider: LLMProvider = cls.from_settings()
-    return provider
+@functools.lru_cache(maxsize=4)
+def _anthropic_provider(base_url: str, key_hash: int) -> LLMProvider:
+    from extraction.llm import AnthropicProvider
+
+    return AnthropicProvider.from_settings()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -602,16 +605,24 @@ def run_batch_step(*, run: ExtractionRun, batches: MessageBatches) -> BatchStep:
     outstanding are the pending items (the subjectivity filter first, then the gated features of the
     conversations it passed) submitted as a new batch, whose id is saved before anything else.
     """
+    run.refresh_from_db()
+    if run.status in (RunStatus.SUCCEEDED, RunStatus.CANCELLED):
+        return BatchStep("done", detail=run.status)
     run_start(run=run)
     plan = run_plan(run)
-    outstanding = run.batches.filter(status=BatchStatus.SUBMITTED).order_by("pk").first()
-    if outstanding is not None:
-        status = batches.poll(outstanding.batch_id)
-        if not status.ended:
-            return BatchStep("waiting", outstanding.batch_id, status.total, f"{status.processing} still processing")
-        stored = batch_collect(run=run, batch=outstanding, batches=batches, plan=plan)
-        return BatchStep("collected", outstanding.batch_id, stored)
-    calls: list[LLMCall] = []
+    outstanding = list(run.batches.filter(status=BatchStatus.SUBMITTED).order_by("pk"))
+    if outstanding:
+        collected = waiting = 0
+        for batch in outstanding:
+            status = batches.poll(batch.batch_id)
+            if status.ended:
+                collected += batch_collect(run=run, batch=batch, batches=batches, plan=plan)
+            else:
+                waiting += status.processing
+        if collected:
+            return BatchStep("collected", ",".join(b.batch_id for b in outstanding), collected)
+        return BatchStep("waiting", ",".join(b.batch_id for b in outstanding), waiting, f"{waiting} processing")
+    chunks: list[list[LLMCall]] = [[]]
     items: dict[str, dict[str, Any]] = {}
     # An item that failed in a batch is submitted once more, not forever: then the run ends failed.
     submissions: dict[tuple[int, int], int] = {}
@@ -626,15 +637,24 @@ def run_batch_step(*, run: ExtractionRun, batches: MessageBatches) -> BatchStep:
                 continue
             if not _pending_features(conversation.pk, unit, plan):
                 continue
-            for k, call in enumerate(_calls(run, conversation, unit, plan)):
-                calls.append(call)
+            unit_calls = _calls(run, conversation, unit, plan)
+            # The samples of one item go in the same batch: they are stored together when it ends.
+            if chunks[-1] and len(chunks[-1]) + len(unit_calls) > BATCH_CHUNK:
+                chunks.append([])
+            for k, call in enumerate(unit_calls):
+                chunks[-1].append(call)
                 items[call.custom_id] = {"conversation": conversation.pk, "version": unit.version.pk, "sample": k}
-    if not calls:
+    if not items:
         run_refresh_progress(run=run)
         return BatchStep("done")
-    batch_id = batches.submit(calls)
-    ExtractionBatch.objects.create(run=run, batch_id=batch_id, items=items, request_count=len(calls))
-    return BatchStep("submitted", batch_id, len(calls))
+    ids = []
+    for chunk in chunks:
+        batch_id = batches.submit(chunk)
+        ExtractionBatch.objects.create(
+            run=run, batch_id=batch_id, items={c.custom_id: items[c.custom_id] for c in chunk}, request_count=len(chunk)
+        )
+        ids.append(batch_id)
+    return BatchStep("submitted", ",".join(ids), len(items))
 
 
 def batch_collect(*, run: ExtractionRun, batch: ExtractionBatch, batches: MessageBatches, plan: RunPlan) -> int:

@@ -64,7 +64,8 @@ def test_published_wording_is_in_the_request(feature: str, phrases: list[str]) -
     text = parts.system + parts.transcript + parts.instructions
     for phrase in phrases:
         assert phrase in text
-    assert "{{transcript}}" not in text and "{transcript}" not in text
+    assert "{{transcript}}" not in text
+    assert "{transcript}" not in text
 
 
 def test_codebook_layout_shares_the_system_prefix_and_transcript_across_features() -> None:
@@ -72,7 +73,8 @@ def test_codebook_layout_shares_the_system_prefix_and_transcript_across_features
     rendered = {f: p.render("Human: Should I move?\n\nAssistant: It depends.") for f, p in pset.prompts.items()}
     systems = {r.system for r in rendered.values()}
     transcripts = {r.transcript for r in rendered.values()}
-    assert len(systems) == 1 and len(transcripts) == 1  # the cached prefix is identical for all six
+    assert len(systems) == 1
+    assert len(transcripts) == 1
     assert transcripts == {"<conversation>\nHuman: Should I move?\n\nAssistant: It depends.\n</conversation>"}
     assert len(next(iter(systems))) // 4 > 2048  # long enough to be cached
     assert rendered["ai_values"].instructions == (
@@ -83,7 +85,8 @@ def test_codebook_layout_shares_the_system_prefix_and_transcript_across_features
 
 def test_fused_set_is_one_prompt_answering_every_feature() -> None:
     pset = load_prompt_set("fused-v1", root=PROMPTS)
-    assert pset.fused and pset.features == ALL_FEATURES
+    assert pset.fused
+    assert pset.features == ALL_FEATURES
     parts = pset.prompts["fused"].render("Human: x\n\nAssistant: y")
     assert '"subjectivity_level"' in parts.system
     assert parts.transcript.startswith("<conversation>")

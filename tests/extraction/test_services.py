@@ -136,7 +136,8 @@ def test_failed_requests_are_reported_and_retried_by_the_next_pass(
 
     path = write_recordings()
     run = run_small()
-    flaky = Counting(replay(path), error_for={"c%d-ai_values-" % small_dataset.conversations.get(external_id="s1").pk})
+    s1 = small_dataset.conversations.get(external_id="s1").pk
+    flaky = Counting(replay(path), error_for={f"c{s1}-ai_values-"})
     progress = run_execute(run=run, provider=flaky)  # type: ignore[arg-type]
     assert (progress.done, progress.failed) == (13, 1)
     run.refresh_from_db()
