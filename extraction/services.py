@@ -407,8 +407,31 @@ def conversation_extract(
             run_transition(run=run, to=RunStatus.FAILED, error=str(exc))
         raise
     outcome.gated_out = plan.gated and _gate(conversation_id, plan) is False
-    run_refresh_progress(run=run)
+    _refresh_throttled(run)
     return outcome
+
+
+# run_id -> (monotonic time, pending items) of this process's last progress refresh.
+_LAST_REFRESH: dict[int, tuple[float, int]] = {}
+REFRESH_INTERVAL_S = 2.0
+REFRESH_ALWAYS_BELOW = 100
+
+
+def _refresh_throttled(run: ExtractionRun) -> None:
+    """Recount progress at most every few seconds per process, but after every conversation near the end.
+
+    A recount scans the run's items, so doing it after each of N conversations costs O(N^2); far
+    from the end nobody needs it that fresh. The run's final status is also set by whoever recounts
+    last: ``run_execute`` at its end, or the ``extraction.watch_run`` task that ``run_queue`` starts.
+    """
+    import time
+
+    now = time.monotonic()
+    last = _LAST_REFRESH.get(run.pk)
+    if last is not None and now - last[0] < REFRESH_INTERVAL_S and last[1] > REFRESH_ALWAYS_BELOW:
+        return
+    progress = run_refresh_progress(run=run)
+    _LAST_REFRESH[run.pk] = (now, progress.pending)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -565,6 +588,10 @@ def run_queue(*, run: ExtractionRun) -> int:
         )
     if not ids:
         run_refresh_progress(run=run)
+    else:
+        from extraction.tasks import extraction_run_watch
+
+        transaction.on_commit(functools.partial(extraction_run_watch.delay, run.pk))  # type: ignore[attr-defined]
     return len(ids)
 
 

@@ -45,3 +45,18 @@ def extraction_batch_step(run_id: int) -> str:
         countdown = settings.EXTRACTION_BATCH_POLL_S if step.action == "waiting" else 0
         extraction_batch_step.apply_async((run_id,), countdown=countdown)
     return step.action
+
+
+@shared_task(name="extraction.watch_run", acks_late=True)
+def extraction_run_watch(run_id: int) -> str:
+    """Recount a queued run's progress every few seconds until it has finished (sets its final status)."""
+    from extraction.services import run_refresh_progress
+
+    run = ExtractionRun.objects.filter(pk=run_id).first()
+    if run is None:
+        return "gone"
+    run_refresh_progress(run=run)
+    run.refresh_from_db()
+    if run.status == RunStatus.RUNNING and not settings.CELERY_TASK_ALWAYS_EAGER:
+        extraction_run_watch.apply_async((run_id,), countdown=settings.EXTRACTION_WATCH_INTERVAL_S)
+    return str(run.status)

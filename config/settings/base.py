@@ -142,6 +142,7 @@ EXTRACTION_REPLAY_FILE = env("EXTRACTION_REPLAY_FILE", default=str(BASE_DIR / "s
 EXTRACTION_MODELS = env.dict("EXTRACTION_MODELS", default={})
 EXTRACTION_SAMPLE_TEMPERATURE = env.float("EXTRACTION_SAMPLE_TEMPERATURE", default=1.0)  # for --samples N
 EXTRACTION_BATCH_POLL_S = env.float("EXTRACTION_BATCH_POLL_S", default=30.0)
+EXTRACTION_WATCH_INTERVAL_S = env.float("EXTRACTION_WATCH_INTERVAL_S", default=5.0)  # progress recount of queued runs
 # USD per million tokens (cache writes 1.25x input, cache reads 0.1x, batches half price: extraction/costs.py).
 # Override with LLM_PRICES='{"model": {"input": 3, "output": 15}, ...}'.
 LLM_PRICES = env.json(
