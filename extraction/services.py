@@ -414,15 +414,16 @@ def conversation_extract(
 # run_id -> (monotonic time, pending items) of this process's last progress refresh.
 _LAST_REFRESH: dict[int, tuple[float, int]] = {}
 REFRESH_INTERVAL_S = 2.0
-REFRESH_ALWAYS_BELOW = 100
+REFRESH_ALWAYS_BELOW = 2000  # pending items under which every conversation recounts (a recount is then cheap)
 
 
 def _refresh_throttled(run: ExtractionRun) -> None:
     """Recount progress at most every few seconds per process, but after every conversation near the end.
 
     A recount scans the run's items, so doing it after each of N conversations costs O(N^2); far
-    from the end nobody needs it that fresh. The run's final status is also set by whoever recounts
-    last: ``run_execute`` at its end, or the ``extraction.watch_run`` task that ``run_queue`` starts.
+    from the end nobody needs it that fresh. Below a few thousand pending items every conversation
+    recounts, so the worker that finishes the last one sets the run's final status; for larger runs
+    the ``extraction.watch_run`` task that ``run_queue`` starts (and ``run_execute`` at its end) does.
     """
     import time
 
