@@ -30,9 +30,15 @@ def test_extract_with_replay_then_rerun_resumes_nothing(small_dataset: Any, writ
     again = run_command(
         "extract", "--dataset", "small", "--prompts", "paper-v1", "--provider", "replay", "--no-progress"
     )
-    assert "created" in again  # the first run succeeded, so a new run is made; it finds everything done
+    assert "already extracted every item" in again
     assert Extraction.objects.count() == 14
-    assert ExtractionRun.objects.filter(status=RunStatus.SUCCEEDED).count() == 2
+    assert ExtractionRun.objects.count() == 1
+    # Other options (here: a limit) make a new run, which finds its items already done.
+    args = ("extract", "--dataset", "small", "--prompts", "paper-v1", "--provider", "replay", "--no-progress")
+    limited = run_command(*args, "--limit", "2")
+    assert "created" in limited
+    assert "-> succeeded" in limited
+    assert Extraction.objects.count() == 14
 
 
 @pytest.mark.django_db

@@ -73,6 +73,13 @@ class Command(BaseCommand):
             )
             if run is not None and run.provider != provider:
                 run = None
+            if run is None:
+                done = self._completed_run(opts["dataset"], opts["prompts"], features, options, provider)
+                if done is not None:
+                    self.stdout.write(f"run {done.pk} already extracted every item with these options; nothing to do")
+                    for line in report_lines(selectors.run_report(run=done, failure_limit=30)):
+                        self.stdout.write(line)
+                    return
         try:
             if run is None:
                 run = run_create(
@@ -95,6 +102,19 @@ class Command(BaseCommand):
             self.stdout.write(line)
         if run.status != RunStatus.SUCCEEDED:
             raise CommandError(f"run {run.pk} ended {run.status}: {run.error or 'see the report above'}")
+
+    def _completed_run(
+        self, dataset: str, prompt_set: str, features: list[str], options: dict[str, Any], provider: str
+    ) -> ExtractionRun | None:
+        """The latest succeeded run with these options if nothing is pending for it (no new conversations)."""
+        runs = ExtractionRun.objects.filter(
+            dataset__name=dataset, prompt_set=prompt_set, provider=provider, status=RunStatus.SUCCEEDED
+        ).order_by("-pk")
+        for run in runs[:5]:
+            same = all(run.options.get(k) == v for k, v in options.items())
+            if same and (not features or set(features) <= set(run.options.get("features", []))):
+                return run if selectors.run_progress(run=run).pending == 0 else None
+        return None
 
     def _run(self, run: ExtractionRun, opts: dict[str, Any]) -> None:
         quiet = opts["no_progress"] or opts["verbosity"] == 0
