@@ -28,6 +28,8 @@ from extraction.ratelimit import Limits, RateLimiter, limiter_create
 logger = logging.getLogger(__name__)
 
 CUSTOM_ID_MAX = 64
+# The Message Batches API takes at most 100,000 requests (and 256 MB) per batch.
+MAX_BATCH_REQUESTS = 100_000
 _CUSTOM_ID_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-")
 # 408/409 and every 5xx (529 "overloaded" included) are worth retrying; 429 too, after retry-after.
 RETRYABLE_STATUS = frozenset({408, 409, 429}) | frozenset(range(500, 600))
@@ -379,6 +381,8 @@ class MessageBatches:
         """Create one batch of ``calls``; return its id (persist it before doing anything else)."""
         if not calls:
             raise ValueError("a batch needs at least one call")
+        if len(calls) > MAX_BATCH_REQUESTS:
+            raise ValueError(f"{len(calls)} calls: a batch takes at most {MAX_BATCH_REQUESTS}; submit several batches")
         seen: set[str] = set()
         for call in calls:
             if call.custom_id in seen:

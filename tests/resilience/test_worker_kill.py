@@ -125,3 +125,4 @@ def test_kill_9_mid_run_then_restart_extracts_each_item_once(
     assert repeated <= CONCURRENCY, f"{repeated} requests repeated; {in_flight_before} sent before the kill"
     answered = len(fake_anthropic.requests("message", 200))
     assert answered == expected + repeated
+    print(f"killed at {done_at_kill}/{expected} items; {repeated} request(s) repeated after the kill")
