@@ -40,6 +40,14 @@ def extraction_batch_step(run_id: int) -> str:
     run = ExtractionRun.objects.filter(pk=run_id).first()
     if run is None or run.status in (RunStatus.SUCCEEDED, RunStatus.CANCELLED):
         return "gone"
+    if settings.CELERY_TASK_ALWAYS_EAGER:
+        # No broker to come back later: poll here until the run is done.
+        from extraction.services import run_batch_execute
+
+        run_batch_execute(
+            run=run, batches=MessageBatches.from_settings(), poll_interval_s=settings.EXTRACTION_BATCH_POLL_S
+        )
+        return "done"
     step = run_batch_step(run=run, batches=MessageBatches.from_settings())
     if step.action != "done":
         countdown = settings.EXTRACTION_BATCH_POLL_S if step.action == "waiting" else 0

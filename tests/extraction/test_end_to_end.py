@@ -103,3 +103,32 @@ def test_batch_run_interrupted_after_submission_resumes_without_resubmitting(
     price = price_for(row.model, settings_prices())
     assert row.cost_usd == call_cost(usage, price, batch=True) > 0
     assert row.cost_usd < call_cost(usage, price)
+
+
+@pytest.mark.django_db
+def test_batch_run_started_through_the_api(
+    small_dataset: Any, fake_anthropic: FakeAnthropic, settings: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    from django.contrib.auth import get_user_model
+    from rest_framework.test import APIClient
+
+    from accounts.roles import Role, user_add_role
+
+    settings.ANTHROPIC_BASE_URL = fake_anthropic.base_url
+    settings.ANTHROPIC_API_KEY = "test-key"
+    settings.EXTRACTION_BATCH_POLL_S = 0.05
+    fake_anthropic.config.batch_processing_s = 0.1
+    user = get_user_model().objects.create_user(username="pe", password="pw-long-enough-1")
+    user_add_role(user=user, role=Role.PROMPT_ENGINEER)
+    client = APIClient()
+    client.force_authenticate(user)
+    body = {"dataset": "small", "prompt_set": "paper-v1", "provider": "anthropic", "batch": True, "limit": 2}
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post("/api/extraction/runs/", body, format="json")
+    assert response.status_code == 201, response.content
+    report = client.get(f"/api/extraction/runs/{response.json()['id']}/").json()
+    assert report["status"] == RunStatus.SUCCEEDED
+    assert report["progress"]["pending"] == 0
+    assert report["progress"]["conversations"] == 2
+    assert {b["status"] for b in report["batches"]} == {"collected"}
+    assert len(fake_anthropic.requests("message", None)) == 0  # everything went through batches
