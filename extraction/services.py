@@ -340,9 +340,10 @@ def _gate(conversation_id: int, plan: RunPlan) -> bool | None:
 def _pending_features(conversation_id: int, unit: Unit, plan: RunPlan) -> tuple[str, ...]:
     done = {f for f, row in _existing(conversation_id, unit).items() if row.status in DONE_STATUSES}
     wanted = [f for f in unit.features if f not in done]
-    if plan.gated and unit.spec.feature != FUSED:
-        gated = [f for f in wanted if f in GATED_FEATURES]
-        if gated and _gate(conversation_id, plan) is not True:
+    if plan.gated and any(f in GATED_FEATURES for f in wanted):
+        gate = _gate(conversation_id, plan)
+        # A fused prompt answers the filter in the same call, so an unknown gate keeps its features pending.
+        if gate is False or (gate is None and unit.spec.feature != FUSED):
             wanted = [f for f in wanted if f not in GATED_FEATURES]
     return tuple(wanted)
 

@@ -248,6 +248,10 @@ def test_fused_prompt_writes_one_row_per_feature_from_one_call(
     assert rows(feature="subjectivity", conversation__external_id="s1")[0].level == 4
     # The one request's usage is counted once, on the subjectivity row.
     assert sum(r.input_tokens for r in fused) == 1000
+    # A rerun asks nothing again, not even for the conversations the filter dropped.
+    again = Counting(replay(path))
+    run_execute(run=run_small(prompt_set="fused-v1"), provider=again)  # type: ignore[arg-type]
+    assert again.calls == []
 
 
 @pytest.mark.django_db
