@@ -192,7 +192,9 @@ def run_find_resumable(
     ).order_by("-pk")
     for run in candidates:
         same = all(run.options.get(k) == v for k, v in options.items())
-        if same and (not features or set(features) <= set(run.options.get("features", []))):
+        has = set(run.options.get("features", []))
+        # Same features: the asked ones, plus the filter a gated run adds by itself.
+        if same and (not features or set(features) <= has <= {*features, FeatureName.SUBJECTIVITY}):
             return run
     return None
 
