@@ -54,6 +54,42 @@ class RunProgress:
         return max(self.total - self.done - self.failed, 0)
 
 
+def run_pending(*, run: ExtractionRun) -> dict[int, tuple[str, ...]]:
+    """Conversation id -> features still to extract, for the conversations with anything pending.
+
+    Two queries for the whole run (done items, and the filter's answers), not a few per conversation.
+    A gated feature is pending only where the filter passed; where the filter's answer is not known
+    yet it waits for it, except with a fused prompt, which answers the filter in the same call.
+    """
+    features = list(run.options.get("features", []))
+    fused = FUSED in run.options.get("prompt_versions", {})
+    gated = not run.options.get("all_conversations", False) and FeatureName.SUBJECTIVITY in features
+    items = run_items(run=run)
+    done: dict[int, set[str]] = {}
+    for conversation_id, feature in items.filter(
+        status__in=[ExtractionStatus.OK, ExtractionStatus.PARSE_ERROR]
+    ).values_list("conversation_id", "feature"):
+        done.setdefault(conversation_id, set()).add(feature)
+    gate: dict[int, bool] = {}
+    if gated:
+        for conversation_id, status, labels in items.filter(feature=FeatureName.SUBJECTIVITY).values_list(
+            "conversation_id", "status", "labels"
+        ):
+            if status != ExtractionStatus.FAILED:
+                gate[conversation_id] = status == ExtractionStatus.OK and labels[:1] == [SUBJECTIVITY_YES]
+    pending: dict[int, tuple[str, ...]] = {}
+    for conversation_id in run_conversations(run=run).values_list("pk", flat=True):
+        have = done.get(conversation_id, set())
+        wanted = [f for f in features if f not in have]
+        if gated and any(f in GATED_FEATURES for f in wanted):
+            passes = gate.get(conversation_id)
+            if passes is False or (passes is None and not fused):
+                wanted = [f for f in wanted if f not in GATED_FEATURES]
+        if wanted:
+            pending[conversation_id] = tuple(wanted)
+    return pending
+
+
 def run_progress(*, run: ExtractionRun) -> RunProgress:
     """Items to do, done and failed, from the rows (see extraction.services for the definitions)."""
     features = list(run.options.get("features", []))

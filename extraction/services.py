@@ -568,16 +568,8 @@ def run_conversation_ids(*, run: ExtractionRun) -> list[int]:
 
 
 def run_incomplete_conversation_ids(*, run: ExtractionRun) -> list[int]:
-    """Conversations with at least one item still to do (or whose gate is not known yet)."""
-    plan = run_plan(run)
-    incomplete = []
-    for conversation_id in run_conversation_ids(run=run):
-        for unit in plan.units:
-            pending = _pending_features(conversation_id, unit, plan)
-            if pending:
-                incomplete.append(conversation_id)
-                break
-    return incomplete
+    """Conversations with at least one item still to do (or whose filter answer is not known yet)."""
+    return list(selectors.run_pending(run=run))
 
 
 def run_queue(*, run: ExtractionRun) -> int:
@@ -662,11 +654,12 @@ def run_batch_step(*, run: ExtractionRun, batches: MessageBatches) -> BatchStep:
             if item["sample"] == 0:
                 key = (item["conversation"], item["version"])
                 submissions[key] = submissions.get(key, 0) + 1
-    for conversation in selectors.run_conversations(run=run):
+    pending = selectors.run_pending(run=run)
+    for conversation in selectors.run_conversations(run=run).iterator(chunk_size=2000):
         for unit in plan.units:
             if submissions.get((conversation.pk, unit.version.pk), 0) >= MAX_BATCH_SUBMISSIONS:
                 continue
-            if not _pending_features(conversation.pk, unit, plan):
+            if not set(unit.features) & set(pending.get(conversation.pk, ())):
                 continue
             unit_calls = _calls(run, conversation, unit, plan)
             # The samples of one item go in the same batch: they are stored together when it ends.
