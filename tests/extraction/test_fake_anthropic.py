@@ -136,3 +136,31 @@ def test_duplicates_are_counted(fake_anthropic: FakeAnthropic) -> None:
     assert fake_anthropic.duplicates() == {}
     p.complete(_call("s", "one"))
     assert list(fake_anthropic.duplicates().values()) == [2]
+
+
+def test_cli_serves_until_stopped() -> None:
+    import subprocess
+    import sys
+
+    import httpx
+
+    from bench.fake_anthropic.harness import REPO_ROOT
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bench.fake_anthropic", "--port", "0", "--latency-ms", "10", "--rpm", "600"],
+        cwd=REPO_ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        url = line.strip().rsplit(" ", 1)[-1]
+        assert url.startswith("http://127.0.0.1:")
+        body = build_params(_call("s", "t"))
+        answer = httpx.post(f"{url}/v1/messages", json=body, headers={"x-api-key": "k"}, timeout=5)
+        assert answer.status_code == 200
+        assert httpx.get(f"{url}/_fake/log", timeout=5).json()[0]["status"] == 200
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
