@@ -26,6 +26,8 @@ from pathlib import Path
 
 from bench.fake_anthropic import FakeAnthropic, FakeConfig
 from bench.fake_anthropic.harness import REPO_ROOT, write_benchmark_section
+from extraction.llm import AnthropicProvider, LLMCall, LLMResult, MessageBatches, RetryPolicy, make_client
+from extraction.ratelimit import Limits, LocalRateLimiter
 
 DEFAULT_DATA = REPO_ROOT.parent / "shared" / "data" / "hh-rlhf" / "harmless-base-test.jsonl.gz"
 TITLE = "Prompt caching and batch cost (bench.bench_caching_cost)"
@@ -54,8 +56,7 @@ def conversations(path: Path, n: int) -> Iterator[tuple[str, str]]:
                 return
 
 
-def build_calls(path: Path, n: int, *, cache: bool) -> list[object]:
-    from extraction.llm import LLMCall
+def build_calls(path: Path, n: int, *, cache: bool) -> list[LLMCall]:
     from extraction.prompts import load_prompt_set
 
     pset = load_prompt_set("paper-v1", root=REPO_ROOT / "prompts")
@@ -75,7 +76,7 @@ def build_calls(path: Path, n: int, *, cache: bool) -> list[object]:
     return calls
 
 
-def price(calls: list[object], results: dict[str, object], *, batch: bool) -> Totals:
+def price(calls: list[LLMCall], results: dict[str, LLMResult], *, batch: bool) -> Totals:
     from django.conf import settings
 
     from extraction.costs import (
@@ -91,12 +92,12 @@ def price(calls: list[object], results: dict[str, object], *, batch: bool) -> To
     totals = Totals()
     factor = BATCH_MULTIPLIER if batch else Decimal(1)
     for call in calls:
-        result = results[call.custom_id]  # type: ignore[attr-defined]
-        if result.error:  # type: ignore[attr-defined]
+        result = results[call.custom_id]
+        if result.error:
             totals.failures += 1
             continue
-        u = result.usage  # type: ignore[attr-defined]
-        p = price_for(call.model, table)  # type: ignore[attr-defined]
+        u = result.usage
+        p = price_for(call.model, table)
         totals.input_cost += (
             factor
             * p.input_per_mtok
@@ -114,10 +115,7 @@ def price(calls: list[object], results: dict[str, object], *, batch: bool) -> To
     return totals
 
 
-def run_live(calls: list[object]) -> dict[str, object]:
-    from extraction.llm import AnthropicProvider, RetryPolicy, make_client
-    from extraction.ratelimit import Limits, LocalRateLimiter
-
+def run_live(calls: list[LLMCall]) -> dict[str, LLMResult]:
     fake = FakeAnthropic(FakeConfig())  # a fresh server: an empty cache
     url = fake.serve("127.0.0.1", 0)
     try:
@@ -126,21 +124,19 @@ def run_live(calls: list[object]) -> dict[str, object]:
             limiter=LocalRateLimiter(Limits(requests_per_minute=10**6)),
             retry=RetryPolicy(max_retries=2, rng=random.Random(0)),
         )
-        return {c.custom_id: provider.complete(c) for c in calls}  # type: ignore[attr-defined]
+        return {c.custom_id: provider.complete(c) for c in calls}
     finally:
         fake.shutdown()
 
 
-def run_batch(calls: list[object]) -> dict[str, object]:
-    from extraction.llm import MessageBatches, make_client
-
+def run_batch(calls: list[LLMCall]) -> dict[str, LLMResult]:
     fake = FakeAnthropic(FakeConfig(batch_processing_s=0.0))
     url = fake.serve("127.0.0.1", 0)
     try:
         batches = MessageBatches(client=make_client(api_key="fake-key", base_url=url, timeout_s=120))
-        batch_id = batches.submit(calls)  # type: ignore[arg-type]
+        batch_id = batches.submit(calls)
         batches.wait(batch_id, poll_interval_s=0.5, timeout_s=600)
-        return {r.custom_id: r for r in batches.results(batch_id, calls)}  # type: ignore[arg-type]
+        return {r.custom_id: r for r in batches.results(batch_id, calls)}
     finally:
         fake.shutdown()
 
@@ -163,7 +159,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("httpx2").setLevel(logging.WARNING)
 
     cached_calls = build_calls(args.data, args.conversations, cache=True)
-    plain_calls = [replace(c, cache=False) for c in cached_calls]  # type: ignore[type-var]
+    plain_calls = [replace(c, cache=False) for c in cached_calls]
     n = args.conversations
     configs = {
         "live, no caching (reference)": price(plain_calls, run_live(plain_calls), batch=False),
