@@ -9,6 +9,7 @@ on the killed worker (one per task it held: a conversation's requests go out one
 
 from __future__ import annotations
 
+import os
 from urllib.parse import quote
 
 import pytest
@@ -18,7 +19,8 @@ from celery import Celery
 from bench.fake_anthropic import FakeAnthropic
 from bench.fake_anthropic.harness import WorkerPool, redis_flush, wait_until, worker_env
 
-BROKER_URL = "redis://127.0.0.1:6379/10"
+# A Redis database this test may flush, for the workers' broker.
+BROKER_URL = os.environ.get("TEST_CELERY_BROKER_URL", "redis://127.0.0.1:6379/10")
 CONVERSATIONS = 60
 CONCURRENCY = 3
 
