@@ -286,7 +286,9 @@ class AnthropicProvider:
             try:
                 message = self.client.messages.create(**params)
             except anthropic.APIError as exc:
-                self.limiter.refund(output_tokens=call.max_tokens)
+                # Nothing was generated; a refused request (429/529) did not use input budget either.
+                refused = isinstance(exc, anthropic.RateLimitError | anthropic.OverloadedError)
+                self.limiter.refund(input_tokens=est_input if refused else 0, output_tokens=call.max_tokens)
                 if _is_configuration_error(exc):
                     raise LLMConfigurationError(_describe(exc)) from exc
                 retry_after = retry_after_seconds(_headers_of(exc))
