@@ -25,6 +25,16 @@ def _database_url() -> str:
     return f"postgres://{user}{password}@{s.get('HOST') or '127.0.0.1'}:{s.get('PORT') or 5432}/{s['NAME']}"
 
 
+def _use_broker(app: Any, url: str, *, eager: bool) -> None:
+    """Point the process's Celery app at ``url``, dropping connections pooled for the previous broker."""
+    app.conf.broker_url = url
+    app.conf.task_always_eager = eager
+    if app._pool is not None:
+        app._pool.force_close_all()
+        app._pool = None
+    app.amqp._producer_pool = None
+
+
 @pytest.mark.slow
 @pytest.mark.services
 @pytest.mark.django_db(transaction=True)
@@ -55,8 +65,7 @@ def test_two_workers_split_a_queued_run(
     settings.CELERY_TASK_ALWAYS_EAGER = False
     from config.celery import app
 
-    app.conf.broker_url = BROKER_URL
-    app.conf.task_always_eager = False
+    _use_broker(app, BROKER_URL, eager=False)
     try:
         pool.start()
         run = run_create(dataset="small", prompt_set="paper-v1", provider="replay")
@@ -68,8 +77,7 @@ def test_two_workers_split_a_queued_run(
         assert wait_until(finished, timeout_s=120), "the run did not finish"
     finally:
         pool.stop()
-        app.conf.task_always_eager = True
-        app.conf.broker_url = ""
+        _use_broker(app, "", eager=True)
     # The tasks went through this broker (not run in-process): kombu bound the queue there.
     assert redis.Redis.from_url(BROKER_URL).exists("_kombu.binding.celery")
     run.refresh_from_db()
