@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.db import transaction
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -57,13 +58,47 @@ class RunSummarySerializer(serializers.ModelSerializer[ExtractionRun]):
         ]
 
 
+class FailureSerializer(serializers.Serializer[dict[str, Any]]):
+    conversation = serializers.CharField(help_text="external id of the conversation")
+    conversation_id = serializers.IntegerField()
+    feature = serializers.CharField()
+    status = serializers.CharField(help_text="failed (request) or parse_error (answer kept in raw_text)")
+    error = serializers.CharField()
+    raw_text = serializers.CharField()
+    model = serializers.CharField()
+    prompt_version = serializers.CharField()
+    attempts = serializers.IntegerField()
+
+
+class RunReportSerializer(serializers.Serializer[dict[str, Any]]):
+    id = serializers.IntegerField()
+    dataset = serializers.CharField()
+    prompt_set = serializers.CharField()
+    provider = serializers.CharField()
+    models = serializers.DictField(child=serializers.CharField())
+    options = serializers.DictField()
+    status = serializers.CharField()
+    error = serializers.CharField()
+    progress = serializers.DictField(help_text="conversations, subjective, total, done, failed, parse_errors, ...")
+    costs = serializers.DictField(help_text="tokens, USD, USD per 1,000 conversations, per feature")
+    batches = serializers.ListField(child=serializers.DictField())
+    failures = FailureSerializer(many=True)
+    created_at = serializers.DateTimeField()
+    started_at = serializers.DateTimeField(allow_null=True)
+    finished_at = serializers.DateTimeField(allow_null=True)
+
+
 class RunListCreateApi(APIView):
     permission_classes = [RUN_ROLES]
 
+    @extend_schema(operation_id="extraction_runs_list", responses=RunSummarySerializer(many=True))
     def get(self, request: Request) -> Response:
         runs = selectors.run_list()[:100]
         return Response(RunSummarySerializer(runs, many=True).data)
 
+    @extend_schema(
+        operation_id="extraction_runs_create", request=RunCreateSerializer, responses={201: RunReportSerializer}
+    )
     def post(self, request: Request) -> Response:
         serializer = RunCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -89,6 +124,7 @@ class RunDetailApi(APIView):
 
     permission_classes = [RUN_ROLES]
 
+    @extend_schema(operation_id="extraction_runs_report", responses=RunReportSerializer)
     def get(self, request: Request, run_id: int) -> Response:
         run = ExtractionRun.objects.select_related("dataset").filter(pk=run_id).first()
         if run is None:
@@ -99,6 +135,7 @@ class RunDetailApi(APIView):
 class RunCancelApi(APIView):
     permission_classes = [RUN_ROLES]
 
+    @extend_schema(operation_id="extraction_runs_cancel", request=None, responses=RunReportSerializer)
     def post(self, request: Request, run_id: int) -> Response:
         run = ExtractionRun.objects.select_related("dataset").filter(pk=run_id).first()
         if run is None:
