@@ -31,13 +31,25 @@ def _units(run: ExtractionRun) -> list[tuple[int, str, tuple[str, ...]]]:
     ]
 
 
+def _last_conversation_id(run: ExtractionRun) -> int | None:
+    """The id of the run's last conversation when it is limited (conversations are taken in id order)."""
+    limit = run.options.get("limit")
+    if not limit:
+        return None
+    ids = Conversation.objects.filter(dataset_id=run.dataset_id).order_by("pk").values_list("pk", flat=True)
+    return ids[limit - 1 : limit].first() or ids.last()
+
+
 def run_items(*, run: ExtractionRun) -> QuerySet[Extraction]:
     """Every row that is an item of the run (whichever run wrote it), gated or not."""
-    conversation_ids = run_conversations(run=run).values("pk")
     match = Q(pk__in=[])
     for version_id, model, features in _units(run):
         match |= Q(prompt_version_id=version_id, model=model, feature__in=features)
-    return Extraction.objects.filter(match, conversation_id__in=conversation_ids)
+    # A join on the dataset (and an id bound for a limited run), not an IN over the run's conversation
+    # ids: the planner handles it well at any size.
+    rows = Extraction.objects.filter(match, conversation__dataset_id=run.dataset_id)
+    last = _last_conversation_id(run)
+    return rows.filter(conversation_id__lte=last) if last is not None else rows
 
 
 @dataclass(frozen=True)
