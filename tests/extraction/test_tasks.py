@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 from urllib.parse import quote
 
@@ -13,7 +14,8 @@ from extraction.models import Extraction, ExtractionRun, RunStatus
 from extraction.services import run_create, run_queue
 from tests.extraction.conftest import RecordingsWriter
 
-BROKER_URL = "redis://127.0.0.1:6379/8"
+# The Redis database worker tests may flush (see README: TEST_CELERY_BROKER_URL).
+BROKER_URL = os.environ.get("TEST_CELERY_BROKER_URL", "redis://127.0.0.1:6379/10")
 
 
 def _database_url() -> str:
