@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -155,7 +156,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--limiter-url", default=os.environ.get("BENCH_LIMITER_URL", "redis://127.0.0.1:6379/11"))
     parser.add_argument("--timeout-s", type=float, default=3600)
     parser.add_argument("--no-write", action="store_true", help="print only; leave BENCHMARKS.md alone")
-    args = parser.parse_args(argv if argv is not None else sys.argv[1:] if __name__ == "__main__" else [])
+    argv = argv if argv is not None else sys.argv[1:] if __name__ == "__main__" else []
+    args = parser.parse_args(argv)
+    from django.conf import settings as django_settings
+
+    if django_settings.configured:
+        # Django was set up by another benchmark in this process (bench.run_all), possibly with tasks
+        # running eagerly: this one needs its own settings (a broker), so it runs in a fresh process.
+        return subprocess.call([sys.executable, "-m", "bench.bench_extraction_throughput", *argv], cwd=REPO_ROOT)
     if not os.environ.get("DATABASE_URL", "").startswith("postgres"):
         print("bench_extraction_throughput needs PostgreSQL: set DATABASE_URL=postgres://… (a benchmark database)")
         return 2
