@@ -11,6 +11,8 @@ BENCHMARKS: list[str] = [
     "bench.bench_validation",
     "bench.bench_taxonomy",
     "bench.bench_residuals",
+    "bench.bench_caching_cost",
+    "bench.bench_extraction_throughput",
 ]
 
 

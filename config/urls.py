@@ -14,5 +14,6 @@ urlpatterns = [
     path("validation/", include("validation.page_urls")),
     path("api/analysis/", include("analysis.urls")),
     path("analysis/", include("analysis.page_urls")),
+    path("api/extraction/", include("extraction.urls")),
     path("", include("corpus.page_urls")),
 ]

@@ -10,6 +10,10 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
+from extraction.features import ALL_FEATURES, RESPONSE_TYPES, VALUE_FEATURE_NAMES
+
+__all__ = ["RESPONSE_TYPES", "VALUE_FEATURES", "Extraction", "ExtractionRun", "Feature", "PromptVersion"]
+
 
 class Feature(models.TextChoices):
     SUBJECTIVITY = "subjectivity", "Subjectivity"
@@ -21,23 +25,20 @@ class Feature(models.TextChoices):
 
 
 VALUE_FEATURES = (Feature.AI_VALUES, Feature.HUMAN_VALUES, Feature.AI_VALUES_STATED)
+assert set(VALUE_FEATURES) == set(VALUE_FEATURE_NAMES)
+assert {str(f) for f in Feature} == set(ALL_FEATURES)
 
-RESPONSE_TYPES = (
-    "strong_support",
-    "mild_support",
-    "neutral_acknowledgment",
-    "reframing",
-    "mild_resistance",
-    "strong_resistance",
-    "no_values",
-)
+
+# A fused prompt set answers every feature in one call: its one version has feature "fused".
+FUSED = "fused"
+PROMPT_FEATURE_CHOICES = [*Feature.choices, (FUSED, "All features in one call")]
 
 
 class PromptVersion(models.Model):
     """One feature's prompt in a prompt set, keyed by the hash of its content."""
 
     prompt_set = models.CharField(max_length=100, help_text='e.g. "paper-v1".')
-    feature = models.CharField(max_length=32, choices=Feature.choices)
+    feature = models.CharField(max_length=32, choices=PROMPT_FEATURE_CHOICES)
     content_hash = models.CharField(max_length=64)
     template = models.TextField()
     metadata = models.JSONField(default=dict, help_text="output kind, default model, max_tokens, prefill, ...")
@@ -108,6 +109,11 @@ class Extraction(models.Model):
     cache_creation_input_tokens = models.PositiveIntegerField(default=0)
     cache_read_input_tokens = models.PositiveIntegerField(default=0)
     latency_ms = models.PositiveIntegerField(default=0)
+    level = models.PositiveSmallIntegerField(
+        null=True, blank=True, help_text="Subjectivity level 1-4, when the answer gave one (labels hold yes/no)."
+    )
+    request_id = models.CharField(max_length=64, blank=True, help_text="custom_id of the (first) request.")
+    attempts = models.PositiveSmallIntegerField(default=1, help_text="Requests sent, retries included.")
     cost_usd = models.DecimalField(max_digits=12, decimal_places=6, default=0)
     batch = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -122,3 +128,27 @@ class Extraction(models.Model):
 
     def __str__(self) -> str:
         return f"{self.feature} of {self.conversation_id} ({self.status})"
+
+
+class BatchStatus(models.TextChoices):
+    SUBMITTED = "submitted", "Submitted"
+    COLLECTED = "collected", "Results stored"
+
+
+class ExtractionBatch(models.Model):
+    """A Message Batch submitted for a run, persisted as soon as the API returned its id.
+
+    ``items`` maps each request's custom_id to what it is for, so that a restarted run fetches the
+    results of a submitted batch instead of submitting it again.
+    """
+
+    run = models.ForeignKey(ExtractionRun, on_delete=models.CASCADE, related_name="batches")
+    batch_id = models.CharField(max_length=100, unique=True)
+    status = models.CharField(max_length=16, choices=BatchStatus.choices, default=BatchStatus.SUBMITTED)
+    items = models.JSONField(default=dict, help_text="custom_id -> {conversation, prompt_version, sample}")
+    request_count = models.PositiveIntegerField(default=0)
+    submitted_at = models.DateTimeField(auto_now_add=True)
+    collected_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"batch {self.batch_id} of run {self.run_id} ({self.status})"

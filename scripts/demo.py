@@ -71,6 +71,21 @@ STEPS: list[tuple[str, Callable[[], list[str]]]] = [
 ]
 
 
+def step_extract() -> list[str]:
+    """Pre-label the sample with the paper's prompts and the fused prompt, from the recorded responses."""
+    from extraction.models import ExtractionRun
+
+    lines = []
+    for prompt_set in ("paper-v1", "fused-v1"):
+        call_command("extract", dataset=DEMO_DATASET, prompts=prompt_set, provider="replay", no_progress=True)
+        run = ExtractionRun.objects.filter(prompt_set=prompt_set, dataset__name=DEMO_DATASET).latest("pk")
+        lines.append(f"Extraction run {run.pk} ({prompt_set}, recorded responses): /api/extraction/runs/{run.pk}/")
+    return lines
+
+
+STEPS.append(("extract features (recorded responses)", step_extract))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")

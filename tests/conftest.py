@@ -21,6 +21,9 @@ SHARED = REPO_ROOT.parent / "shared"
 SHARED_DATA = SHARED / "data"
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
+# The fake Anthropic server fixture (``fake_anthropic``) for the LLM client's tests.
+pytest_plugins = ["bench.fake_anthropic.pytest_plugin"]
+
 
 def missing_service(reason: str) -> None:
     """Skip locally, fail in CI."""

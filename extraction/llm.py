@@ -1,0 +1,458 @@
+"""The Anthropic client: the only module that imports ``anthropic``.
+
+* ``AnthropicProvider.complete(call)`` sends one Messages API request, waiting for the shared rate
+  limiter first, and retries transient failures itself (see ``_retry_delay``).
+* ``MessageBatches`` submits many calls as one Message Batch, polls it, and streams its results
+  matched by ``custom_id``; ``poll`` and ``results`` take only a batch id, so a run that was
+  interrupted after submission resumes from the persisted id without resubmitting.
+* ``build_params`` lays a request out for prompt caching: tools -> system -> messages is the order
+  in which the API builds the cached prefix, so the long shared instructions (system) carry the
+  first ``cache_control`` breakpoint and the transcript (first block of the user message, shared by
+  the features of one conversation) the second; the feature's own instructions come after it and
+  are never cached. ``cache=False`` builds the identical request without breakpoints.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import anthropic
+
+from extraction.ratelimit import Limits, RateLimiter, limiter_create
+
+logger = logging.getLogger(__name__)
+
+CUSTOM_ID_MAX = 64
+# The Message Batches API takes at most 100,000 requests (and 256 MB) per batch.
+MAX_BATCH_REQUESTS = 100_000
+_CUSTOM_ID_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-")
+# 408/409 and every 5xx (529 "overloaded" included) are worth retrying; 429 too, after retry-after.
+RETRYABLE_STATUS = frozenset({408, 409, 429}) | frozenset(range(500, 600))
+
+
+class LLMConfigurationError(RuntimeError):
+    """The client cannot work at all (missing key, bad base URL, rejected credentials): fix the settings."""
+
+
+@dataclass(frozen=True)
+class PromptParts:
+    """How a request is laid out for prompt caching."""
+
+    system: str  # long instructions shared by many requests -> cached prefix (breakpoint 1)
+    transcript: str  # the conversation block, shared by the features of one conversation (breakpoint 2)
+    instructions: str  # feature-specific tail after the transcript (not cached)
+    prefill: str = ""  # assistant prefill, e.g. "<thinking>"
+
+
+@dataclass(frozen=True)
+class LLMCall:
+    custom_id: str  # unique per (conversation, feature, prompt version, model, sample); <= 64 chars, [a-zA-Z0-9_-]
+    model: str
+    parts: PromptParts
+    max_tokens: int
+    temperature: float = 0.0
+    cache: bool = True  # False builds the same request without cache_control (the no-caching baseline)
+
+    def __post_init__(self) -> None:
+        if not self.custom_id or len(self.custom_id) > CUSTOM_ID_MAX or set(self.custom_id) - _CUSTOM_ID_CHARS:
+            raise ValueError(f"custom_id {self.custom_id!r} must be 1-{CUSTOM_ID_MAX} characters from [a-zA-Z0-9_-]")
+        if self.max_tokens <= 0:
+            raise ValueError(f"max_tokens must be positive for {self.custom_id}, got {self.max_tokens}")
+
+
+@dataclass(frozen=True)
+class Usage:
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_creation_input_tokens: int = 0
+    cache_read_input_tokens: int = 0
+
+    @property
+    def total_input_tokens(self) -> int:
+        return self.input_tokens + self.cache_creation_input_tokens + self.cache_read_input_tokens
+
+
+@dataclass(frozen=True)
+class LLMResult:
+    custom_id: str
+    text: str  # prefill + completion, i.e. the full assistant text
+    usage: Usage
+    latency_ms: int
+    error: str | None = None
+    attempts: int = 1
+
+
+class LLMProvider(Protocol):
+    def complete(self, call: LLMCall) -> LLMResult: ...
+
+
+def estimate_tokens(text: str) -> int:
+    """Rough token count (about four characters per token) for rate limiting before the real count is known."""
+    return (len(text) + 3) // 4
+
+
+def build_params(call: LLMCall) -> dict[str, Any]:
+    """Messages API parameters for ``call``, with cache breakpoints on the system prompt and the transcript."""
+    parts = call.parts
+    cache_control = {"cache_control": {"type": "ephemeral"}} if call.cache else {}
+    # No temperature: the SDK's API version (2026-10-21) rejects every sampling parameter, at any value;
+    # ``LLMCall.temperature`` stays as provenance (and for providers that accept it).
+    params: dict[str, Any] = {"model": call.model, "max_tokens": call.max_tokens}
+    if parts.system:
+        params["system"] = [{"type": "text", "text": parts.system, **cache_control}]
+    content: list[dict[str, Any]] = []
+    # The API rejects empty text blocks, so an empty part is left out rather than sent blank.
+    if parts.transcript:
+        content.append({"type": "text", "text": parts.transcript, **cache_control})
+    if parts.instructions:
+        content.append({"type": "text", "text": parts.instructions})
+    if not content:
+        raise ValueError(f"{call.custom_id}: the request has neither a transcript nor instructions")
+    messages: list[dict[str, Any]] = [{"role": "user", "content": content}]
+    prefill = _sent_prefill(parts.prefill)
+    if prefill:
+        messages.append({"role": "assistant", "content": prefill})
+    params["messages"] = messages
+    return params
+
+
+def _sent_prefill(prefill: str) -> str:
+    # The API refuses a final assistant turn that ends in whitespace. (Models from the 4.6 generation
+    # on refuse a final assistant turn altogether: prompt sets for them must leave ``prefill`` empty.)
+    return prefill.rstrip()
+
+
+def _estimated_input_tokens(call: LLMCall) -> int:
+    p = call.parts
+    return estimate_tokens(p.system) + estimate_tokens(p.transcript) + estimate_tokens(p.instructions) + 8
+
+
+def _usage_of(usage: Any) -> Usage:
+    return Usage(
+        input_tokens=int(getattr(usage, "input_tokens", 0) or 0),
+        output_tokens=int(getattr(usage, "output_tokens", 0) or 0),
+        cache_creation_input_tokens=int(getattr(usage, "cache_creation_input_tokens", 0) or 0),
+        cache_read_input_tokens=int(getattr(usage, "cache_read_input_tokens", 0) or 0),
+    )
+
+
+def _text_of(message: Any) -> str:
+    return "".join(getattr(block, "text", "") for block in message.content if getattr(block, "type", "") == "text")
+
+
+def retry_after_seconds(headers: Mapping[str, str] | None) -> float | None:
+    """The server's requested wait: ``retry-after-ms`` (more precise) first, then ``retry-after`` in seconds."""
+    if not headers:
+        return None
+    for name, scale in (("retry-after-ms", 0.001), ("retry-after", 1.0)):
+        raw = headers.get(name)
+        if raw is None:
+            continue
+        try:
+            value = float(raw) * scale
+        except ValueError:
+            continue  # an HTTP date: rare from this API; the exponential backoff applies instead
+        if 0 <= value <= 600:
+            return value
+    return None
+
+
+def backoff_delay(attempt: int, *, base: float, cap: float, rng: random.Random) -> float:
+    """Exponential backoff with full jitter: uniform(0, min(cap, base * 2**(attempt-1)))."""
+    return rng.uniform(0.0, min(cap, base * 2 ** (attempt - 1)))
+
+
+@dataclass
+class RetryPolicy:
+    max_retries: int = 6
+    base_delay: float = 0.5
+    max_delay: float = 30.0
+    rng: random.Random = field(default_factory=random.Random)
+
+    def delay(self, attempt: int, retry_after: float | None) -> float:
+        # retry-after is a floor, not a target: the jitter on top keeps retrying workers from arriving together.
+        jitter = backoff_delay(attempt, base=self.base_delay, cap=self.max_delay, rng=self.rng)
+        if retry_after is None:
+            return jitter
+        return retry_after + min(jitter, self.base_delay)
+
+
+def _describe(exc: Exception) -> str:
+    if isinstance(exc, anthropic.APIStatusError):
+        kind = exc.type or type(exc).__name__
+        return f"HTTP {exc.status_code} {kind}: {exc.api_message or str(exc)}"[:500]
+    return f"{type(exc).__name__}: {exc}"[:500]
+
+
+def _is_configuration_error(exc: Exception) -> bool:
+    return isinstance(exc, anthropic.AuthenticationError | anthropic.PermissionDeniedError) or (
+        isinstance(exc, anthropic.NotFoundError) and "model" not in (exc.api_message or "").lower()
+    )
+
+
+def _is_retryable(exc: Exception) -> bool:
+    if isinstance(exc, anthropic.APIStatusError):
+        return exc.status_code in RETRYABLE_STATUS
+    # APITimeoutError is a subclass of APIConnectionError.
+    return isinstance(exc, anthropic.APIConnectionError)
+
+
+def _headers_of(exc: Exception) -> Mapping[str, str] | None:
+    response = getattr(exc, "response", None)
+    return getattr(response, "headers", None) if response is not None else None
+
+
+def make_client(*, api_key: str, base_url: str | None = None, timeout_s: float = 120.0) -> anthropic.Anthropic:
+    """An SDK client with its own retries off.
+
+    ``max_retries=0`` is deliberate: we retry in ``AnthropicProvider`` with the shared limiter in the
+    loop. Leaving the SDK's default (2) on as well would multiply the attempts (3 x ours) and send
+    retries that the shared limiter never sees, which is how N workers overshoot a rate limit.
+    """
+    if not api_key:
+        raise LLMConfigurationError(
+            "ANTHROPIC_API_KEY is not set: export it (or use the replay provider, which needs no key)"
+        )
+    if base_url and not base_url.startswith(("http://", "https://")):
+        raise LLMConfigurationError(f"ANTHROPIC_BASE_URL must be an http(s) URL, got {base_url!r}")
+    return anthropic.Anthropic(api_key=api_key, base_url=base_url or None, max_retries=0, timeout=timeout_s)
+
+
+@dataclass(frozen=True)
+class ClientSettings:
+    api_key: str
+    base_url: str | None
+    timeout_s: float
+    max_retries: int
+    limits: Limits
+    redis_url: str
+
+
+def client_settings() -> ClientSettings:
+    from django.conf import settings
+
+    return ClientSettings(
+        api_key=getattr(settings, "ANTHROPIC_API_KEY", "") or "",
+        base_url=getattr(settings, "ANTHROPIC_BASE_URL", "") or None,
+        timeout_s=float(getattr(settings, "LLM_TIMEOUT_S", 120.0)),
+        max_retries=int(getattr(settings, "LLM_MAX_RETRIES", 6)),
+        limits=Limits(
+            requests_per_minute=int(getattr(settings, "LLM_REQUESTS_PER_MINUTE", 50)),
+            input_tokens_per_minute=int(getattr(settings, "LLM_INPUT_TOKENS_PER_MINUTE", 0)),
+            output_tokens_per_minute=int(getattr(settings, "LLM_OUTPUT_TOKENS_PER_MINUTE", 0)),
+        ),
+        redis_url=getattr(settings, "REDIS_URL", "") or "",
+    )
+
+
+class AnthropicProvider:
+    """Live Messages API: one request per call, through the shared rate limiter, with our own retries."""
+
+    def __init__(
+        self,
+        *,
+        client: anthropic.Anthropic,
+        limiter: RateLimiter,
+        retry: RetryPolicy | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.client = client
+        self.limiter = limiter
+        self.retry = retry or RetryPolicy()
+        self._sleep = sleep
+
+    @classmethod
+    def from_settings(cls) -> AnthropicProvider:
+        cfg = client_settings()
+        client = make_client(api_key=cfg.api_key, base_url=cfg.base_url, timeout_s=cfg.timeout_s)
+        limiter = limiter_create(limits=cfg.limits, redis_url=cfg.redis_url)
+        return cls(client=client, limiter=limiter, retry=RetryPolicy(max_retries=cfg.max_retries))
+
+    def complete(self, call: LLMCall) -> LLMResult:
+        params = build_params(call)
+        prefill = _sent_prefill(call.parts.prefill)
+        est_input = _estimated_input_tokens(call)
+        attempt = 0
+        started = time.monotonic()
+        while True:
+            attempt += 1
+            self.limiter.acquire(requests=1, input_tokens=est_input, output_tokens=call.max_tokens)
+            t0 = time.monotonic()
+            try:
+                message = self.client.messages.create(**params)
+            except anthropic.APIError as exc:
+                # Nothing was generated; a refused request (429/529) did not use input budget either.
+                refused = isinstance(exc, anthropic.RateLimitError | anthropic.OverloadedError)
+                self.limiter.refund(input_tokens=est_input if refused else 0, output_tokens=call.max_tokens)
+                if _is_configuration_error(exc):
+                    raise LLMConfigurationError(_describe(exc)) from exc
+                retry_after = retry_after_seconds(_headers_of(exc))
+                if isinstance(exc, anthropic.RateLimitError) and retry_after:
+                    # Everyone shares the account's limit: make every worker wait, not just this one.
+                    self.limiter.pause(retry_after)
+                if not _is_retryable(exc) or attempt > self.retry.max_retries:
+                    logger.warning("LLM call %s failed after %d attempts: %s", call.custom_id, attempt, _describe(exc))
+                    return LLMResult(
+                        custom_id=call.custom_id,
+                        text="",
+                        usage=Usage(),
+                        latency_ms=int((time.monotonic() - started) * 1000),
+                        error=_describe(exc),
+                        attempts=attempt,
+                    )
+                delay = self.retry.delay(attempt, retry_after)
+                logger.info("LLM call %s: %s; retry %d in %.2fs", call.custom_id, _describe(exc), attempt, delay)
+                self._sleep(delay)
+                continue
+            latency_ms = int((time.monotonic() - t0) * 1000)
+            usage = _usage_of(message.usage)
+            self.limiter.refund(
+                input_tokens=usage.cache_read_input_tokens,
+                output_tokens=max(call.max_tokens - usage.output_tokens, 0),
+            )
+            return LLMResult(
+                custom_id=call.custom_id,
+                text=prefill + _text_of(message),
+                usage=usage,
+                latency_ms=latency_ms,
+                attempts=attempt,
+            )
+
+
+@dataclass(frozen=True)
+class BatchStatus:
+    batch_id: str
+    processing_status: str  # "in_progress" | "canceling" | "ended"
+    processing: int
+    succeeded: int
+    errored: int
+    canceled: int
+    expired: int
+
+    @property
+    def ended(self) -> bool:
+        return self.processing_status == "ended"
+
+    @property
+    def total(self) -> int:
+        return self.processing + self.succeeded + self.errored + self.canceled + self.expired
+
+
+class MessageBatches:
+    """The Message Batches API (half price, results within 24 h).
+
+    The caller persists the id returned by ``submit``; after a restart ``poll(batch_id)`` and
+    ``results(batch_id, calls)`` pick the batch up again without resubmitting anything.
+    """
+
+    def __init__(self, *, client: anthropic.Anthropic, retry: RetryPolicy | None = None) -> None:
+        self.client = client
+        self.retry = retry or RetryPolicy()
+
+    @classmethod
+    def from_settings(cls) -> MessageBatches:
+        cfg = client_settings()
+        client = make_client(api_key=cfg.api_key, base_url=cfg.base_url, timeout_s=cfg.timeout_s)
+        return cls(client=client, retry=RetryPolicy(max_retries=cfg.max_retries))
+
+    def _with_retries(self, what: str, fn: Callable[[], Any], *, safe_to_repeat: bool) -> Any:
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                return fn()
+            except anthropic.APIError as exc:
+                if _is_configuration_error(exc):
+                    raise LLMConfigurationError(_describe(exc)) from exc
+                # Creating a batch is not idempotent: after a timeout or a 5xx the batch may exist,
+                # and a second one would be paid twice. Only answers that mean "not accepted" are retried.
+                definite_refusal = isinstance(exc, anthropic.RateLimitError | anthropic.OverloadedError)
+                retryable = _is_retryable(exc) if safe_to_repeat else definite_refusal
+                if not retryable or attempt > self.retry.max_retries:
+                    raise
+                delay = self.retry.delay(attempt, retry_after_seconds(_headers_of(exc)))
+                logger.info("%s: %s; retry %d in %.2fs", what, _describe(exc), attempt, delay)
+                time.sleep(delay)
+
+    def submit(self, calls: Sequence[LLMCall]) -> str:
+        """Create one batch of ``calls``; return its id (persist it before doing anything else)."""
+        if not calls:
+            raise ValueError("a batch needs at least one call")
+        if len(calls) > MAX_BATCH_REQUESTS:
+            raise ValueError(f"{len(calls)} calls: a batch takes at most {MAX_BATCH_REQUESTS}; submit several batches")
+        seen: set[str] = set()
+        for call in calls:
+            if call.custom_id in seen:
+                raise ValueError(f"duplicate custom_id {call.custom_id!r} in one batch")
+            seen.add(call.custom_id)
+        requests: list[Any] = [{"custom_id": call.custom_id, "params": build_params(call)} for call in calls]
+        batch = self._with_retries(
+            "batch create", lambda: self.client.messages.batches.create(requests=requests), safe_to_repeat=False
+        )
+        return str(batch.id)
+
+    def poll(self, batch_id: str) -> BatchStatus:
+        batch = self._with_retries(
+            f"batch {batch_id} retrieve",
+            lambda: self.client.messages.batches.retrieve(batch_id),
+            safe_to_repeat=True,
+        )
+        counts = batch.request_counts
+        return BatchStatus(
+            batch_id=batch.id,
+            processing_status=batch.processing_status,
+            processing=counts.processing,
+            succeeded=counts.succeeded,
+            errored=counts.errored,
+            canceled=counts.canceled,
+            expired=counts.expired,
+        )
+
+    def wait(self, batch_id: str, *, poll_interval_s: float = 30.0, timeout_s: float | None = None) -> BatchStatus:
+        """Poll until the batch has ended (or ``timeout_s`` passed; then the last status is returned)."""
+        deadline = None if timeout_s is None else time.monotonic() + timeout_s
+        while True:
+            status = self.poll(batch_id)
+            if status.ended or (deadline is not None and time.monotonic() >= deadline):
+                return status
+            time.sleep(poll_interval_s)
+
+    def results(self, batch_id: str, calls: Iterable[LLMCall] = ()) -> Iterator[LLMResult]:
+        """Results of an ended batch, one per request, matched to ``calls`` by ``custom_id``.
+
+        ``calls`` supply the prefill (the API returns only the completion); a result whose
+        custom_id is not among ``calls`` is still yielded, without a prefill, when ``calls`` is empty,
+        and as an error otherwise. Errored, cancelled and expired requests come back with ``error`` set.
+        """
+        prefills = {c.custom_id: _sent_prefill(c.parts.prefill) for c in calls}
+        decoder = self._with_retries(
+            f"batch {batch_id} results",
+            lambda: self.client.messages.batches.results(batch_id),
+            safe_to_repeat=True,
+        )
+        for line in decoder:
+            custom_id = line.custom_id
+            result = line.result
+            if prefills and custom_id not in prefills:
+                yield LLMResult(custom_id, "", Usage(), 0, error=f"custom_id {custom_id!r} was not submitted")
+                continue
+            if result.type == "succeeded":
+                message = result.message
+                text = prefills.get(custom_id, "") + _text_of(message)
+                yield LLMResult(custom_id, text, _usage_of(message.usage), 0)
+            elif result.type == "errored":
+                err = result.error.error
+                yield LLMResult(custom_id, "", Usage(), 0, error=f"batch item errored: {err.type}: {err.message}")
+            else:
+                yield LLMResult(custom_id, "", Usage(), 0, error=f"batch item {result.type}")
+
+    def cancel(self, batch_id: str) -> BatchStatus:
+        self._with_retries(
+            f"batch {batch_id} cancel", lambda: self.client.messages.batches.cancel(batch_id), safe_to_repeat=True
+        )
+        return self.poll(batch_id)

@@ -1,0 +1,168 @@
+"""`python manage.py extract --dataset NAME --prompts SET [--features …] [--limit N] [--batch] [--provider …]`."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from tqdm import tqdm
+
+from extraction import selectors
+from extraction.llm import LLMConfigurationError
+from extraction.management.commands._report import report_lines
+from extraction.models import ExtractionRun, RunStatus
+from extraction.replay import MissingRecordingError
+from extraction.services import (
+    PROVIDERS,
+    RunError,
+    run_batch_execute,
+    run_create,
+    run_execute,
+    run_find_resumable,
+    run_queue,
+)
+
+
+def _model_overrides(values: list[str]) -> dict[str, str]:
+    overrides = {}
+    for value in values:
+        feature, sep, model = value.partition("=")
+        if not sep or not feature or not model:
+            raise CommandError(f"--model {value!r}: expected FEATURE=MODEL, e.g. ai_values=claude-sonnet-4-5")
+        overrides[feature.strip()] = model.strip()
+    return overrides
+
+
+class Command(BaseCommand):
+    help = (
+        "Pre-label a dataset with a prompt set (paper-v1: the paper's six features). Resumes an unfinished run "
+        "with the same options; items already extracted are skipped. Value features run only on conversations "
+        "the subjectivity filter passes, unless --all."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--dataset", required=True)
+        parser.add_argument("--prompts", required=True, help="prompt set, a directory of prompts/ (e.g. paper-v1)")
+        parser.add_argument("--features", nargs="+", help="only these features (default: all of the set)")
+        parser.add_argument("--limit", type=int, help="only the first N conversations of the dataset")
+        parser.add_argument("--batch", action="store_true", help="use the Message Batches API (half price)")
+        parser.add_argument("--provider", choices=PROVIDERS, default=None, help="default: EXTRACTION_PROVIDER")
+        parser.add_argument("--samples", type=int, default=1, help="answer each item N times; store agreement")
+        parser.add_argument("--all", dest="all_conversations", action="store_true", help="skip the gating filter")
+        parser.add_argument("--model", action="append", default=[], metavar="FEATURE=MODEL", help="model override")
+        parser.add_argument("--queue", action="store_true", help="queue to Celery workers and watch the progress")
+        parser.add_argument("--new", action="store_true", help="start a new run even if one can be resumed")
+        parser.add_argument("--no-progress", action="store_true")
+
+    def handle(self, *args: Any, **opts: Any) -> None:
+        provider = opts["provider"] or settings.EXTRACTION_PROVIDER
+        features = [f for value in opts["features"] or [] for f in value.split(",") if f]
+        models = _model_overrides(opts["model"])
+        options = {
+            "limit": opts["limit"],
+            "samples": opts["samples"],
+            "all_conversations": opts["all_conversations"],
+            "batch": opts["batch"],
+        }
+        run = None
+        if not opts["new"] and not models:
+            run = run_find_resumable(
+                dataset=opts["dataset"], prompt_set=opts["prompts"], features=features, options=options
+            )
+            if run is not None and run.provider != provider:
+                run = None
+            if run is None:
+                done = self._completed_run(opts["dataset"], opts["prompts"], features, options, provider)
+                if done is not None:
+                    self.stdout.write(f"run {done.pk} already extracted every item with these options; nothing to do")
+                    for line in report_lines(selectors.run_report(run=done, failure_limit=30)):
+                        self.stdout.write(line)
+                    return
+        try:
+            if run is None:
+                run = run_create(
+                    dataset=opts["dataset"],
+                    prompt_set=opts["prompts"],
+                    features=features or None,
+                    models=models,
+                    provider=provider,
+                    created_by=None,
+                    **options,
+                )
+                self.stdout.write(f"run {run.pk}: created ({run.total_items} items so far)")
+            else:
+                self.stdout.write(f"run {run.pk}: resuming ({run.done_items}/{run.total_items} items done)")
+            self._run(run, opts)
+        except (RunError, MissingRecordingError, LLMConfigurationError) as exc:
+            raise CommandError(str(exc)) from exc
+        run.refresh_from_db()
+        for line in report_lines(selectors.run_report(run=run, failure_limit=30)):
+            self.stdout.write(line)
+        if run.status != RunStatus.SUCCEEDED:
+            raise CommandError(f"run {run.pk} ended {run.status}: {run.error or 'see the report above'}")
+
+    def _completed_run(
+        self, dataset: str, prompt_set: str, features: list[str], options: dict[str, Any], provider: str
+    ) -> ExtractionRun | None:
+        """The latest succeeded run with these options if nothing is pending for it (no new conversations)."""
+        runs = ExtractionRun.objects.filter(
+            dataset__name=dataset, prompt_set=prompt_set, provider=provider, status=RunStatus.SUCCEEDED
+        ).order_by("-pk")
+        for run in runs[:5]:
+            same = all(run.options.get(k) == v for k, v in options.items())
+            if same and (not features or set(features) <= set(run.options.get("features", []))):
+                return run if selectors.run_progress(run=run).pending == 0 else None
+        return None
+
+    def _run(self, run: ExtractionRun, opts: dict[str, Any]) -> None:
+        quiet = opts["no_progress"] or opts["verbosity"] == 0
+        if run.options.get("batch"):
+            from extraction.llm import MessageBatches
+
+            bar = tqdm(desc="batch", unit=" step", disable=quiet)
+
+            def on_step(step: Any) -> None:
+                bar.set_postfix_str(f"{step.action} {step.batch_id} {step.requests or ''} {step.detail}".strip())
+                bar.update(1)
+
+            run_batch_execute(
+                run=run,
+                batches=MessageBatches.from_settings(),
+                poll_interval_s=settings.EXTRACTION_BATCH_POLL_S,
+                on_step=on_step,
+            )
+            bar.close()
+            return
+        if opts["queue"]:
+            queued = run_queue(run=run)
+            self.stdout.write(f"run {run.pk}: queued {queued} conversations")
+            self._watch(run, quiet)
+            return
+        from extraction.services import run_incomplete_conversation_ids
+
+        total = len(run_incomplete_conversation_ids(run=run))
+        bar = tqdm(total=total, desc=f"run {run.pk}", unit=" conv", disable=quiet)
+
+        def on_conversation(outcome: Any) -> None:
+            run.refresh_from_db(fields=["done_items", "total_items", "failed_items"])
+            bar.update(1)
+            bar.set_postfix(items=f"{run.done_items}/{run.total_items}", failed=run.failed_items)
+
+        try:
+            run_execute(run=run, on_conversation=on_conversation)
+        finally:
+            bar.close()
+
+    def _watch(self, run: ExtractionRun, quiet: bool) -> None:
+        bar = tqdm(total=run.total_items, desc=f"run {run.pk}", unit=" item", disable=quiet)
+        while True:
+            run.refresh_from_db()
+            bar.total = run.total_items
+            bar.n = run.done_items + run.failed_items
+            bar.refresh()
+            if run.status not in (RunStatus.PENDING, RunStatus.RUNNING):
+                break
+            time.sleep(1.0)
+        bar.close()

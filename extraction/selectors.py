@@ -1,0 +1,288 @@
+"""Reads of the extraction app: a run's conversations and items, its progress, costs and failures."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from django.db.models import Count, Q, QuerySet, Sum
+
+from corpus.models import Conversation
+from extraction.features import GATED_FEATURES, SUBJECTIVITY_YES, FeatureName
+from extraction.models import FUSED, Extraction, ExtractionRun, ExtractionStatus
+
+TOKEN_FIELDS = ("input_tokens", "output_tokens", "cache_creation_input_tokens", "cache_read_input_tokens")
+
+
+def run_conversations(*, run: ExtractionRun) -> QuerySet[Conversation]:
+    """The run's conversations: the dataset's, in id order, the first ``limit`` of them if limited."""
+    qs = Conversation.objects.filter(dataset_id=run.dataset_id).order_by("pk")
+    limit = run.options.get("limit")
+    return qs[:limit] if limit else qs
+
+
+def _units(run: ExtractionRun) -> list[tuple[int, str, tuple[str, ...]]]:
+    """(prompt version id, model, features) for each prompt the run uses."""
+    features = tuple(run.options.get("features", []))
+    return [
+        (version_id, run.model_map[key], features if key == FUSED else (key,))
+        for key, version_id in run.options.get("prompt_versions", {}).items()
+    ]
+
+
+def _last_conversation_id(run: ExtractionRun) -> int | None:
+    """The id of the run's last conversation when it is limited (conversations are taken in id order)."""
+    limit = run.options.get("limit")
+    if not limit:
+        return None
+    ids = Conversation.objects.filter(dataset_id=run.dataset_id).order_by("pk").values_list("pk", flat=True)
+    return ids[limit - 1 : limit].first() or ids.last()
+
+
+def run_items(*, run: ExtractionRun) -> QuerySet[Extraction]:
+    """Every row that is an item of the run (whichever run wrote it), gated or not."""
+    match = Q(pk__in=[])
+    for version_id, model, features in _units(run):
+        match |= Q(prompt_version_id=version_id, model=model, feature__in=features)
+    # A join on the dataset (and an id bound for a limited run), not an IN over the run's conversation
+    # ids: the planner handles it well at any size.
+    rows = Extraction.objects.filter(match, conversation__dataset_id=run.dataset_id)
+    last = _last_conversation_id(run)
+    return rows.filter(conversation_id__lte=last) if last is not None else rows
+
+
+@dataclass(frozen=True)
+class RunProgress:
+    conversations: int
+    subjective: int  # conversations the filter passed
+    total: int
+    done: int  # items with an answer (parsed or parse error)
+    failed: int  # items whose request failed
+    parse_errors: int
+
+    @property
+    def pending(self) -> int:
+        return max(self.total - self.done - self.failed, 0)
+
+
+def run_pending(*, run: ExtractionRun) -> dict[int, tuple[str, ...]]:
+    """Conversation id -> features still to extract, for the conversations with anything pending.
+
+    Two queries for the whole run (done items, and the filter's answers), not a few per conversation.
+    A gated feature is pending only where the filter passed; where the filter's answer is not known
+    yet it waits for it, except with a fused prompt, which answers the filter in the same call.
+    """
+    features = list(run.options.get("features", []))
+    fused = FUSED in run.options.get("prompt_versions", {})
+    gated = not run.options.get("all_conversations", False) and FeatureName.SUBJECTIVITY in features
+    items = run_items(run=run)
+    done: dict[int, set[str]] = {}
+    for conversation_id, feature in items.filter(
+        status__in=[ExtractionStatus.OK, ExtractionStatus.PARSE_ERROR]
+    ).values_list("conversation_id", "feature"):
+        done.setdefault(conversation_id, set()).add(feature)
+    gate: dict[int, bool] = {}
+    if gated:
+        for conversation_id, status, labels in items.filter(feature=FeatureName.SUBJECTIVITY).values_list(
+            "conversation_id", "status", "labels"
+        ):
+            if status != ExtractionStatus.FAILED:
+                gate[conversation_id] = status == ExtractionStatus.OK and labels[:1] == [SUBJECTIVITY_YES]
+    pending: dict[int, tuple[str, ...]] = {}
+    for conversation_id in run_conversations(run=run).values_list("pk", flat=True):
+        have = done.get(conversation_id, set())
+        wanted = [f for f in features if f not in have]
+        if gated and any(f in GATED_FEATURES for f in wanted):
+            passes = gate.get(conversation_id)
+            if passes is False or (passes is None and not fused):
+                wanted = [f for f in wanted if f not in GATED_FEATURES]
+        if wanted:
+            pending[conversation_id] = tuple(wanted)
+    return pending
+
+
+def run_progress(*, run: ExtractionRun) -> RunProgress:
+    """Items to do, done and failed, from the rows (see extraction.services for the definitions)."""
+    features = list(run.options.get("features", []))
+    n_conv = run_conversations(run=run).count()
+    items = run_items(run=run)
+    gated = not run.options.get("all_conversations", False) and FeatureName.SUBJECTIVITY in features
+    subjective_rows = items.filter(
+        feature=FeatureName.SUBJECTIVITY, status=ExtractionStatus.OK, labels__0=SUBJECTIVITY_YES
+    )
+    n_pass = subjective_rows.count()
+    if gated:
+        per_conv = [f for f in features if f not in GATED_FEATURES]
+        per_pass = [f for f in features if f in GATED_FEATURES]
+        total = n_conv * len(per_conv) + n_pass * len(per_pass)
+        counted = items.filter(
+            Q(feature__in=per_conv)
+            | Q(feature__in=per_pass, conversation_id__in=subjective_rows.values("conversation_id"))
+        )
+    else:
+        total = n_conv * len(features)
+        counted = items
+    by_status = dict(counted.values_list("status").annotate(n=Count("pk")).values_list("status", "n"))
+    return RunProgress(
+        conversations=n_conv,
+        subjective=n_pass,
+        total=total,
+        done=by_status.get(ExtractionStatus.OK, 0) + by_status.get(ExtractionStatus.PARSE_ERROR, 0),
+        failed=by_status.get(ExtractionStatus.FAILED, 0),
+        parse_errors=by_status.get(ExtractionStatus.PARSE_ERROR, 0),
+    )
+
+
+def _cost_figures(rows: QuerySet[Extraction]) -> dict[str, Any]:
+    sums = rows.aggregate(
+        **{f: Sum(f) for f in TOKEN_FIELDS},
+        cost_usd=Sum("cost_usd"),
+        latency_ms=Sum("latency_ms"),
+        requests=Sum("attempts"),
+        conversations=Count("conversation_id", distinct=True),
+        extractions=Count("pk"),
+    )
+    figures = {k: (v or 0) for k, v in sums.items()}
+    cost = Decimal(figures["cost_usd"] or 0).quantize(Decimal("0.000001"))
+    figures["cost_usd"] = cost
+    conversations = figures["conversations"]
+    figures["cost_usd_per_1000_conversations"] = (
+        (cost * 1000 / conversations).quantize(Decimal("0.0001")) if conversations else Decimal(0)
+    )
+    calls = rows.filter(attempts__gt=0).count()
+    figures["mean_latency_ms"] = round(figures["latency_ms"] / calls) if calls else 0
+    return figures
+
+
+def run_costs(*, run: ExtractionRun) -> dict[str, Any]:
+    """Tokens, latency and USD the run spent (rows it wrote), in total, per feature, per 1,000 conversations.
+
+    A fused request's usage is on its subjectivity row (counted once), so per-feature figures of a
+    fused run put the whole request under subjectivity.
+    """
+    rows = Extraction.objects.filter(run=run)
+    figures = _cost_figures(rows)
+    figures["by_feature"] = {
+        feature: _cost_figures(rows.filter(feature=feature))
+        for feature in rows.values_list("feature", flat=True).distinct().order_by("feature")
+    }
+    return figures
+
+
+def run_failures(*, run: ExtractionRun, limit: int | None = None) -> list[dict[str, Any]]:
+    """The run's items that failed or could not be parsed, with why, and the raw text kept."""
+    rows = (
+        run_items(run=run)
+        .filter(status__in=[ExtractionStatus.FAILED, ExtractionStatus.PARSE_ERROR])
+        .select_related("conversation", "prompt_version")
+        .order_by("conversation_id", "feature")
+    )
+    if limit:
+        rows = rows[:limit]
+    return [
+        {
+            "conversation": row.conversation.external_id,
+            "conversation_id": row.conversation_id,
+            "feature": row.feature,
+            "status": row.status,
+            "error": row.error,
+            "raw_text": row.raw_text,
+            "model": row.model,
+            "prompt_version": row.prompt_version.content_hash[:12],
+            "attempts": row.attempts,
+        }
+        for row in rows
+    ]
+
+
+def run_report(*, run: ExtractionRun, failure_limit: int | None = 200) -> dict[str, Any]:
+    """Everything a person needs to judge a run: status, progress, cost, and what failed and why."""
+    progress = run_progress(run=run)
+    failures = run_failures(run=run, limit=failure_limit)
+    return {
+        "id": run.pk,
+        "dataset": run.dataset.name,
+        "prompt_set": run.prompt_set,
+        "provider": run.provider,
+        "models": run.model_map,
+        "options": {k: v for k, v in run.options.items() if k != "prompt_versions"},
+        "status": run.status,
+        "error": run.error,
+        "progress": {
+            "conversations": progress.conversations,
+            "subjective": progress.subjective,
+            "total": progress.total,
+            "done": progress.done,
+            "failed": progress.failed,
+            "parse_errors": progress.parse_errors,
+            "pending": progress.pending,
+            "percent": round(100 * (progress.done + progress.failed) / progress.total, 1) if progress.total else 0.0,
+        },
+        "costs": run_costs(run=run),
+        "batches": list(run.batches.values("batch_id", "status", "request_count", "submitted_at", "collected_at")),
+        "failures": failures,
+        "created_at": run.created_at,
+        "started_at": run.started_at,
+        "finished_at": run.finished_at,
+    }
+
+
+def run_list() -> QuerySet[ExtractionRun]:
+    return ExtractionRun.objects.select_related("dataset").order_by("-pk")
+
+
+@dataclass(frozen=True)
+class CoverageReport:
+    checked: int
+    missing: list[str]  # one sentence per missing recording, naming conversation and feature
+    unused: int  # recordings for this dataset and set that no item needs (e.g. another prompt version)
+
+
+def recordings_coverage(*, dataset: str, prompt_set: str, path: str, all_conversations: bool = False) -> CoverageReport:
+    """Whether a recording file answers every item of ``prompt_set`` on ``dataset`` (gating as in a run).
+
+    A value feature needs a recording only where the recorded subjectivity answer passes the filter.
+    """
+    from extraction.parsing import parse_fused, parse_output
+    from extraction.prompts import load_prompt_set
+    from extraction.replay import RecordingKey, ReplayProvider
+
+    pset = load_prompt_set(prompt_set)
+    replay = ReplayProvider.from_file(path)
+    conversations = Conversation.objects.filter(dataset__name=dataset).order_by("pk")
+    needed: list[RecordingKey] = []
+    for conversation in conversations.values_list("external_id", flat=True):
+        for prompt_key, spec in pset.prompts.items():
+            needed.append(RecordingKey(dataset, conversation, prompt_key, spec.content_hash))
+    missing = [replay.describe_missing(k) for k in needed if k not in replay.recordings]
+    checked = len(needed)
+    if not pset.fused and FeatureName.SUBJECTIVITY in pset.prompts:
+        # Gated features are only needed where the recorded filter answer lets them through.
+        gated_missing = []
+        for item in needed:
+            if item.feature not in GATED_FEATURES or all_conversations:
+                continue
+            subj_hash = pset.prompts[FeatureName.SUBJECTIVITY].content_hash
+            subj = replay.recordings.get(RecordingKey(dataset, item.external_id, FeatureName.SUBJECTIVITY, subj_hash))
+            if subj is None or not parse_output(FeatureName.SUBJECTIVITY, subj.text).passes:
+                gated_missing.append(replay.describe_missing(item))
+                checked -= 1
+        missing = [m for m in missing if m not in gated_missing]
+    elif pset.fused:
+        for item in needed:
+            rec = replay.recordings.get(item)
+            if rec is not None and all(p.error for p in parse_fused(rec.text, pset.features).values()):
+                missing.append(f"recording for {item.external_id!r} ({item.feature}) has no parsable answer")
+    needed_set = set(needed)
+    hashes = {spec.content_hash for spec in pset.prompts.values()}
+    unused = sum(
+        1
+        for k, rec in replay.recordings.items()
+        if k.dataset == dataset
+        and rec.prompt_set == pset.name
+        and k.sample == 0
+        and k not in needed_set
+        and k.prompt_hash not in hashes
+    )
+    return CoverageReport(checked=checked, missing=missing, unused=unused)

@@ -1,0 +1,87 @@
+"""The runs endpoint: authentication, roles, starting a run and reading its report."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.contrib.auth import get_user_model
+from rest_framework.test import APIClient
+
+from accounts.roles import Role, user_add_role
+from extraction.models import ExtractionRun, RunStatus
+from tests.extraction.conftest import RecordingsWriter
+
+URL = "/api/extraction/runs/"
+
+
+def client_for(role: str | None) -> APIClient:
+    user = get_user_model().objects.create_user(username=f"u-{role}", password="pw-long-enough-1")
+    if role:
+        user_add_role(user=user, role=role)
+    client = APIClient()
+    client.force_authenticate(user)
+    return client
+
+
+@pytest.mark.django_db
+def test_anonymous_users_are_refused() -> None:
+    client = APIClient()
+    assert client.get(URL).status_code in (401, 403)
+    assert client.post(URL, {"dataset": "x", "prompt_set": "paper-v1"}, format="json").status_code in (401, 403)
+    assert client.get(f"{URL}1/").status_code in (401, 403)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("role", [None, Role.ANNOTATOR])
+def test_other_roles_are_forbidden(role: str | None) -> None:
+    client = client_for(role)
+    assert client.get(URL).status_code == 403
+    assert client.post(URL, {"dataset": "x", "prompt_set": "paper-v1"}, format="json").status_code == 403
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("role", [Role.PROMPT_ENGINEER, Role.LEAD])
+def test_start_and_monitor_a_run(
+    role: str, small_dataset: Any, write_recordings: RecordingsWriter, django_capture_on_commit_callbacks: Any
+) -> None:
+    write_recordings(overrides={("s1", "response_type"): "<thinking>t</thinking><answer>cheering</answer>"})
+    client = client_for(role)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(URL, {"dataset": "small", "prompt_set": "paper-v1"}, format="json")
+    assert response.status_code == 201, response.content
+    run_id = response.json()["id"]
+    detail = client.get(f"{URL}{run_id}/").json()
+    assert detail["status"] == RunStatus.SUCCEEDED
+    assert detail["progress"]["done"] == detail["progress"]["total"] == 14
+    assert detail["progress"]["percent"] == 100.0
+    assert detail["costs"]["conversations"] == 4
+    assert detail["costs"]["cost_usd"].startswith("0.")
+    assert [(f["conversation"], f["feature"], f["status"]) for f in detail["failures"]] == [
+        ("s1", "response_type", "parse_error")
+    ]
+    listed = client.get(URL).json()
+    assert listed[0]["id"] == run_id
+    assert ExtractionRun.objects.get(pk=run_id).created_by is not None
+
+
+@pytest.mark.django_db
+def test_bad_options_are_a_400_with_the_reason(small_dataset: Any) -> None:
+    client = client_for(Role.PROMPT_ENGINEER)
+    response = client.post(URL, {"dataset": "nope", "prompt_set": "paper-v1"}, format="json")
+    assert response.status_code == 400
+    assert "no dataset named 'nope'" in response.json()["detail"]
+    response = client.post(URL, {"dataset": "small", "prompt_set": "paper-v1", "samples": 0}, format="json")
+    assert response.status_code == 400
+    assert ExtractionRun.objects.count() == 0
+
+
+@pytest.mark.django_db
+def test_cancel_and_unknown_run(small_dataset: Any, write_recordings: RecordingsWriter) -> None:
+    write_recordings()
+    client = client_for(Role.LEAD)
+    response = client.post(URL, {"dataset": "small", "prompt_set": "paper-v1"}, format="json")  # not committed: queued
+    run_id = response.json()["id"]
+    assert client.post(f"{URL}{run_id}/cancel/").json()["status"] == RunStatus.CANCELLED
+    assert client.post(f"{URL}{run_id}/cancel/").status_code == 200  # already cancelled: no change
+    assert client.get(f"{URL}999999/").status_code == 404
