@@ -420,14 +420,14 @@ def _copy_extractions(connection: Any, run_id: int, version_id: int, labels: Lab
     for i in extracted.tolist():
         payload = _json_list(lists[i]).replace("\\", "\\\\")
         buf.write(
-            f"{conv_ids[i]}\t{run_id}\t{labels.name}\t{version_id}\tsynthetic\tok\t\t{payload}\t\t\t[]\t0\t0\t0\t0\t0\t0\tf\tnow\n"
+            f"{conv_ids[i]}\t{run_id}\t{labels.name}\t{version_id}\tsynthetic\tok\t\t{payload}\t\t\t[]\t0\t0\t0\t0\t0\t\t1\t0\tf\tnow\n"
         )
     with (
         connection.cursor() as cursor,
         cursor.cursor.copy(
             "COPY extraction_extraction (conversation_id, run_id, feature, prompt_version_id, model, status, raw_text,"
             " labels, thinking, error, samples, input_tokens, output_tokens, cache_creation_input_tokens,"
-            " cache_read_input_tokens, latency_ms, cost_usd, batch, created_at) FROM STDIN"
+            " cache_read_input_tokens, latency_ms, request_id, attempts, cost_usd, batch, created_at) FROM STDIN"
         ) as copy,
     ):
         copy.write(buf.getvalue())
