@@ -266,6 +266,15 @@ class LabelStudio:
 
         return self._call(f"list tasks of project {project_id}", fetch)
 
+    def project_tasks(self, *, project_id: int, page_size: int = 500) -> list[dict[str, Any]]:
+        """Every task of the project with its data, predictions and annotations, as plain dicts."""
+
+        def fetch() -> list[dict[str, Any]]:
+            pages: Any = self._sdk.tasks.list(project=project_id, fields="all", page_size=page_size)
+            return [task.model_dump(mode="json") for task in pages]
+
+        return self._call(f"list tasks of project {project_id}", fetch)
+
     def task_delete(self, task_id: int) -> None:
         self._call(f"delete task {task_id}", lambda: self._sdk.tasks.delete(str(task_id)))
 
@@ -309,34 +318,29 @@ class LabelStudio:
 
     # -- webhooks ---------------------------------------------------------------------------------------------
 
-    def webhook_ensure(self, *, url: str, headers: dict[str, str], actions: Iterable[str] = ANNOTATION_ACTIONS) -> int:
-        """One organization-wide webhook to ``url`` sending ``actions`` with ``headers``; created or updated."""
+    def webhook_ensure(
+        self, *, project_id: int, url: str, headers: dict[str, str], actions: Iterable[str] = ANNOTATION_ACTIONS
+    ) -> int:
+        """The project's webhook to ``url`` sending ``actions`` with ``headers``: created, or updated in place."""
         wanted = sorted(actions)
+        settings = {
+            "url": url,
+            "headers": headers,
+            "actions": wanted,
+            "send_payload": True,
+            "send_for_all_actions": False,
+            "is_active": True,
+        }
 
         def ensure() -> int:
-            for hook in self._sdk.webhooks.list():
-                if hook.url == url:
-                    self._sdk.webhooks.update(
-                        int(hook.id),  # type: ignore[arg-type]
-                        url=url,
-                        headers=headers,
-                        actions=wanted,  # type: ignore[arg-type]
-                        send_payload=True,
-                        send_for_all_actions=False,
-                        is_active=True,
-                    )
+            for hook in self._sdk.webhooks.list(project=str(project_id)):
+                if hook.url == url and hook.project == project_id:
+                    self._sdk.webhooks.update(int(hook.id), **settings)  # type: ignore[arg-type]
                     return int(hook.id)  # type: ignore[arg-type]
-            hook = self._sdk.webhooks.create(
-                url=url,
-                headers=headers,
-                actions=wanted,  # type: ignore[arg-type]
-                send_payload=True,
-                send_for_all_actions=False,
-                is_active=True,
-            )
+            hook = self._sdk.webhooks.create(project=project_id, **settings)  # type: ignore[arg-type]
             return int(hook.id)  # type: ignore[arg-type]
 
-        return self._call(f"ensure webhook to {url}", ensure)
+        return self._call(f"ensure webhook of project {project_id} to {url}", ensure)
 
     # -- users ------------------------------------------------------------------------------------------------
 

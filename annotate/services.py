@@ -184,9 +184,9 @@ def review_sample_assign(*, sample_id: int, annotator_ids: Sequence[int], review
                 project = LabelStudioProject.objects.create(
                     sample=sample,
                     annotator=annotator,
-                    # The token makes the title unique on a shared server, so a project created just before a
-                    # crash is found again by its title instead of being created twice.
-                    title=f"Review {label} · {annotator.email} · {uuid.uuid4().hex[:8]}"[:200],
+                    # Label Studio allows 50 characters. The token makes the title unique on a shared server, so
+                    # a project created just before a crash is found again by its title, not created twice.
+                    title=f"{label[:18]} | {annotator.email.split('@')[0][:18]} | {uuid.uuid4().hex[:8]}",
                 )
             projects[annotator.pk] = project
         rows = [
@@ -290,7 +290,10 @@ def _project_ensure(
         ls_id = client.project_create(
             title=project.title,
             label_config=label_config,
-            description=f"Blind review by {project.annotator.email}; item ids in each task's data.",
+            description=(
+                f"Blind review of sample {project.sample_id} by {project.annotator.email}. "
+                "Each task's data carries our item id."
+            ),
         )
     project.label_studio_project_id = ls_id
     project.save(update_fields=["label_studio_project_id"])
@@ -347,17 +350,18 @@ def sample_push(
     label_config = labeling_config.labeling_config_build(features, taxonomy=taxonomy)
     version = _model_version(sample, features)
     report = PushReport()
-    if settings.LABEL_STUDIO_WEBHOOK_URL and settings.LABEL_STUDIO_WEBHOOK_SECRET:
-        client.webhook_ensure(
-            url=settings.LABEL_STUDIO_WEBHOOK_URL,
-            headers={settings.LABEL_STUDIO_WEBHOOK_HEADER: settings.LABEL_STUDIO_WEBHOOK_SECRET},
-        )
     projects = list(sample.projects.select_related("annotator").order_by("pk"))
     if not projects:
         raise ValueError(f"sample {sample_id} has no assignments: assign annotators first")
     for project in projects:
         ls_id = _project_ensure(project, client, label_config, recreate_deleted=recreate_deleted)
         report.projects[project.pk] = ls_id
+        if settings.LABEL_STUDIO_WEBHOOK_URL and settings.LABEL_STUDIO_WEBHOOK_SECRET:
+            client.webhook_ensure(
+                project_id=ls_id,
+                url=settings.LABEL_STUDIO_WEBHOOK_URL,
+                headers={settings.LABEL_STUDIO_WEBHOOK_HEADER: settings.LABEL_STUDIO_WEBHOOK_SECRET},
+            )
         pending_exists = project.tasks.filter(label_studio_task_id=None).exists()
         if pending_exists:
             _recover_mapping(project, ls_id, client, report)
