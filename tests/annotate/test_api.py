@@ -118,7 +118,8 @@ def test_created_annotation_is_stored_per_feature_and_replays_change_nothing(
     settings.LABEL_STUDIO_WEBHOOK_SECRET = "s"
     body = json.dumps(_created()).encode()
     first = _post(client, body, "s")
-    assert first.status_code == 200 and first.json()["duplicate"] is False
+    assert first.status_code == 200
+    assert first.json()["duplicate"] is False
     rows = _rows()
     assert rows == [
         (1, "ai_values", "correct", ["honesty"], "", 12.5, False),
@@ -132,7 +133,8 @@ def test_created_annotation_is_stored_per_feature_and_replays_change_nothing(
 
     snapshot = list(Annotation.objects.order_by("pk").values())
     again = _post(client, body, "s")
-    assert again.status_code == 200 and again.json()["duplicate"] is True
+    assert again.status_code == 200
+    assert again.json()["duplicate"] is True
     # The same annotation in a differently serialised body (a new event) changes no row either.
     reordered = json.dumps(_created(), sort_keys=True, indent=1).encode()
     assert _post(client, reordered, "s").json()["duplicate"] is False

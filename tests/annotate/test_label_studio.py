@@ -38,7 +38,7 @@ class FakeLabelStudio(BaseHTTPRequestHandler):
         self.wfile.write(data)
         del body
 
-    do_GET = do_POST = do_PATCH = do_DELETE = _answer
+    do_GET = do_POST = do_PATCH = do_DELETE = _answer  # noqa: N815 - the names http.server dispatches to
 
     def log_message(self, *args: Any) -> None:
         pass
@@ -121,7 +121,7 @@ def test_annotation_payloads_are_validated_field_by_field() -> None:
         {"id": "5", "task": {"id": 7}, "completed_by": {"id": 2}, "result": [], "lead_time": 3, "updated_at": "t"}
     )
     assert (ann.annotation_id, ann.task_id, ann.completed_by, ann.lead_time) == (5, 7, 2, 3.0)
-    with pytest.raises(ValueError, match="annotation.id is missing"):
+    with pytest.raises(ValueError, match=r"annotation\.id is missing"):
         LsAnnotation.from_payload({"task": 1})
     with pytest.raises(ValueError, match="annotation 5: task is missing"):
         LsAnnotation.from_payload({"id": 5})

@@ -102,10 +102,12 @@ def test_reviews_round_trip_through_a_result(taxonomy: lc.Taxonomy | None) -> No
     result = [region for r in reviews for region in lc.review_result(r, taxonomy=taxonomy)]
     parsed = {r.feature: r for r in lc.annotation_parse(result, FEATURES)}
     assert set(parsed) == {"subjectivity", "ai_values", "response_type", "task"}, "untouched features are left out"
-    assert parsed["subjectivity"].labels == ["no"] and parsed["subjectivity"].subjectivity_level == 2
+    assert parsed["subjectivity"].labels == ["no"]
+    assert parsed["subjectivity"].subjectivity_level == 2
     assert parsed["subjectivity"].comment == "factual"
     assert parsed["ai_values"].labels == ["honesty"]
-    assert (parsed["response_type"].verdict, parsed["response_type"].reasoning_check) == ("incorrect", "under_inferring")
+    response_type = parsed["response_type"]
+    assert (response_type.verdict, response_type.reasoning_check) == ("incorrect", "under_inferring")
     assert parsed["task"].labels == ["plan a trip", "compare cities"]
 
 
