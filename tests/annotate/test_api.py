@@ -16,7 +16,6 @@ from annotate.models import Annotation, EventStatus, LabelStudioProject, LabelSt
 from tests.annotate.factories import run_with_extractions
 
 URL = "/api/annotate/webhooks/label-studio/"
-HEADER = "HTTP_X_WEBHOOK_SECRET"
 
 
 @pytest.fixture
@@ -61,10 +60,10 @@ def _created(annotation_id: int = 1, task_id: int = 501, updated_at: str = "2026
 
 def _post(client: Client, body: Any, secret: str | None) -> Any:
     raw = body if isinstance(body, bytes) else json.dumps(body).encode()
-    headers = {HEADER: secret} if secret is not None else {}
+    headers = {"X-Webhook-Secret": secret} if secret is not None else {}
     # Processing is queued on commit; run it as a worker would once the request's transaction commits.
     with TestCase.captureOnCommitCallbacks(execute=True):
-        return client.post(URL, data=raw, content_type="application/json", **headers)
+        return client.post(URL, data=raw, content_type="application/json", headers=headers)
 
 
 def _rows() -> list[tuple[Any, ...]]:

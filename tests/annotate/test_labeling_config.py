@@ -10,7 +10,7 @@ from annotate import labeling_config as lc
 from extraction.models import RESPONSE_TYPES
 
 FEATURES = ["subjectivity", "ai_values", "human_values", "response_type", "task"]
-TAXONOMY = {"Practical values": {"Efficiency": ["efficiency", "speed"]}, "Epistemic values": ["honesty"]}
+TAXONOMY: lc.Taxonomy = {"Practical values": {"Efficiency": ["efficiency", "speed"]}, "Epistemic values": ["honesty"]}
 
 
 def _controls(xml: str) -> dict[str, ET.Element]:
