@@ -1,0 +1,51 @@
+"""The review-loop commands: a sample drawn from the CLI, and clear errors when Label Studio is down."""
+
+from __future__ import annotations
+
+from io import StringIO
+from typing import Any
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from annotate.models import Annotator, LabelStudioTask, ReviewSample
+from tests.annotate.factories import run_with_extractions
+
+
+def test_review_sample_draws_records_and_assigns(db: None) -> None:
+    run = run_with_extractions(12)
+    out = StringIO()
+    call_command(
+        "review_sample",
+        run=run.pk,
+        strategy="stratified",
+        stratify_by="response_type",
+        size=8,
+        seed=4,
+        annotators="a@example.org,b@example.org,c@example.org",
+        per_item=2,
+        stdout=out,
+    )
+    sample = ReviewSample.objects.get()
+    assert "8 conversations (stratified, seed 4), 16 assignments over 3 annotators" in out.getvalue()
+    assert sample.params["stratify_by"] == "response_type"
+    assert sum(sample.params["allocation"].values()) == 8
+    assert Annotator.objects.count() == 3
+    assert LabelStudioTask.objects.count() == 16
+    with pytest.raises(CommandError, match="exceeds the population of 12"):
+        call_command("review_sample", run=run.pk, size=13, annotators="a@example.org")
+
+
+def test_push_and_pull_name_the_unreachable_url_and_say_nothing_is_lost(db: None, settings: Any) -> None:
+    settings.LABEL_STUDIO_URL = "http://127.0.0.1:9"
+    settings.LABEL_STUDIO_API_KEY = "k" * 40
+    settings.LABEL_STUDIO_RETRIES = 0
+    run = run_with_extractions(3)
+    call_command("review_sample", run=run.pk, size=3, seed=1, annotators="a@example.org", stdout=StringIO())
+    sample = ReviewSample.objects.get()
+    with pytest.raises(CommandError, match=r"(?s)not reachable at http://127\.0\.0\.1:9.*rerun the command"):
+        call_command("push_reviews", sample.pk, no_progress=True)
+    assert not LabelStudioTask.objects.exclude(label_studio_task_id=None).exists()
+    sample.projects.update(label_studio_project_id=1)
+    with pytest.raises(CommandError, match=r"(?s)not reachable at http://127\.0\.0\.1:9.*Nothing is lost"):
+        call_command("pull_annotations", no_progress=True)
