@@ -128,9 +128,7 @@ def bench_push(client: LabelStudio) -> dict[str, float]:
     services.sample_push(sample_id=sample.pk, client=client, batch_size=1)  # creates the project and pushes
     project = LabelStudioProject.objects.get(sample=sample)
     links = list(project.tasks.order_by("pk"))
-    payload = services._tasks_payload(
-        sample, links, FEATURES, services._model_version(sample, FEATURES), None
-    )
+    payload = services._tasks_payload(sample, links, FEATURES, services._model_version(sample, FEATURES), None)
     start = time.perf_counter()
     for task in payload:
         client.task_create(project_id=int(project.label_studio_project_id or 0), task=task)
@@ -203,7 +201,19 @@ def bench_reconcile(client: LabelStudio, admin_id: int) -> dict[str, float]:
     }
 
 
+def _row(what: str, figures: dict[str, float], reference: str) -> str:
+    spread = f"{figures['median']:.1f} s ({figures['min']:.1f}-{figures['max']:.1f})"
+    speedup = figures["reference"] / figures["median"]
+    return f"| {what} | {spread} | {figures['reference']:.1f} s ({reference}) | {speedup:.1f}x |"
+
+
 def _write(push: dict[str, float], reconcile: dict[str, float], database: str) -> None:
+    push_row = _row(f"push {N} tasks with predictions (bulk import, batches of 1000)", push, "one request per task")
+    reconcile_row = _row(
+        f"reconcile {N} annotations = {2 * N} rows (one export per project, bulk upserts)",
+        reconcile,
+        "one GET + ORM upsert per annotation",
+    )
     body = f"""{SECTION}
 
 Command: `python -m bench.bench_labelstudio` (env `BENCH_LS_N={N}`, `BENCH_LS_RUNS={RUNS}`; database: {database}).
@@ -213,8 +223,8 @@ at most 60 s.
 
 | what | median of {RUNS} (min-max) | one-by-one reference (scaled from {REFERENCE_N}) | speed-up |
 | --- | --- | --- | --- |
-| push {N} tasks with predictions (bulk import, batches of 1000) | {push["median"]:.1f} s ({push["min"]:.1f}-{push["max"]:.1f}) | {push["reference"]:.1f} s (one request per task) | {push["reference"] / push["median"]:.1f}x |
-| reconcile {N} annotations = {2 * N} rows (one export per project, bulk upserts) | {reconcile["median"]:.1f} s ({reconcile["min"]:.1f}-{reconcile["max"]:.1f}) | {reconcile["reference"]:.1f} s (one GET + ORM upsert per annotation) | {reconcile["reference"] / reconcile["median"]:.1f}x |
+{push_row}
+{reconcile_row}
 
 Also measured: after a lost import, mapping {N} existing tasks back to their items by the item id in their data took
 {reconcile["recovery"]:.1f} s; a reconciliation that finds nothing new ({N} annotations unchanged) took

@@ -8,6 +8,7 @@ import sys
 # Each module exposes main(); the list grows as benchmarks are added.
 BENCHMARKS: list[str] = [
     "bench.bench_import",
+    "bench.bench_labelstudio",
 ]
 
 
