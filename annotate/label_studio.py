@@ -301,11 +301,20 @@ class LabelStudio:
 
     # -- annotations ------------------------------------------------------------------------------------------
 
-    def project_annotations(self, *, project_id: int) -> list[LsAnnotation]:
-        """Every annotation in the project, in one export request (cancelled ones included, flagged)."""
+    def project_annotation_count(self, project_id: int) -> int:
+        """Label Studio's own count of the project's annotations (skipped ones included)."""
+        project = self._call(f"get project {project_id}", lambda: self._sdk.projects.get(project_id))
+        return int(project.total_annotations_number or 0)
+
+    def project_annotations(self, *, project_id: int, task_ids: Sequence[int] | None = None) -> list[LsAnnotation]:
+        """The project's annotations (of ``task_ids`` only, when given), skipped ones flagged; one export request."""
 
         def fetch() -> list[LsAnnotation]:
-            body = b"".join(self._sdk.projects.exports.download_sync(project_id, export_type="JSON"))
+            # Label Studio reads the subset from repeated ``ids[]`` parameters, which the SDK does not spell.
+            options: Any = {"additional_query_parameters": {"ids[]": [str(i) for i in task_ids]}} if task_ids else None
+            body = b"".join(
+                self._sdk.projects.exports.download_sync(project_id, export_type="JSON", request_options=options)
+            )
             tasks = json.loads(body or b"[]")
             out = []
             for task in tasks:
@@ -313,7 +322,8 @@ class LabelStudio:
                     out.append(LsAnnotation.from_payload(ann, task_id=int(task["id"])))
             return out
 
-        return self._call(f"export annotations of project {project_id}", fetch)
+        what = f"export annotations of project {project_id}" + (f" ({len(task_ids)} tasks)" if task_ids else "")
+        return self._call(what, fetch)
 
     def annotation_create(
         self, *, task_id: int, result: list[dict[str, Any]], lead_time: float | None = None

@@ -49,3 +49,11 @@ def test_push_and_pull_name_the_unreachable_url_and_say_nothing_is_lost(db: None
     sample.projects.update(label_studio_project_id=1)
     with pytest.raises(CommandError, match=r"(?s)not reachable at http://127\.0\.0\.1:9.*Nothing is lost"):
         call_command("pull_annotations", no_progress=True)
+
+
+def test_periodic_reconciliation_is_quiet_when_nothing_was_pushed(db: None, settings: Any) -> None:
+    from annotate.tasks import annotations_reconcile_all
+
+    settings.LABEL_STUDIO_API_KEY = ""
+    assert annotations_reconcile_all.delay().get()["projects"] == 0
+    assert settings.CELERY_BEAT_SCHEDULE["annotate-reconcile"]["task"] == annotations_reconcile_all.name

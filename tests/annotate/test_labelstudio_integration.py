@@ -253,7 +253,15 @@ def test_a_project_deleted_in_label_studio_is_reported_and_can_be_recreated(labe
     project = LabelStudioProject.objects.get(sample=sample)
     task_id = int(project.tasks.order_by("pk").values_list("label_studio_task_id", flat=True)[0] or 0)
     as_user[annotator_ids[0]].annotation_create(task_id=task_id, result=review_result(_review(0, "ai_values")))
-    services.annotations_reconcile(sample_id=sample.pk, client=label_studio)
+    # Someone adds a task of their own to the project and annotates it: reported, not stored, not a crash.
+    ls_project = int(project.label_studio_project_id or 0)
+    (foreign,) = label_studio.tasks_import(
+        project_id=ls_project,
+        tasks=[{"data": {**label_studio.project_tasks(project_id=ls_project)[0]["data"], "item_id": None}}],
+    )
+    label_studio.annotation_create(task_id=foreign, result=review_result(_review(1, "task")))
+    report = services.annotations_reconcile(sample_id=sample.pk, client=label_studio)
+    assert report.unknown_tasks == [foreign]
     assert Annotation.objects.filter(deleted=False).count() == 1
 
     label_studio.project_delete(int(project.label_studio_project_id or 0))
