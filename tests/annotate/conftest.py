@@ -7,7 +7,6 @@ a Label Studio that cannot be installed or started skips the tests that need it;
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -35,10 +34,3 @@ def local_label_studio(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Loc
 def label_studio(local_label_studio: LocalLabelStudio) -> LabelStudio:
     """An admin client of the session's Label Studio (short backoff so failure tests stay quick)."""
     return LabelStudio(url=local_label_studio.url, api_key=local_label_studio.api_key, retries=2, backoff_s=0.2)
-
-
-@pytest.fixture
-def webhook_secret(settings: pytest.FixtureRequest) -> str:
-    secret = secrets.token_urlsafe(16)
-    settings.LABEL_STUDIO_WEBHOOK_SECRET = secret  # type: ignore[attr-defined]
-    return secret
