@@ -3,7 +3,7 @@
 Runs against a throwaway local Label Studio (started like the tests do) and a throwaway SQLite database
 (or BENCH_DATABASE_URL). Each figure is compared in the same run with the one-by-one reference it
 replaces: one request per task (instead of bulk imports of LABEL_STUDIO_PUSH_BATCH_SIZE), and one request
-plus one ORM upsert per annotation (instead of one export per project and bulk upserts). The references
+plus one ORM upsert per annotation (instead of chunked exports and bulk upserts). The references
 are timed on a subset and scaled linearly. Medians of several runs.
 """
 
@@ -210,7 +210,7 @@ def _row(what: str, figures: dict[str, float], reference: str) -> str:
 def _write(push: dict[str, float], reconcile: dict[str, float], database: str) -> None:
     push_row = _row(f"push {N} tasks with predictions (bulk import, batches of 1000)", push, "one request per task")
     reconcile_row = _row(
-        f"reconcile {N} annotations = {2 * N} rows (one export per project, bulk upserts)",
+        f"reconcile {N} annotations = {2 * N} rows (exports of 500 tasks, 2 in flight, bulk upserts)",
         reconcile,
         "one GET + ORM upsert per annotation",
     )
