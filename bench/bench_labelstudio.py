@@ -10,6 +10,7 @@ are timed on a subset and scaled linearly. Medians of several runs.
 from __future__ import annotations
 
 import os
+import shutil
 import statistics
 import sys
 import tempfile
@@ -257,6 +258,7 @@ def main() -> None:
         _write(push, reconcile, database)
     finally:
         server.stop()
+        shutil.rmtree(WORK, ignore_errors=True)
 
 
 if __name__ == "__main__":
