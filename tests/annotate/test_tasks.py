@@ -33,11 +33,21 @@ def worker() -> Iterator[None]:
     redis.Redis.from_url(broker).flushdb()
     saved = {k: app.conf[k] for k in ("broker_url", "result_backend", "task_always_eager")}
     app.conf.update(broker_url=broker, result_backend=broker, task_always_eager=False)
+    _forget_connections()
     try:
         with start_worker(app, perform_ping_check=False, shutdown_timeout=30):
             yield
     finally:
         app.conf.update(saved)
+        _forget_connections()
+
+
+def _forget_connections() -> None:
+    """Drop the app's cached connection and producer pools, which keep the broker they were made for."""
+    if app._pool is not None:
+        app._pool.force_close_all()
+    app._pool = None
+    app.amqp._producer_pool = None
 
 
 @pytest.mark.django_db(transaction=True)
