@@ -36,3 +36,7 @@ serve: setup
 
 clean:
 	rm -rf $(VENV) db.sqlite3 var staticfiles .pytest_cache .mypy_cache .ruff_cache
+
+# Label Studio for the review loop, from its own virtualenv (var/labelstudio-venv); waits for /health.
+labelstudio:
+	scripts/labelstudio.sh start

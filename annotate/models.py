@@ -68,6 +68,14 @@ class Verdict(models.TextChoices):
     INCORRECT = "incorrect", "Incorrect"
 
 
+class ReasoningCheck(models.TextChoices):
+    """The paper's second question: does the chain of thought make sense, or does it over- or under-infer?"""
+
+    SOUND = "sound", "Sound"
+    OVER_INFERRING = "over_inferring", "Over-inferring"
+    UNDER_INFERRING = "under_inferring", "Under-inferring"
+
+
 class Annotation(models.Model):
     item = models.ForeignKey(ReviewItem, on_delete=models.CASCADE, related_name="annotations")
     extraction = models.ForeignKey("extraction.Extraction", on_delete=models.CASCADE, related_name="annotations")
@@ -79,6 +87,18 @@ class Annotation(models.Model):
     lead_time_s = models.FloatField(null=True, blank=True, help_text="Time spent, from Label Studio.")
     label_studio_annotation_id = models.BigIntegerField()
     deleted = models.BooleanField(default=False)
+    task = models.ForeignKey(
+        "LabelStudioTask", null=True, blank=True, on_delete=models.SET_NULL, related_name="annotations"
+    )
+    reasoning_check = models.CharField(
+        max_length=16, choices=ReasoningCheck.choices, blank=True, help_text="Is the model's reasoning sound?"
+    )
+    subjectivity_level = models.PositiveSmallIntegerField(
+        null=True, blank=True, help_text="The reviewer's level 1-4 (subjectivity only)."
+    )
+    label_studio_updated_at = models.CharField(
+        max_length=40, blank=True, help_text="Label Studio's updated_at, so an older or replayed copy is ignored."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -92,3 +112,82 @@ class Annotation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.feature} of item {self.item_id} by {self.annotator_id}: {self.verdict or 'no verdict'}"
+
+
+class ProjectStatus(models.TextChoices):
+    ACTIVE = "active", "Active"
+    DELETED = "deleted", "Deleted in Label Studio"
+
+
+class LabelStudioProject(models.Model):
+    """One annotator's Label Studio project for one sample: blind review on Label Studio's community edition.
+
+    The community edition cannot limit who sees a task, so each annotator gets a project holding only the
+    items assigned to them; nobody's project holds anyone else's annotations.
+    """
+
+    sample = models.ForeignKey(ReviewSample, on_delete=models.CASCADE, related_name="projects")
+    annotator = models.ForeignKey(Annotator, on_delete=models.PROTECT, related_name="projects")
+    title = models.CharField(max_length=200)
+    label_studio_project_id = models.BigIntegerField(null=True, blank=True)
+    status = models.CharField(max_length=16, choices=ProjectStatus.choices, default=ProjectStatus.ACTIVE)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_pushed_at = models.DateTimeField(null=True, blank=True)
+    last_reconciled_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["sample", "annotator"], name="lsproject_unique_sample_annotator"),
+            models.UniqueConstraint(fields=["label_studio_project_id"], name="lsproject_unique_ls_id"),
+            models.UniqueConstraint(fields=["title"], name="lsproject_unique_title"),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class LabelStudioTask(models.Model):
+    """An item assigned to an annotator, and the Label Studio task that shows it to them once pushed."""
+
+    project = models.ForeignKey(LabelStudioProject, on_delete=models.CASCADE, related_name="tasks")
+    item = models.ForeignKey(ReviewItem, on_delete=models.CASCADE, related_name="tasks")
+    label_studio_task_id = models.BigIntegerField(null=True, blank=True)
+    pushed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["project", "item"], name="lstask_unique_project_item"),
+            models.UniqueConstraint(fields=["label_studio_task_id"], name="lstask_unique_ls_id"),
+        ]
+        indexes = [models.Index(fields=["project", "label_studio_task_id"])]
+
+    def __str__(self) -> str:
+        return f"item {self.item_id} in {self.project_id} (task {self.label_studio_task_id})"
+
+
+class EventStatus(models.TextChoices):
+    RECEIVED = "received", "Received"
+    PROCESSED = "processed", "Processed"
+    UNKNOWN_TASK = "unknown_task", "Annotation for a task we did not push"
+    FAILED = "failed", "Failed"
+
+
+class WebhookEvent(models.Model):
+    """A webhook call from Label Studio, stored before it is processed so nothing is lost.
+
+    ``digest`` is the SHA-256 of the body: a replayed or duplicated call is recognised and not stored twice.
+    """
+
+    action = models.CharField(max_length=40)
+    digest = models.CharField(max_length=64, unique=True)
+    payload = models.JSONField()
+    status = models.CharField(max_length=16, choices=EventStatus.choices, default=EventStatus.RECEIVED)
+    error = models.TextField(blank=True)
+    received_at = models.DateTimeField(auto_now_add=True)
+    processed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["status", "received_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.action} ({self.status})"

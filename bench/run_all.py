@@ -13,6 +13,7 @@ BENCHMARKS: list[str] = [
     "bench.bench_residuals",
     "bench.bench_caching_cost",
     "bench.bench_extraction_throughput",
+    "bench.bench_labelstudio",
 ]
 
 

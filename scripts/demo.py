@@ -8,6 +8,7 @@ demo twice does not duplicate anything.
 from __future__ import annotations
 
 import argparse
+import io
 import os
 import secrets
 import subprocess
@@ -64,13 +65,6 @@ def step_import() -> list[str]:
     return []
 
 
-# Later steps of the pipeline register here: each returns lines to print at the end.
-STEPS: list[tuple[str, Callable[[], list[str]]]] = [
-    ("users", step_users),
-    ("import sample conversations", step_import),
-]
-
-
 def step_extract() -> list[str]:
     """Pre-label the sample with the paper's prompts and the fused prompt, from the recorded responses."""
     from extraction.models import ExtractionRun
@@ -79,11 +73,61 @@ def step_extract() -> list[str]:
     for prompt_set in ("paper-v1", "fused-v1"):
         call_command("extract", dataset=DEMO_DATASET, prompts=prompt_set, provider="replay", no_progress=True)
         run = ExtractionRun.objects.filter(prompt_set=prompt_set, dataset__name=DEMO_DATASET).latest("pk")
-        lines.append(f"Extraction run {run.pk} ({prompt_set}, recorded responses): /api/extraction/runs/{run.pk}/")
+        lines.append(f"Extraction run {run.pk} ({prompt_set}, recorded responses): /extraction/runs/{run.pk}/")
     return lines
 
 
-STEPS.append(("extract features (recorded responses)", step_extract))
+def step_review_loop() -> list[str]:
+    """Label Studio: push the paper-v1 pre-labels, load the example reviews as annotations, pull them back."""
+    from annotate.demo import step_review_loop as review_loop
+
+    try:
+        return review_loop(DEMO_DATASET, "paper-v1")
+    except Exception as exc:  # the rest of the demo stays useful without Label Studio
+        return [f"Label Studio review loop skipped: {exc}", "  (retry with `make labelstudio`, then `make demo`)"]
+
+
+def step_agreement() -> list[str]:
+    """Agreement of the paper-v1 run with the example reviews, saved as a snapshot for leads."""
+    from annotate.models import Annotation
+    from extraction.models import ExtractionRun
+
+    run = ExtractionRun.objects.filter(prompt_set="paper-v1", dataset__name=DEMO_DATASET).latest("pk")
+    if not Annotation.objects.filter(extraction__run=run, deleted=False).exists():
+        return ["Agreement: no reviews yet (the review loop did not run)"]
+    call_command("agreement", run=run.pk, save=True, no_progress=True, n_boot=200, stdout=io.StringIO())
+    return [f"Agreement with the example reviews (snapshot): /validation/runs/{run.pk}/"]
+
+
+def step_analysis() -> list[str]:
+    """Taxonomy of the extracted AI values (offline embeddings, fallback names) and the residual tables."""
+    out = io.StringIO()
+    call_command(
+        "build_taxonomy",
+        feature="ai_values",
+        dataset=DEMO_DATASET,
+        name="sample AI values",
+        levels=3,
+        top=3,
+        no_progress=True,
+        stdout=out,
+    )
+    call_command(
+        "residuals", rows="ai_values", cols="response_type", dataset=DEMO_DATASET, min_conversations=2, stdout=out
+    )
+    call_command("descriptive", dataset=DEMO_DATASET, min_conversations=2, stdout=out)
+    return ["Taxonomy, residuals and descriptive results: /analysis/taxonomies/ (names are fallbacks without an LLM)"]
+
+
+# Each step returns lines to print at the end; every step is idempotent.
+STEPS: list[tuple[str, Callable[[], list[str]]]] = [
+    ("users", step_users),
+    ("import sample conversations", step_import),
+    ("extract features (recorded responses)", step_extract),
+    ("review loop in Label Studio", step_review_loop),
+    ("agreement report", step_agreement),
+    ("taxonomy and residuals", step_analysis),
+]
 
 
 def main() -> None:

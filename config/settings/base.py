@@ -175,3 +175,23 @@ TAXONOMY_MAPPING_THRESHOLD = env.float("TAXONOMY_MAPPING_THRESHOLD", default=0.8
 ANALYSIS_MIN_CONVERSATIONS = env.int("ANALYSIS_MIN_CONVERSATIONS", default=5)
 ANALYSIS_SUBJECTIVE_LABELS = env.list("ANALYSIS_SUBJECTIVE_LABELS", default=["yes", "subjective"])
 ANALYSIS_SAFETY_WATCHLIST = env.list("ANALYSIS_SAFETY_WATCHLIST", default=[])
+
+# Label Studio (the review loop, annotate app). `make labelstudio` starts a local one on LABEL_STUDIO_PORT; set
+# LABEL_STUDIO_URL to use an existing server. The webhook secret is the value Label Studio sends in
+# LABEL_STUDIO_WEBHOOK_HEADER; LABEL_STUDIO_WEBHOOK_URL is where Label Studio reaches this app (empty: no webhook,
+# reconciliation alone brings annotations in).
+LABEL_STUDIO_PORT = env.int("LABEL_STUDIO_PORT", default=8089)
+LABEL_STUDIO_URL = env("LABEL_STUDIO_URL", default=f"http://127.0.0.1:{LABEL_STUDIO_PORT}")
+LABEL_STUDIO_API_KEY = env("LABEL_STUDIO_API_KEY", default="")
+LABEL_STUDIO_DATA_DIR = env("LABEL_STUDIO_DATA_DIR", default=str(BASE_DIR / "var" / "labelstudio"))
+LABEL_STUDIO_WEBHOOK_SECRET = env("LABEL_STUDIO_WEBHOOK_SECRET", default="")
+LABEL_STUDIO_WEBHOOK_HEADER = env("LABEL_STUDIO_WEBHOOK_HEADER", default="X-Webhook-Secret")
+LABEL_STUDIO_WEBHOOK_URL = env("LABEL_STUDIO_WEBHOOK_URL", default="")
+LABEL_STUDIO_TIMEOUT_S = env.float("LABEL_STUDIO_TIMEOUT_S", default=120.0)
+LABEL_STUDIO_RETRIES = env.int("LABEL_STUDIO_RETRIES", default=3)
+LABEL_STUDIO_PUSH_BATCH_SIZE = env.int("LABEL_STUDIO_PUSH_BATCH_SIZE", default=1000)
+LABEL_STUDIO_RECONCILE_EVERY_S = env.float("LABEL_STUDIO_RECONCILE_EVERY_S", default=300.0)
+CELERY_BEAT_SCHEDULE["annotate-reconcile"] = {
+    "task": "annotate.tasks.annotations_reconcile_all",
+    "schedule": LABEL_STUDIO_RECONCILE_EVERY_S,
+}

@@ -1,0 +1,110 @@
+"""REST endpoints of the review loop (mounted at /api/annotate/).
+
+The Label Studio webhook is the one endpoint without a user: it authenticates Label Studio by the shared
+secret it sends in ``LABEL_STUDIO_WEBHOOK_HEADER`` (constant-time comparison), answers 401 on a wrong or
+missing secret and 400 on a malformed body, stores the call and returns at once; processing is queued.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+from typing import Any
+
+from django.conf import settings
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
+from rest_framework.generics import ListAPIView
+from rest_framework.parsers import BaseParser
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts.roles import HasRole, Role
+from annotate.models import ReviewSample
+from annotate.selectors import sample_list
+from annotate.services import webhook_receive
+from annotate.tasks import annotations_reconcile_sample, sample_push_task
+
+logger = logging.getLogger(__name__)
+
+
+class RawBodyParser(BaseParser):
+    """Keep the body as bytes: it is validated and hashed as received."""
+
+    media_type = "*/*"
+
+    def parse(self, stream: Any, media_type: str | None = None, parser_context: Any = None) -> Any:
+        return stream.read() if stream is not None else b""
+
+
+class LabelStudioWebhookApi(APIView):
+    authentication_classes: list[type] = []
+    permission_classes = [AllowAny]  # authenticated by the shared secret below
+    parser_classes = [RawBodyParser]
+
+    @extend_schema(request=None, responses={200: None, 401: None, 400: None})
+    def post(self, request: Request) -> Response:
+        expected = settings.LABEL_STUDIO_WEBHOOK_SECRET
+        given = request.headers.get(settings.LABEL_STUDIO_WEBHOOK_HEADER, "")
+        if not expected:
+            logger.error("Label Studio webhook refused: LABEL_STUDIO_WEBHOOK_SECRET is not set")
+            return Response({"detail": "webhook secret not configured"}, status=status.HTTP_401_UNAUTHORIZED)
+        if not hmac.compare_digest(given.encode(), expected.encode()):
+            return Response({"detail": "wrong or missing webhook secret"}, status=status.HTTP_401_UNAUTHORIZED)
+        try:
+            event, created = webhook_receive(body=bytes(request.data))  # type: ignore[arg-type]
+        except ValueError as exc:
+            return Response({"detail": f"malformed payload: {exc}"}, status=status.HTTP_400_BAD_REQUEST)
+        return Response({"event": event.pk, "duplicate": not created}, status=status.HTTP_200_OK)
+
+
+class ReviewSampleSerializer(serializers.ModelSerializer[ReviewSample]):
+    item_count = serializers.IntegerField(read_only=True)
+    annotation_count = serializers.IntegerField(read_only=True)
+
+    class Meta:
+        model = ReviewSample
+        fields = [
+            "id",
+            "run",
+            "name",
+            "strategy",
+            "seed",
+            "params",
+            "reviewers_per_item",
+            "item_count",
+            "annotation_count",
+            "created_at",
+        ]
+
+
+class ReviewSampleListApi(ListAPIView[ReviewSample]):
+    serializer_class = ReviewSampleSerializer
+    permission_classes = [HasRole.of(Role.LEAD, Role.ANNOTATOR, Role.PROMPT_ENGINEER)]
+
+    def get_queryset(self):  # type: ignore[no-untyped-def]
+        return sample_list()
+
+
+class ReviewSamplePushApi(APIView):
+    permission_classes = [HasRole.of(Role.LEAD)]
+
+    @extend_schema(request=None, responses={202: None})
+    def post(self, request: Request, sample_id: int) -> Response:
+        if not ReviewSample.objects.filter(pk=sample_id).exists():
+            return Response({"detail": f"no review sample {sample_id}"}, status=status.HTTP_404_NOT_FOUND)
+        sample_push_task.delay(sample_id)
+        return Response({"queued": "push", "sample": sample_id}, status=status.HTTP_202_ACCEPTED)
+
+
+class ReviewSampleReconcileApi(APIView):
+    permission_classes = [HasRole.of(Role.LEAD)]
+
+    @extend_schema(request=None, responses={202: None})
+    def post(self, request: Request, sample_id: int) -> Response:
+        if not ReviewSample.objects.filter(pk=sample_id).exists():
+            return Response({"detail": f"no review sample {sample_id}"}, status=status.HTTP_404_NOT_FOUND)
+        annotations_reconcile_sample.delay(sample_id)
+        return Response({"queued": "reconcile", "sample": sample_id}, status=status.HTTP_202_ACCEPTED)

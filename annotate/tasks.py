@@ -1,0 +1,40 @@
+"""Celery tasks of the review loop: thin, take ids, idempotent, retry only when Label Studio is unreachable."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+from celery import shared_task
+
+from annotate import services
+from annotate.label_studio import LabelStudioUnavailableError
+
+RETRY = {
+    "autoretry_for": (LabelStudioUnavailableError,),
+    "retry_backoff": 5,
+    "retry_backoff_max": 300,
+    "retry_jitter": True,
+    "max_retries": 8,
+}
+
+
+@shared_task(**RETRY)
+def sample_push_task(sample_id: int) -> dict[str, Any]:
+    return asdict(services.sample_push(sample_id=sample_id))
+
+
+@shared_task
+def webhook_event_process_task(event_id: int) -> dict[str, Any]:
+    return asdict(services.webhook_event_process(event_id=event_id))
+
+
+@shared_task(**RETRY)
+def annotations_reconcile_sample(sample_id: int) -> dict[str, Any]:
+    return asdict(services.annotations_reconcile(sample_id=sample_id))
+
+
+@shared_task(**RETRY)
+def annotations_reconcile_all() -> dict[str, Any]:
+    """The periodic safety net (CELERY_BEAT_SCHEDULE): catches whatever a webhook missed."""
+    return asdict(services.annotations_reconcile())

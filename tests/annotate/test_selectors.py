@@ -1,0 +1,41 @@
+"""Annotations as a DataFrame for the validation statistics: one row per item x feature x annotator."""
+
+from __future__ import annotations
+
+from annotate import selectors, services
+from annotate.label_studio import LsAnnotation
+from annotate.labeling_config import FeatureReview, review_result
+from annotate.models import LabelStudioTask
+from tests.annotate.factories import run_with_extractions
+
+
+def test_annotations_frame_keeps_identities_and_the_model_output(db: None) -> None:
+    run = run_with_extractions(2)
+    sample = services.review_sample_create(run_id=run.pk, strategy="random", size=2, seed=3, features=["ai_values"])
+    ada = services.annotator_get_or_create(email="reviewer-ada@example.org")
+    grace = services.annotator_get_or_create(email="reviewer-grace@example.org")
+    services.review_sample_assign(sample_id=sample.pk, annotator_ids=[ada.pk, grace.pk], reviewers_per_item=2)
+    for n, link in enumerate(LabelStudioTask.objects.order_by("pk")):
+        link.label_studio_task_id = 100 + n
+        link.save()
+    verdicts = ["correct", "incorrect", "correct", "correct"]
+    annotations = [
+        LsAnnotation(
+            annotation_id=10 + n,
+            task_id=100 + n,
+            completed_by=None,
+            result=review_result(FeatureReview(feature="ai_values", verdict=verdict)),
+            lead_time=4.0,
+            updated_at="2026-01-01T00:00:00Z",
+            was_cancelled=False,
+        )
+        for n, verdict in enumerate(verdicts)
+    ]
+    report = services.annotations_upsert(annotations=annotations)
+    assert (report.created, report.unknown_tasks) == (4, [])
+    frame = selectors.annotations_frame(sample_id=sample.pk)
+    assert len(frame) == 4
+    assert sorted(frame["annotator"].unique()) == ["reviewer-ada@example.org", "reviewer-grace@example.org"]
+    assert frame.groupby("item_id")["annotator"].nunique().eq(2).all(), "each item by both reviewers"
+    assert sorted(frame["verdict"]) == sorted(verdicts)
+    assert frame["model_labels"].map(tuple).isin([("helpfulness", "honesty"), ("user autonomy",)]).all()

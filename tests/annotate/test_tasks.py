@@ -1,0 +1,81 @@
+"""Webhook processing through a real Celery worker on a Redis broker (not eager)."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import redis
+from celery.contrib.testing.worker import start_worker
+from django.test import Client
+
+from annotate import services
+from annotate.labeling_config import FeatureReview, review_result
+from annotate.models import Annotation, EventStatus, LabelStudioProject, LabelStudioTask, WebhookEvent
+from config.celery import app
+from tests.annotate.factories import run_with_extractions
+from tests.conftest import missing_service
+
+pytestmark = pytest.mark.services
+
+
+@pytest.fixture
+def worker() -> Iterator[None]:
+    broker = os.environ.get("TEST_CELERY_BROKER_URL", "redis://127.0.0.1:6379/7")
+    try:
+        redis.Redis.from_url(broker, socket_connect_timeout=2).ping()
+    except redis.RedisError as exc:
+        missing_service(f"Redis broker not reachable at {broker}: {exc}")
+    redis.Redis.from_url(broker).flushdb()
+    saved = {k: app.conf[k] for k in ("broker_url", "result_backend", "task_always_eager")}
+    app.conf.update(broker_url=broker, result_backend=broker, task_always_eager=False)
+    _forget_connections()
+    try:
+        with start_worker(app, perform_ping_check=False, shutdown_timeout=30):
+            yield
+    finally:
+        app.conf.update(saved)
+        _forget_connections()
+
+
+def _forget_connections() -> None:
+    """Drop the app's cached connection and producer pools, which keep the broker they were made for."""
+    if app._pool is not None:
+        app._pool.force_close_all()
+    app._pool = None
+    app.amqp._producer_pool = None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_webhook_is_stored_at_once_and_processed_by_a_worker(worker: None, settings: Any) -> None:
+    settings.LABEL_STUDIO_WEBHOOK_SECRET = "s"
+    settings.CELERY_TASK_ALWAYS_EAGER = False
+    run = run_with_extractions(2)
+    sample = services.review_sample_create(run_id=run.pk, strategy="random", size=2, seed=1)
+    annotator = services.annotator_get_or_create(email="reviewer-ada@example.org")
+    services.review_sample_assign(sample_id=sample.pk, annotator_ids=[annotator.pk], reviewers_per_item=1)
+    LabelStudioProject.objects.update(label_studio_project_id=3)
+    LabelStudioTask.objects.filter(item__position=0).update(label_studio_task_id=700)
+    review = FeatureReview(feature="ai_values", verdict="correct", labels=["honesty"])
+    body = {
+        "action": "ANNOTATION_CREATED",
+        "annotation": {"id": 70, "task": 700, "result": review_result(review), "updated_at": "2026-01-01T00:00:00Z"},
+    }
+    answer = Client().post(
+        "/api/annotate/webhooks/label-studio/",
+        data=json.dumps(body),
+        content_type="application/json",
+        headers={"X-Webhook-Secret": "s"},
+    )
+    assert answer.status_code == 200
+    deadline = time.monotonic() + 30
+    while WebhookEvent.objects.get().status == EventStatus.RECEIVED and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert WebhookEvent.objects.get().status == EventStatus.PROCESSED
+    assert list(Annotation.objects.values_list("feature", "verdict", "corrected_labels")) == [
+        ("ai_values", "correct", ["honesty"])
+    ]
