@@ -12,6 +12,7 @@ from analysis.naming import NamingError
 from analysis.selectors import extracted_value_counts, taxonomy_level_counts
 from analysis.services import taxonomy_build, values_read_file
 from analysis.taxonomy import TaxonomyError, TaxonomyParams
+from corpus.selectors import UnknownDatasetError, dataset_id_by_name
 
 
 def _sizes(text: str) -> tuple[int, ...]:
@@ -32,7 +33,7 @@ class Command(BaseCommand):
         src.add_argument("--values-file", help="CSV with a 'value' column, or one value per line")
         src.add_argument("--feature", help="build from the parsed extractions of this feature, e.g. ai_values")
         parser.add_argument("--column", default="value", help="CSV column holding the values (default: value)")
-        parser.add_argument("--dataset", type=int, help="with --feature: only this dataset id")
+        parser.add_argument("--dataset", help="with --feature: only this dataset (name)")
         parser.add_argument("--name", default="ai-values", help="taxonomy name; each build is a new version")
         parser.add_argument("--levels", type=int, default=4, help="levels including the values (default 4)")
         parser.add_argument("--top", type=int, default=5, help="top-level clusters (default 5)")
@@ -50,7 +51,7 @@ class Command(BaseCommand):
                 feature = "ai_values"
             else:
                 feature = opts["feature"]
-                values = list(extracted_value_counts(feature=feature, dataset_id=opts["dataset"]))
+                values = list(extracted_value_counts(feature=feature, dataset_id=dataset_id_by_name(opts["dataset"])))
                 if not values:
                     raise CommandError(f"no parsed {feature} extractions to build from")
             params = TaxonomyParams(
@@ -81,7 +82,7 @@ class Command(BaseCommand):
                 )
             finally:
                 bar.close()
-        except (TaxonomyError, EmbeddingError, NamingError) as exc:
+        except (TaxonomyError, EmbeddingError, NamingError, UnknownDatasetError) as exc:
             raise CommandError(f"{exc}\nNo taxonomy was stored.") from exc
         counts = taxonomy_level_counts(taxonomy=taxonomy)
         shape = " -> ".join(str(counts[lvl]) for lvl in sorted(counts))

@@ -11,6 +11,7 @@ from analysis.models import Taxonomy
 from analysis.selectors import extracted_value_counts
 from analysis.services import taxonomy_map_values, values_read_file
 from analysis.taxonomy import TaxonomyError
+from corpus.selectors import UnknownDatasetError, dataset_id_by_name
 
 
 class Command(BaseCommand):
@@ -25,7 +26,7 @@ class Command(BaseCommand):
         src.add_argument("--values-file", help="CSV with a 'value' column, or one value per line")
         src.add_argument("--feature", help="map the parsed extractions of this feature")
         parser.add_argument("--column", default="value")
-        parser.add_argument("--dataset", type=int)
+        parser.add_argument("--dataset", help="only this dataset (name)")
         parser.add_argument("--threshold", type=float, help="cosine similarity (default TAXONOMY_MAPPING_THRESHOLD)")
         parser.add_argument("--exact-only", action="store_true", help="no embeddings: exact matches only")
 
@@ -38,14 +39,16 @@ class Command(BaseCommand):
             if opts["values_file"]:
                 values = values_read_file(opts["values_file"], column=opts["column"])
             else:
-                values = list(extracted_value_counts(feature=opts["feature"], dataset_id=opts["dataset"]))
+                values = list(
+                    extracted_value_counts(feature=opts["feature"], dataset_id=dataset_id_by_name(opts["dataset"]))
+                )
             result = taxonomy_map_values(
                 taxonomy=taxonomy,
                 values=values,
                 threshold=opts["threshold"],
                 use_embeddings=not opts["exact_only"],
             )
-        except (TaxonomyError, EmbeddingError) as exc:
+        except (TaxonomyError, EmbeddingError, UnknownDatasetError) as exc:
             raise CommandError(str(exc)) from exc
         counts = result.counts()
         self.stdout.write(
