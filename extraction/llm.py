@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import random
+import re
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -114,16 +115,34 @@ def build_params(call: LLMCall) -> dict[str, Any]:
     if not content:
         raise ValueError(f"{call.custom_id}: the request has neither a transcript nor instructions")
     messages: list[dict[str, Any]] = [{"role": "user", "content": content}]
-    prefill = _sent_prefill(parts.prefill)
+    prefill = _sent_prefill(parts.prefill, call.model)
     if prefill:
         messages.append({"role": "assistant", "content": prefill})
     params["messages"] = messages
     return params
 
 
-def _sent_prefill(prefill: str) -> str:
-    # The API refuses a final assistant turn that ends in whitespace. (Models from the 4.6 generation
-    # on refuse a final assistant turn altogether: prompt sets for them must leave ``prefill`` empty.)
+_GENERATION = re.compile(r"claude-[a-z]+-(\d+)(?:-(\d{1,2}))?(?:-|$)")
+
+
+def model_accepts_prefill(model: str) -> bool:
+    """False for the models that refuse a prefilled final assistant turn with a 400: the 4.6 generation on.
+
+    Names such as ``claude-sonnet-4-6`` or ``claude-opus-5`` carry the generation; older names
+    (``claude-3-5-sonnet-20241022``, ``claude-sonnet-4-5-20250929``, ``claude-opus-4-20250514``) accept it.
+    """
+    match = _GENERATION.match(model)
+    if match is None:
+        return True
+    return (int(match.group(1)), int(match.group(2) or 0)) < (4, 6)
+
+
+def _sent_prefill(prefill: str, model: str) -> str:
+    # The API refuses a final assistant turn that ends in whitespace, and models that refuse prefill
+    # get none: the paper's prompts already ask for "<thinking>…</thinking><answer>…</answer>", so the
+    # answer parses the same whether the model wrote the opening tag or we did.
+    if not model_accepts_prefill(model):
+        return ""
     return prefill.rstrip()
 
 
@@ -275,7 +294,7 @@ class AnthropicProvider:
 
     def complete(self, call: LLMCall) -> LLMResult:
         params = build_params(call)
-        prefill = _sent_prefill(call.parts.prefill)
+        prefill = _sent_prefill(call.parts.prefill, call.model)
         est_input = _estimated_input_tokens(call)
         attempt = 0
         started = time.monotonic()
@@ -429,7 +448,7 @@ class MessageBatches:
         custom_id is not among ``calls`` is still yielded, without a prefill, when ``calls`` is empty,
         and as an error otherwise. Errored, cancelled and expired requests come back with ``error`` set.
         """
-        prefills = {c.custom_id: _sent_prefill(c.parts.prefill) for c in calls}
+        prefills = {c.custom_id: _sent_prefill(c.parts.prefill, c.model) for c in calls}
         decoder = self._with_retries(
             f"batch {batch_id} results",
             lambda: self.client.messages.batches.results(batch_id),

@@ -522,6 +522,12 @@ class FakeAnthropic:
             self._server = None
 
 
+def _refuses_prefill(model: str) -> bool:
+    """As the real API: models of the 4.6 generation and later refuse a prefilled assistant turn."""
+    match = re.match(r"claude-[a-z]+-(\d+)(?:-(\d{1,2}))?(?:-|$)", model)
+    return match is not None and (int(match.group(1)), int(match.group(2) or 0)) >= (4, 6)
+
+
 def validate_params(params: dict[str, Any]) -> str | None:
     """The request checks of the API version the SDK sends (2026-10-21) that our client could get wrong."""
     for name in ("model", "max_tokens", "messages"):
@@ -538,6 +544,8 @@ def validate_params(params: dict[str, Any]) -> str | None:
             if not text:
                 return "messages: text content blocks must be non-empty"
     last = params["messages"][-1] if params["messages"] else {}
+    if last.get("role") == "assistant" and _refuses_prefill(str(params["model"])):
+        return "This model does not support assistant message prefill. The conversation must end with a user message."
     if last.get("role") == "assistant":
         text = "".join(t for t, _ in _block_texts(last.get("content")))
         if text != text.rstrip():

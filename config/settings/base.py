@@ -151,6 +151,7 @@ EXTRACTION_WATCH_INTERVAL_S = env.float("EXTRACTION_WATCH_INTERVAL_S", default=5
 LLM_PRICES = env.json(
     "LLM_PRICES",
     default={
+        "claude-sonnet-4-6": {"input": 3.0, "output": 15.0},
         "claude-sonnet-4-5": {"input": 3.0, "output": 15.0},
         "claude-haiku-4-5": {"input": 1.0, "output": 5.0},
         "claude-opus-4-5": {"input": 5.0, "output": 25.0},

@@ -6,6 +6,7 @@ import random
 import time
 from collections import deque
 
+import httpx
 import pytest
 
 from bench.fake_anthropic import FakeAnthropic
@@ -17,6 +18,7 @@ from extraction.llm import (
     RetryPolicy,
     build_params,
     make_client,
+    model_accepts_prefill,
     retry_after_seconds,
 )
 from extraction.ratelimit import Limits, LocalRateLimiter
@@ -250,3 +252,42 @@ def test_from_settings_reads_the_settings(fake_anthropic: FakeAnthropic, setting
     settings.ANTHROPIC_API_KEY = ""  # type: ignore[attr-defined]
     with pytest.raises(LLMConfigurationError):
         AnthropicProvider.from_settings()
+
+
+@pytest.mark.parametrize(
+    ("model", "accepts"),
+    [
+        ("claude-sonnet-4-5", True),
+        ("claude-sonnet-4-5-20250929", True),
+        ("claude-haiku-4-5-20251001", True),
+        ("claude-opus-4-20250514", True),
+        ("claude-3-5-sonnet-20241022", True),
+        ("claude-sonnet-4-6", False),
+        ("claude-opus-4-7", False),
+        ("claude-opus-5", False),
+        ("claude-sonnet-5-5", False),
+    ],
+)
+def test_which_models_accept_a_prefill(model: str, accepts: bool) -> None:
+    assert model_accepts_prefill(model) is accepts
+    params = build_params(make_call(model=model))
+    assert (params["messages"][-1]["role"] == "assistant") is accepts
+
+
+def test_a_model_that_refuses_prefill_is_sent_none_and_its_answer_parses(fake_anthropic: FakeAnthropic) -> None:
+    """The fake API answers 400 to a prefill on a 4.6 model, as the real one does; the client sends none."""
+    from extraction.parsing import parse_output
+
+    result = provider(fake_anthropic).complete(make_call(model="claude-sonnet-4-6"))
+    assert result.error is None, result.error
+    assert result.text.startswith("<thinking>")
+    assert parse_output("ai_values", result.text).error is None
+    params = build_params(make_call(model="claude-sonnet-4-6"))
+    params["messages"] = [*params["messages"], {"role": "assistant", "content": "<thinking>"}]
+    response = httpx.post(
+        f"{fake_anthropic.base_url}/v1/messages",
+        json=params,
+        headers={"x-api-key": "test-key", "anthropic-version": "2023-06-01"},
+    )
+    assert response.status_code == 400
+    assert "does not support assistant message prefill" in response.json()["error"]["message"]

@@ -20,11 +20,11 @@ def test_paper_set_has_the_six_features_with_the_papers_models_and_prefills() ->
     models = {f: p.model for f, p in pset.prompts.items()}
     assert models == {
         "subjectivity": "claude-haiku-4-5",
-        "ai_values": "claude-sonnet-4-5",
-        "human_values": "claude-sonnet-4-5",
-        "response_type": "claude-sonnet-4-5",
+        "ai_values": "claude-sonnet-4-6",
+        "human_values": "claude-sonnet-4-6",
+        "response_type": "claude-sonnet-4-6",
         "task": "claude-haiku-4-5",
-        "ai_values_stated": "claude-sonnet-4-5",
+        "ai_values_stated": "claude-sonnet-4-6",
     }
     assert pset.prompts["subjectivity"].prefill == "Sure, the answer to the question is: <answer>"
     assert {pset.prompts[f].prefill for f in ("ai_values", "human_values", "response_type", "ai_values_stated")} == {

@@ -75,7 +75,7 @@ def test_value_features_run_only_where_the_filter_passes(
     assert ai.labels == ["user autonomy", "honesty"]
     assert ai.thinking == "The AI weighs options."
     assert ai.prompt_version.prompt_set == "paper-v1"
-    assert ai.model == "claude-sonnet-4-5"
+    assert ai.model == "claude-sonnet-4-6"
     assert rows(feature="task")[0].model == "claude-haiku-4-5"
 
 
@@ -290,7 +290,7 @@ def test_run_create_validates_options(small_dataset: Any, write_recordings: Reco
     run = run_create(dataset="small", prompt_set="paper-v1", features=["ai_values"])
     # The filter gates the value features, so it runs too.
     assert run.options["features"] == ["subjectivity", "ai_values"]
-    assert run.model_map == {"subjectivity": "claude-haiku-4-5", "ai_values": "claude-sonnet-4-5"}
+    assert run.model_map == {"subjectivity": "claude-haiku-4-5", "ai_values": "claude-sonnet-4-6"}
 
 
 @pytest.mark.django_db
@@ -301,7 +301,7 @@ def test_models_per_feature_come_from_settings_then_options(
     run = run_create(dataset="small", prompt_set="paper-v1", models={"ai_values": "claude-opus-4-5"})
     assert run.model_map["task"] == "claude-sonnet-4-5"
     assert run.model_map["ai_values"] == "claude-opus-4-5"
-    assert run.model_map["human_values"] == "claude-sonnet-4-5"
+    assert run.model_map["human_values"] == "claude-sonnet-4-6"
 
 
 @pytest.mark.django_db
