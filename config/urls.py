@@ -15,5 +15,6 @@ urlpatterns = [
     path("api/analysis/", include("analysis.urls")),
     path("analysis/", include("analysis.page_urls")),
     path("api/extraction/", include("extraction.urls")),
+    path("extraction/", include("extraction.page_urls")),
     path("", include("corpus.page_urls")),
 ]

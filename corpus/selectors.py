@@ -4,8 +4,34 @@ from __future__ import annotations
 
 from django.db.models import Count, QuerySet
 
-from corpus.models import Dataset
+from corpus.models import Conversation, Dataset
 
 
 def dataset_list() -> QuerySet[Dataset]:
     return Dataset.objects.annotate(conversation_count=Count("conversations")).order_by("name")
+
+
+def conversation_list(
+    *, dataset: Dataset, model: str | None = None, within: QuerySet[Conversation] | None = None
+) -> QuerySet[Conversation]:
+    """A dataset's conversations in id order, with ``extraction_count`` annotated.
+
+    ``model`` keeps the conversations answered by that model ("" for those with no model recorded);
+    ``within`` restricts to a subset (e.g. an extraction run's conversations).
+    """
+    qs = (within if within is not None else Conversation.objects.all()).filter(dataset=dataset)
+    if model is not None:
+        qs = qs.filter(model=model)
+    return qs.annotate(extraction_count=Count("extractions")).order_by("pk")
+
+
+def dataset_models(*, dataset: Dataset) -> list[tuple[str, int]]:
+    """(model, conversations) of a dataset, most frequent first; "" stands for no model recorded."""
+    rows = (
+        Conversation.objects.filter(dataset=dataset)
+        .values_list("model")
+        .annotate(n=Count("pk"))
+        .order_by("-n", "model")
+        .values_list("model", "n")
+    )
+    return list(rows)
