@@ -13,6 +13,7 @@ from analysis.models import Taxonomy
 from analysis.selectors import (
     residual_analysis_list,
     residual_cells,
+    residual_strongest,
     taxonomy_edits,
     taxonomy_list,
     taxonomy_summary,
@@ -66,8 +67,8 @@ def residual_detail_page(request: HttpRequest, pk: int) -> HttpResponse:
         "analysis": analysis,
         "s": analysis.summary,
         "significant": residual_cells(analysis=analysis, significant=True)[:TOP_SHOWN],
-        "positive": residual_cells(analysis=analysis)[:TOP_SHOWN],
-        "negative": residual_cells(analysis=analysis, negative=True).filter(residual__lt=0)[:TOP_SHOWN],
+        "positive": residual_strongest(analysis=analysis, limit=TOP_SHOWN),
+        "negative": residual_strongest(analysis=analysis, negative=True, limit=TOP_SHOWN),
         "top_shown": TOP_SHOWN,
     }
     return render(request, "analysis/residual_detail.html", context)
