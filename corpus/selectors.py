@@ -14,7 +14,7 @@ def dataset_list() -> QuerySet[Dataset]:
 def conversation_list(
     *, dataset: Dataset, model: str | None = None, within: QuerySet[Conversation] | None = None
 ) -> QuerySet[Conversation]:
-    """A dataset's conversations in id order, with ``extraction_count`` annotated.
+    """A dataset's conversations in id order.
 
     ``model`` keeps the conversations answered by that model ("" for those with no model recorded);
     ``within`` restricts to a subset (e.g. an extraction run's conversations).
@@ -22,7 +22,7 @@ def conversation_list(
     qs = (within if within is not None else Conversation.objects.all()).filter(dataset=dataset)
     if model is not None:
         qs = qs.filter(model=model)
-    return qs.annotate(extraction_count=Count("extractions")).order_by("pk")
+    return qs.order_by("pk")
 
 
 def dataset_models(*, dataset: Dataset) -> list[tuple[str, int]]:

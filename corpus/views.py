@@ -58,6 +58,8 @@ def dataset_page(request: HttpRequest, pk: int) -> HttpResponse:
         within = extraction_selectors.run_conversations_unsliced(run=run)
     conversations = conversation_list(dataset=dataset, model=model, within=within)
     page = Paginator(conversations, PAGE_SIZE).get_page(request.GET.get("page"))
+    # Counted for the page's conversations only, so that paging a large dataset stays cheap.
+    counts = extraction_selectors.extraction_counts(conversation_ids=[c.pk for c in page])
     context = {
         "dataset": dataset,
         "models": [(name or NO_MODEL, name, n) for name, n in dataset_models(dataset=dataset)],
@@ -65,6 +67,7 @@ def dataset_page(request: HttpRequest, pk: int) -> HttpResponse:
         "model_param": model_param,
         "run": run,
         "page": page,
+        "rows": [(c, counts.get(c.pk, 0)) for c in page],
         "total": page.paginator.count,
     }
     return render(request, "corpus/dataset.html", context)

@@ -266,6 +266,17 @@ def run_feature_counts(*, run: ExtractionRun) -> list[dict[str, Any]]:
     return [counts[f] for f in sorted(counts)]
 
 
+def extraction_counts(*, conversation_ids: list[int]) -> dict[int, int]:
+    """Conversation id -> number of extractions, for the given conversations (those with none are left out)."""
+    rows = (
+        Extraction.objects.filter(conversation_id__in=conversation_ids)
+        .values_list("conversation_id")
+        .annotate(n=Count("pk"))
+        .values_list("conversation_id", "n")
+    )
+    return dict(rows)
+
+
 def conversation_extractions(*, conversation_id: int) -> QuerySet[Extraction]:
     """Every extraction of one conversation, whichever run or prompt wrote it, by feature then newest first."""
     return (

@@ -70,6 +70,8 @@ def test_dataset_page_paginates_and_filters_by_model(loop: Loop, monkeypatch: py
     assert "22 conversations" in first
     assert "page 1 of 3" in first
     assert re.findall(r'href="/conversations/\d+/">(alpha-\d+)<', first) == [f"alpha-{i:02d}" for i in range(10)]
+    # alpha-00: 4 messages, 2 extractions (AI values and task)
+    assert re.search(r">alpha-00</a></td><td>model-a</td>\s*<td>4</td><td>2</td>", first)
     last = _text(lead, f"{url}?page=3")
     assert re.findall(r'href="/conversations/\d+/">(alpha-\d+)<', last) == ["alpha-20", "alpha-21"]
     model_b = _text(lead, f"{url}?model=model-b")
@@ -79,7 +81,7 @@ def test_dataset_page_paginates_and_filters_by_model(loop: Loop, monkeypatch: py
     assert "model-a — 12" in model_b
     no_model = _text(lead, f"/datasets/{loop.beta.pk}/?model=(none)")
     assert "1 conversation answered by <strong>(no model recorded)</strong>" in no_model
-    assert ">beta-0<" in no_model
+    assert re.search(r">beta-0</a></td><td>–</td>\s*<td>2</td><td>0</td>", no_model)
     run = _text(lead, f"{url}?run={loop.run.pk}")
     assert f'in <a href="/extraction/runs/{loop.run.pk}/">run {loop.run.pk}</a>' in run
     assert lead.get(f"/datasets/{loop.beta.pk}/?run={loop.run.pk}").status_code == 404  # not that dataset's run
