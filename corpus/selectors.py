@@ -7,10 +7,6 @@ from django.db.models import Count, QuerySet
 from corpus.models import Conversation, Dataset
 
 
-def dataset_list() -> QuerySet[Dataset]:
-    return Dataset.objects.annotate(conversation_count=Count("conversations")).order_by("name")
-
-
 def conversation_list(
     *, dataset: Dataset, model: str | None = None, within: QuerySet[Conversation] | None = None
 ) -> QuerySet[Conversation]:
@@ -35,3 +31,7 @@ def dataset_models(*, dataset: Dataset) -> list[tuple[str, int]]:
         .values_list("model", "n")
     )
     return list(rows)
+
+
+def dataset_list() -> QuerySet[Dataset]:
+    return Dataset.objects.annotate(conversation_count=Count("conversations")).order_by("name")
