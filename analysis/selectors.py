@@ -326,6 +326,13 @@ def residual_cells(
     return qs.order_by("residual" if negative else "-residual", "row_label", "col_label")
 
 
+def residual_strongest(*, analysis: ResidualAnalysis, negative: bool = False, limit: int = 50) -> list[ResidualCell]:
+    """The ``limit`` stored cells with the highest positive (or, with ``negative``, lowest negative) residuals."""
+    cells = residual_cells(analysis=analysis, negative=negative)
+    cells = cells.filter(residual__lt=0) if negative else cells.filter(residual__gt=0)
+    return list(cells[:limit])
+
+
 def descriptive_results(
     *,
     scope: Scope,

@@ -14,6 +14,7 @@ urlpatterns = [
     path("validation/", include("validation.page_urls")),
     path("api/analysis/", include("analysis.urls")),
     path("analysis/", include("analysis.page_urls")),
+    path("extraction/", include("extraction.page_urls")),
     path("api/extraction/", include("extraction.urls")),
     path("api/annotate/", include("annotate.urls")),
     path("", include("corpus.page_urls")),

@@ -6,4 +6,6 @@ from corpus import views
 
 urlpatterns = [
     path("", views.home, name="home"),
+    path("datasets/<int:pk>/", views.dataset_page, name="dataset-page"),
+    path("conversations/<int:pk>/", views.conversation_page, name="conversation-page"),
 ]

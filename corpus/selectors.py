@@ -4,7 +4,33 @@ from __future__ import annotations
 
 from django.db.models import Count, QuerySet
 
-from corpus.models import Dataset
+from corpus.models import Conversation, Dataset
+
+
+def conversation_list(
+    *, dataset: Dataset, model: str | None = None, within: QuerySet[Conversation] | None = None
+) -> QuerySet[Conversation]:
+    """A dataset's conversations in id order.
+
+    ``model`` keeps the conversations answered by that model ("" for those with no model recorded);
+    ``within`` restricts to a subset (e.g. an extraction run's conversations).
+    """
+    qs = (within if within is not None else Conversation.objects.all()).filter(dataset=dataset)
+    if model is not None:
+        qs = qs.filter(model=model)
+    return qs.order_by("pk")
+
+
+def dataset_models(*, dataset: Dataset) -> list[tuple[str, int]]:
+    """(model, conversations) of a dataset, most frequent first; "" stands for no model recorded."""
+    rows = (
+        Conversation.objects.filter(dataset=dataset)
+        .values_list("model")
+        .annotate(n=Count("pk"))
+        .order_by("-n", "model")
+        .values_list("model", "n")
+    )
+    return list(rows)
 
 
 def dataset_list() -> QuerySet[Dataset]:

@@ -1,14 +1,87 @@
-"""Pages: the home page lists datasets and links to every part of the loop."""
+"""Pages: the dashboard (every part of the loop at a glance), a dataset's conversations, one conversation.
+
+Annotators see the dashboard's datasets and taxonomies only: they review in Label Studio, and the
+conversation pages show other people's reviews, which a reviewer must not see before judging.
+"""
 
 from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import get_object_or_404, render
 
-from corpus.selectors import dataset_list
+from accounts.roles import Role, user_has_role
+from analysis.selectors import residual_analysis_list, taxonomy_list
+from corpus.models import Conversation, Dataset
+from corpus.selectors import conversation_list, dataset_list, dataset_models
+from corpus.transcript import SPEAKERS
+from extraction import selectors as extraction_selectors
+from extraction.models import ExtractionRun
+from validation.selectors import agreement_snapshot_latest, conversation_reviews
+
+PAGE_SIZE = 50
+NO_MODEL = "(none)"  # the model filter's value for conversations with no model recorded
+RECENT = 10
+
+
+def _require_analyst(request: HttpRequest) -> None:
+    if not user_has_role(request.user, Role.LEAD, Role.PROMPT_ENGINEER):
+        raise PermissionDenied("leads and prompt engineers only")
 
 
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
-    return render(request, "home.html", {"datasets": dataset_list()})
+    analyst = user_has_role(request.user, Role.LEAD, Role.PROMPT_ENGINEER)
+    context = {"analyst": analyst, "datasets": dataset_list(), "taxonomies": taxonomy_list()[:RECENT]}
+    if analyst:
+        runs = list(extraction_selectors.run_list_with_costs()[:RECENT])
+        context |= {
+            "runs": [(run, extraction_selectors.run_percent(run)) for run in runs],
+            "snapshots": agreement_snapshot_latest(limit=RECENT),
+            "residuals": residual_analysis_list()[:RECENT],
+        }
+    return render(request, "home.html", context)
+
+
+@login_required
+def dataset_page(request: HttpRequest, pk: int) -> HttpResponse:
+    _require_analyst(request)
+    dataset = get_object_or_404(Dataset, pk=pk)
+    model_param = request.GET.get("model", "")
+    model = None if not model_param else "" if model_param == NO_MODEL else model_param
+    run = None
+    within = None
+    if request.GET.get("run", "").isdigit():
+        run = get_object_or_404(ExtractionRun, pk=int(request.GET["run"]), dataset=dataset)
+        within = extraction_selectors.run_conversations_unsliced(run=run)
+    conversations = conversation_list(dataset=dataset, model=model, within=within)
+    page = Paginator(conversations, PAGE_SIZE).get_page(request.GET.get("page"))
+    # Counted for the page's conversations only, so that paging a large dataset stays cheap.
+    counts = extraction_selectors.extraction_counts(conversation_ids=[c.pk for c in page])
+    context = {
+        "dataset": dataset,
+        "models": [(name or NO_MODEL, name, n) for name, n in dataset_models(dataset=dataset)],
+        "model": model,
+        "model_param": model_param,
+        "run": run,
+        "page": page,
+        "rows": [(c, counts.get(c.pk, 0)) for c in page],
+        "total": page.paginator.count,
+    }
+    return render(request, "corpus/dataset.html", context)
+
+
+@login_required
+def conversation_page(request: HttpRequest, pk: int) -> HttpResponse:
+    _require_analyst(request)
+    conversation = get_object_or_404(Conversation.objects.select_related("dataset"), pk=pk)
+    reviews = conversation_reviews(conversation_id=conversation.pk)
+    extractions = [
+        (e, reviews.get(e.pk, []))
+        for e in extraction_selectors.conversation_extractions(conversation_id=conversation.pk)
+    ]
+    turns = [{"speaker": SPEAKERS.get(m["role"], m["role"]), **m} for m in conversation.messages]
+    context = {"conversation": conversation, "turns": turns, "extractions": extractions}
+    return render(request, "corpus/conversation.html", context)

@@ -232,6 +232,60 @@ def run_list() -> QuerySet[ExtractionRun]:
     return ExtractionRun.objects.select_related("dataset").order_by("-pk")
 
 
+def run_list_with_costs() -> QuerySet[ExtractionRun]:
+    """Runs, newest first, with ``cost_usd`` (what the rows the run wrote cost) annotated.
+
+    Progress is read from the counters the run keeps (``total_items``, ``done_items``, ``failed_items``,
+    refreshed as it goes), so listing runs does not recount their items.
+    """
+    return run_list().annotate(cost_usd=Sum("extractions__cost_usd"))
+
+
+def run_percent(run: ExtractionRun) -> float:
+    """Share of the run's items answered or failed, from its counters, in percent."""
+    if not run.total_items:
+        return 0.0
+    return round(100 * (run.done_items + run.failed_items) / run.total_items, 1)
+
+
+def run_conversations_unsliced(*, run: ExtractionRun) -> QuerySet[Conversation]:
+    """The run's conversations as a queryset that can still be filtered and paginated (no slice)."""
+    qs = Conversation.objects.filter(dataset_id=run.dataset_id)
+    last = _last_conversation_id(run)
+    return qs.filter(pk__lte=last) if last is not None else qs
+
+
+def run_feature_counts(*, run: ExtractionRun) -> list[dict[str, Any]]:
+    """Per feature, the run's items by status: ``{"feature", "ok", "parse_error", "failed", "total"}``."""
+    counts: dict[str, dict[str, Any]] = {}
+    grouped = run_items(run=run).values_list("feature", "status").annotate(n=Count("pk"))
+    for feature, status, n in grouped.values_list("feature", "status", "n"):
+        row = counts.setdefault(feature, {"feature": feature, **{s.value: 0 for s in ExtractionStatus}, "total": 0})
+        row[status] = n
+        row["total"] += n
+    return [counts[f] for f in sorted(counts)]
+
+
+def extraction_counts(*, conversation_ids: list[int]) -> dict[int, int]:
+    """Conversation id -> number of extractions, for the given conversations (those with none are left out)."""
+    rows = (
+        Extraction.objects.filter(conversation_id__in=conversation_ids)
+        .values_list("conversation_id")
+        .annotate(n=Count("pk"))
+        .values_list("conversation_id", "n")
+    )
+    return dict(rows)
+
+
+def conversation_extractions(*, conversation_id: int) -> QuerySet[Extraction]:
+    """Every extraction of one conversation, whichever run or prompt wrote it, by feature then newest first."""
+    return (
+        Extraction.objects.filter(conversation_id=conversation_id)
+        .select_related("prompt_version", "run")
+        .order_by("feature", "-created_at", "-pk")
+    )
+
+
 @dataclass(frozen=True)
 class CoverageReport:
     checked: int

@@ -8,6 +8,7 @@ from typing import Any
 
 import pandas as pd
 from django.db.models import QuerySet
+from django.urls import reverse
 
 from annotate.models import Annotation
 from extraction.models import RESPONSE_TYPES, VALUE_FEATURES, ExtractionRun, Feature, PromptVersion
@@ -161,6 +162,9 @@ def prompt_comparison(
         if df.empty:
             raise reports.stats.EmptyInputError(f"no reviews of {name!r}" + (f" with model {model!r}" if model else ""))
     payload = reports.compare_outputs(frames[0], frames[1], confidence=confidence, alpha=alpha)
+    for entry in payload["features"].values():
+        for flip in entry.get("flipped", []):
+            flip["url"] = reverse("conversation-page", args=[flip["conversation_id"]])
     payload["baseline"] = {"spec": baseline, "versions": [str(v) for v in base_versions]}
     payload["candidate"] = {"spec": candidate, "versions": [str(v) for v in cand_versions]}
     payload["model"] = model
@@ -178,3 +182,22 @@ def snapshot_list(*, kind: str | None = None, run_id: int | None = None) -> Quer
 
 def snapshot_get(*, snapshot_id: int) -> ReportSnapshot:
     return ReportSnapshot.objects.get(pk=snapshot_id)
+
+
+def agreement_snapshot_latest(*, limit: int = 10) -> list[dict[str, Any]]:
+    """The newest agreement snapshots, each with its per-feature rows (estimate, half-width, n) for a summary."""
+    snapshots = snapshot_list(kind="agreement").select_related("run__dataset")[:limit]
+    return [{"snapshot": s, "features": list(s.payload.get("agreement", {}).get("feature", []))} for s in snapshots]
+
+
+def conversation_reviews(*, conversation_id: int) -> dict[int, list[Annotation]]:
+    """Live reviews of one conversation's machine outputs, by extraction id, oldest first."""
+    reviews: dict[int, list[Annotation]] = {}
+    rows = (
+        Annotation.objects.filter(extraction__conversation_id=conversation_id, deleted=False)
+        .select_related("annotator")
+        .order_by("created_at", "pk")
+    )
+    for annotation in rows:
+        reviews.setdefault(annotation.extraction_id, []).append(annotation)
+    return reviews

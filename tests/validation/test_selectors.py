@@ -98,3 +98,24 @@ def test_prompt_comparison(study: Study) -> None:
         selectors.prompt_comparison(baseline=str(study.rt.pk), candidate="paper-v2")
     with pytest.raises(stats.EmptyInputError, match="with model 'other'"):
         selectors.prompt_comparison(baseline="paper-v1", candidate="paper-v2", model="other")
+
+
+def test_prompt_comparison_links_flipped_conversations(study: Study, admin_client) -> None:  # type: ignore[no-untyped-def]
+    out = selectors.prompt_comparison(baseline="paper-v1", candidate="paper-v2")
+    flipped = out["features"]["ai_values"]["flipped"]
+    assert {x["external_id"] for x in flipped} == {"study-18", "study-19"}
+    for flip in flipped:
+        assert flip["url"] == f"/conversations/{flip['conversation_id']}/"
+        page = admin_client.get(flip["url"])
+        assert page.status_code == 200
+        assert f"Conversation {flip['external_id']}" in page.content.decode()
+    # The link is all that is added: the statistics are those of the pure comparison.
+    assert {k for x in flipped for k in x} == {
+        "conversation_id",
+        "external_id",
+        "baseline_extraction_id",
+        "candidate_extraction_id",
+        "baseline_correct",
+        "candidate_correct",
+        "url",
+    }

@@ -1,0 +1,66 @@
+"""Every server-rendered page, rendered once with data and once empty, with undefined template variables as errors."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.test import Client
+from django.urls import URLPattern, reverse
+
+from accounts.roles import Role
+from analysis import page_urls as analysis_pages
+from corpus import page_urls as corpus_pages
+from extraction import page_urls as extraction_pages
+from tests.pages import Loop, build_loop, client_as, strict_templates
+from validation import page_urls as validation_pages
+
+PAGE_NAMES = sorted(
+    p.name
+    for module in (corpus_pages, extraction_pages, validation_pages, analysis_pages)
+    for p in module.urlpatterns
+    if isinstance(p, URLPattern) and p.name
+)
+
+
+def _urls(loop: Loop) -> dict[str, list[str]]:
+    """Every page with the data of the loop (several variants where the page has options)."""
+    return {
+        "home": [reverse("home")],
+        "dataset-page": [
+            reverse("dataset-page", args=[loop.alpha.pk]),
+            reverse("dataset-page", args=[loop.alpha.pk]) + "?page=1&model=model-a",
+            reverse("dataset-page", args=[loop.alpha.pk]) + f"?run={loop.run.pk}",
+            reverse("dataset-page", args=[loop.beta.pk]) + "?model=(none)",
+        ],
+        "conversation-page": [reverse("conversation-page", args=[c.pk]) for c in loop.conversations],
+        "extraction-run-page": [reverse("extraction-run-page", args=[loop.run.pk])],
+        "validation-run-page": [reverse("validation-run-page", args=[loop.run.pk])],
+        "taxonomy-list-page": [reverse("taxonomy-list-page")],
+        "taxonomy-detail-page": [reverse("taxonomy-detail-page", args=[loop.taxonomy.pk])],
+        "residual-list-page": [reverse("residual-list-page")],
+        "residual-page": [reverse("residual-page", args=[loop.residuals.pk])],
+    }
+
+
+@pytest.mark.django_db
+def test_every_page_renders_without_template_errors(settings: Any, admin_client: Client) -> None:
+    strict_templates(settings)
+    urls = _urls(build_loop())
+    assert sorted(urls) == PAGE_NAMES, "a page without a rendering test"
+    for name, variants in urls.items():
+        for url in variants:
+            response = admin_client.get(url)
+            assert response.status_code == 200, (name, url, response.status_code)
+    assert Client().get(reverse("login")).status_code == 200
+    annotator = client_as(Role.ANNOTATOR)
+    for name in ("home", "taxonomy-list-page"):
+        assert annotator.get(reverse(name)).status_code == 200, name
+
+
+@pytest.mark.django_db
+def test_pages_render_on_an_empty_database(settings: Any, admin_client: Client) -> None:
+    strict_templates(settings)
+    for name in ("home", "taxonomy-list-page", "residual-list-page"):
+        text = admin_client.get(reverse(name)).content.decode()
+        assert "yet" in text, name  # each empty table says how to fill it
