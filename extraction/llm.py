@@ -4,7 +4,9 @@
   limiter first, and retries transient failures itself (see ``_retry_delay``).
 * ``MessageBatches`` submits many calls as one Message Batch, polls it, and streams its results
   matched by ``custom_id``; ``poll`` and ``results`` take only a batch id, so a run that was
-  interrupted after submission resumes from the persisted id without resubmitting.
+  interrupted after submission resumes from the persisted id without resubmitting. ``recent`` lists
+  the account's batches (newest first) and ``result_custom_ids`` reads the first custom_ids of an
+  ended one, so a run that died between submitting and saving the id can find its batch again.
 * ``build_params`` lays a request out for prompt caching: tools -> system -> messages is the order
   in which the API builds the cached prefix, so the long shared instructions (system) carry the
   first ``cache_control`` breakpoint and the transcript (first block of the user message, shared by
@@ -14,11 +16,15 @@
 
 from __future__ import annotations
 
+import functools
+import hashlib
+import json
 import logging
 import random
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Protocol
 
 import anthropic
@@ -343,6 +349,33 @@ class BatchStatus:
         return self.processing + self.succeeded + self.errored + self.canceled + self.expired
 
 
+@dataclass(frozen=True)
+class ListedBatch:
+    """A batch as the list endpoint shows it (the API does not list a batch's requests)."""
+
+    batch_id: str
+    created_at: datetime
+    processing_status: str
+    request_total: int
+
+    @property
+    def ended(self) -> bool:
+        return self.processing_status == "ended"
+
+
+def requests_fingerprint(calls: Iterable[LLMCall]) -> str:
+    """SHA-256 of the batch requests as ``submit`` sends them (custom_id and parameters), in custom_id order.
+
+    Order-free because a batch's results are matched by custom_id, and because a JSON column
+    (PostgreSQL's jsonb) does not keep the order of the items the requests are rebuilt from.
+    """
+    digest = hashlib.sha256()
+    for call in sorted(calls, key=lambda c: c.custom_id):
+        line = json.dumps({"custom_id": call.custom_id, "params": build_params(call)}, sort_keys=True)
+        digest.update(line.encode() + b"\n")
+    return digest.hexdigest()
+
+
 class MessageBatches:
     """The Message Batches API (half price, results within 24 h).
 
@@ -450,6 +483,52 @@ class MessageBatches:
                 yield LLMResult(custom_id, "", Usage(), 0, error=f"batch item errored: {err.type}: {err.message}")
             else:
                 yield LLMResult(custom_id, "", Usage(), 0, error=f"batch item {result.type}")
+
+    def recent(self, *, since: datetime, page_size: int = 100) -> Iterator[ListedBatch]:
+        """The account's batches created at or after ``since``, newest first (the list endpoint's order).
+
+        Pages are fetched with ``after_id`` (the API's cursor towards older batches) and only as long
+        as they are needed: listing stops at the first batch older than ``since``.
+        """
+        cursor: str | None = None
+        while True:
+            params: dict[str, Any] = {"limit": page_size}
+            if cursor:
+                params["after_id"] = cursor
+            page = self._with_retries(
+                "batch list", functools.partial(self.client.messages.batches.list, **params), safe_to_repeat=True
+            )
+            for batch in page.data:
+                if batch.created_at < since:
+                    return
+                counts = batch.request_counts
+                yield ListedBatch(
+                    batch_id=batch.id,
+                    created_at=batch.created_at,
+                    processing_status=batch.processing_status,
+                    request_total=counts.processing
+                    + counts.succeeded
+                    + counts.errored
+                    + counts.canceled
+                    + counts.expired,
+                )
+            if not page.has_more or not page.last_id:
+                return
+            cursor = page.last_id
+
+    def result_custom_ids(self, batch_id: str, *, limit: int) -> list[str]:
+        """The custom_ids of the first ``limit`` results of an ended batch (reading no further)."""
+        decoder = self._with_retries(
+            f"batch {batch_id} results",
+            lambda: self.client.messages.batches.results(batch_id),
+            safe_to_repeat=True,
+        )
+        ids: list[str] = []
+        for line in decoder:
+            ids.append(str(line.custom_id))
+            if len(ids) >= limit:
+                break
+        return ids
 
     def cancel(self, batch_id: str) -> BatchStatus:
         self._with_retries(
