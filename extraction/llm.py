@@ -45,6 +45,13 @@ class LLMConfigurationError(RuntimeError):
     """The client cannot work at all (missing key, bad base URL, rejected credentials): fix the settings."""
 
 
+class LLMUnavailableError(RuntimeError):
+    """A Message Batches operation failed after the retries (API unreachable, still overloaded...).
+
+    The message says which operation and why; nothing was lost, the run can be resumed later.
+    """
+
+
 @dataclass(frozen=True)
 class PromptParts:
     """How a request is laid out for prompt caching."""
@@ -192,6 +199,14 @@ def _describe(exc: Exception) -> str:
     if isinstance(exc, anthropic.APIStatusError):
         kind = exc.type or type(exc).__name__
         return f"HTTP {exc.status_code} {kind}: {exc.api_message or str(exc)}"[:500]
+    if isinstance(exc, anthropic.APIConnectionError):
+        # The SDK says only "Connection error."; where, and the cause (refused, DNS...), is what helps.
+        request = getattr(exc, "request", None)
+        url = getattr(request, "url", None)
+        where = f"{url.scheme}://{url.netloc.decode()}" if url is not None else "the API"
+        cause = exc.__cause__
+        reason = f" ({cause})" if cause is not None and str(cause) else ""
+        return f"{type(exc).__name__}: {exc} {where}{reason}; check ANTHROPIC_BASE_URL and the network"[:500]
     return f"{type(exc).__name__}: {exc}"[:500]
 
 
@@ -213,6 +228,16 @@ def _headers_of(exc: Exception) -> Mapping[str, str] | None:
     return getattr(response, "headers", None) if response is not None else None
 
 
+def configuration_check(*, api_key: str, base_url: str | None) -> None:
+    """Raise LLMConfigurationError, saying what to set, when no request could work with these settings."""
+    if not api_key:
+        raise LLMConfigurationError(
+            "ANTHROPIC_API_KEY is not set: export it (or use the replay provider, which needs no key)"
+        )
+    if base_url and not base_url.startswith(("http://", "https://")):
+        raise LLMConfigurationError(f"ANTHROPIC_BASE_URL must be an http(s) URL, got {base_url!r}")
+
+
 def make_client(*, api_key: str, base_url: str | None = None, timeout_s: float = 120.0) -> anthropic.Anthropic:
     """An SDK client with its own retries off.
 
@@ -220,12 +245,7 @@ def make_client(*, api_key: str, base_url: str | None = None, timeout_s: float =
     loop. Leaving the SDK's default (2) on as well would multiply the attempts (3 x ours) and send
     retries that the shared limiter never sees, which is how N workers overshoot a rate limit.
     """
-    if not api_key:
-        raise LLMConfigurationError(
-            "ANTHROPIC_API_KEY is not set: export it (or use the replay provider, which needs no key)"
-        )
-    if base_url and not base_url.startswith(("http://", "https://")):
-        raise LLMConfigurationError(f"ANTHROPIC_BASE_URL must be an http(s) URL, got {base_url!r}")
+    configuration_check(api_key=api_key, base_url=base_url)
     return anthropic.Anthropic(api_key=api_key, base_url=base_url or None, max_retries=0, timeout=timeout_s)
 
 
@@ -237,6 +257,12 @@ class ClientSettings:
     max_retries: int
     limits: Limits
     redis_url: str
+
+
+def client_settings_check() -> None:
+    """``configuration_check`` of the Django settings (ANTHROPIC_API_KEY, ANTHROPIC_BASE_URL)."""
+    cfg = client_settings()
+    configuration_check(api_key=cfg.api_key, base_url=cfg.base_url)
 
 
 def client_settings() -> ClientSettings:
@@ -407,13 +433,17 @@ class MessageBatches:
                 definite_refusal = isinstance(exc, anthropic.RateLimitError | anthropic.OverloadedError)
                 retryable = _is_retryable(exc) if safe_to_repeat else definite_refusal
                 if not retryable or attempt > self.retry.max_retries:
-                    raise
+                    raise LLMUnavailableError(f"{what}: {_describe(exc)}") from exc
                 delay = self.retry.delay(attempt, retry_after_seconds(_headers_of(exc)))
                 logger.info("%s: %s; retry %d in %.2fs", what, _describe(exc), attempt, delay)
                 time.sleep(delay)
 
     def submit(self, calls: Sequence[LLMCall]) -> str:
-        """Create one batch of ``calls``; return its id (persist it before doing anything else)."""
+        """Create one batch of ``calls``; return its id.
+
+        LLMUnavailableError when it failed; after a timeout or a 5xx the batch may exist all the same,
+        which is why the caller records what it submits before calling this.
+        """
         if not calls:
             raise ValueError("a batch needs at least one call")
         if len(calls) > MAX_BATCH_REQUESTS:

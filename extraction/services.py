@@ -35,7 +35,16 @@ from extraction import selectors
 from extraction.agreement import Consensus, single_label_consensus, value_set_consensus
 from extraction.costs import TokenCounts, UnknownModelPriceError, call_cost, price_for, settings_prices
 from extraction.features import GATED_FEATURES, SUBJECTIVITY_YES, VALUE_FEATURE_NAMES, FeatureName
-from extraction.llm import LLMCall, LLMProvider, LLMResult, MessageBatches, requests_fingerprint
+from extraction.llm import (
+    LLMCall,
+    LLMConfigurationError,
+    LLMProvider,
+    LLMResult,
+    LLMUnavailableError,
+    MessageBatches,
+    client_settings_check,
+    requests_fingerprint,
+)
 from extraction.models import (
     FUSED,
     BatchStatus,
@@ -112,6 +121,7 @@ def run_create(
         raise RunError(f"limit must be at least 1, got {limit}")
     if batch and provider != "anthropic":
         raise RunError("batch mode needs the anthropic provider (the Message Batches API)")
+    provider_check(provider=provider)
     try:
         pset = load_prompt_set(prompt_set)
     except PromptFileError as exc:
@@ -221,6 +231,11 @@ def run_refresh_progress(*, run: ExtractionRun) -> Progress:
     run.total_items, run.done_items, run.failed_items = progress.total, progress.done, progress.failed
     if progress.pending == 0:
         current = ExtractionRun.objects.get(pk=run.pk)
+        if current.status == RunStatus.FAILED and progress.failed == 0:
+            # A recount in the middle of a resumed pass saw the failed items it had not reached yet and
+            # ended the run failed; the pass went on and did them. The rows decide: the run succeeded.
+            run_transition(run=run, to=RunStatus.RUNNING)
+            current.status = RunStatus.RUNNING
         if current.status == RunStatus.RUNNING:
             if progress.failed:
                 error = f"{progress.failed} item(s) failed; run the extraction again to retry them"
@@ -255,6 +270,15 @@ def provider_for(run: ExtractionRun) -> LLMProvider:
         # One client per process and endpoint (keeps its connection pool), rebuilt when the settings change.
         return _anthropic_provider(settings.ANTHROPIC_BASE_URL, hash(settings.ANTHROPIC_API_KEY))
     raise RunError(f"unknown provider {run.provider!r}")
+
+
+def provider_check(*, provider: str) -> None:
+    """Refuse, before any run is created or resumed, a provider that cannot work with the settings."""
+    if provider == "anthropic":
+        try:
+            client_settings_check()
+        except LLMConfigurationError as exc:
+            raise RunError(str(exc)) from exc
 
 
 @functools.lru_cache(maxsize=4)
@@ -640,6 +664,15 @@ def run_batch_step(*, run: ExtractionRun, batches: MessageBatches) -> BatchStep:
     if run.status in (RunStatus.SUCCEEDED, RunStatus.CANCELLED):
         return BatchStep("done", detail=run.status)
     run_start(run=run)
+    try:
+        return _batch_step(run, batches)
+    except LLMUnavailableError as exc:
+        # Nothing is lost: submitted batches keep their ids, an interrupted submission its row.
+        run_transition(run=run, to=RunStatus.FAILED, error=f"{exc}; run the extraction again to resume")
+        raise
+
+
+def _batch_step(run: ExtractionRun, batches: MessageBatches) -> BatchStep:
     plan = run_plan(run)
     unresolved = [
         row.pk
