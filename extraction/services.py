@@ -121,7 +121,6 @@ def run_create(
         raise RunError(f"limit must be at least 1, got {limit}")
     if batch and provider != "anthropic":
         raise RunError("batch mode needs the anthropic provider (the Message Batches API)")
-    provider_check(provider=provider)
     try:
         pset = load_prompt_set(prompt_set)
     except PromptFileError as exc:
@@ -273,7 +272,10 @@ def provider_for(run: ExtractionRun) -> LLMProvider:
 
 
 def provider_check(*, provider: str) -> None:
-    """Refuse, before any run is created or resumed, a provider that cannot work with the settings."""
+    """Refuse a provider that cannot work with the settings (call before creating or resuming a run).
+
+    Not part of ``run_create``: a run may be executed with a provider given in code (tests, benchmarks).
+    """
     if provider == "anthropic":
         try:
             client_settings_check()
