@@ -19,7 +19,7 @@ from accounts.roles import HasRole, Role
 from extraction import selectors
 from extraction.features import ALL_FEATURES
 from extraction.models import ExtractionRun
-from extraction.services import PROVIDERS, RunError, run_cancel, run_create, run_queue, run_start
+from extraction.services import PROVIDERS, RunError, provider_check, run_cancel, run_create, run_queue, run_start
 
 RUN_ROLES = HasRole.of(Role.PROMPT_ENGINEER, Role.LEAD)
 
@@ -104,6 +104,7 @@ class RunListCreateApi(APIView):
         serializer.is_valid(raise_exception=True)
         data = dict(serializer.validated_data)
         try:
+            provider_check(provider=data.get("provider", "replay"))
             with transaction.atomic():
                 run = run_create(created_by=request.user, **data)
                 if data["batch"]:

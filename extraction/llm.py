@@ -4,7 +4,9 @@
   limiter first, and retries transient failures itself (see ``_retry_delay``).
 * ``MessageBatches`` submits many calls as one Message Batch, polls it, and streams its results
   matched by ``custom_id``; ``poll`` and ``results`` take only a batch id, so a run that was
-  interrupted after submission resumes from the persisted id without resubmitting.
+  interrupted after submission resumes from the persisted id without resubmitting. ``recent`` lists
+  the account's batches (newest first) and ``result_custom_ids`` reads the first custom_ids of an
+  ended one, so a run that died between submitting and saving the id can find its batch again.
 * ``build_params`` lays a request out for prompt caching: tools -> system -> messages is the order
   in which the API builds the cached prefix, so the long shared instructions (system) carry the
   first ``cache_control`` breakpoint and the transcript (first block of the user message, shared by
@@ -14,12 +16,16 @@
 
 from __future__ import annotations
 
+import functools
+import hashlib
+import json
 import logging
 import random
 import re
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Protocol
 
 import anthropic
@@ -38,6 +44,13 @@ RETRYABLE_STATUS = frozenset({408, 409, 429}) | frozenset(range(500, 600))
 
 class LLMConfigurationError(RuntimeError):
     """The client cannot work at all (missing key, bad base URL, rejected credentials): fix the settings."""
+
+
+class LLMUnavailableError(RuntimeError):
+    """A Message Batches operation failed after the retries (API unreachable, still overloaded...).
+
+    The message says which operation and why; nothing was lost, the run can be resumed later.
+    """
 
 
 @dataclass(frozen=True)
@@ -205,6 +218,14 @@ def _describe(exc: Exception) -> str:
     if isinstance(exc, anthropic.APIStatusError):
         kind = exc.type or type(exc).__name__
         return f"HTTP {exc.status_code} {kind}: {exc.api_message or str(exc)}"[:500]
+    if isinstance(exc, anthropic.APIConnectionError):
+        # The SDK says only "Connection error."; where, and the cause (refused, DNS...), is what helps.
+        request = getattr(exc, "request", None)
+        url = getattr(request, "url", None)
+        where = f"{url.scheme}://{url.netloc.decode()}" if url is not None else "the API"
+        cause = exc.__cause__
+        reason = f" ({cause})" if cause is not None and str(cause) else ""
+        return f"{type(exc).__name__}: {exc} {where}{reason}; check ANTHROPIC_BASE_URL and the network"[:500]
     return f"{type(exc).__name__}: {exc}"[:500]
 
 
@@ -226,6 +247,16 @@ def _headers_of(exc: Exception) -> Mapping[str, str] | None:
     return getattr(response, "headers", None) if response is not None else None
 
 
+def configuration_check(*, api_key: str, base_url: str | None) -> None:
+    """Raise LLMConfigurationError, saying what to set, when no request could work with these settings."""
+    if not api_key:
+        raise LLMConfigurationError(
+            "ANTHROPIC_API_KEY is not set: export it (or use the replay provider, which needs no key)"
+        )
+    if base_url and not base_url.startswith(("http://", "https://")):
+        raise LLMConfigurationError(f"ANTHROPIC_BASE_URL must be an http(s) URL, got {base_url!r}")
+
+
 def make_client(*, api_key: str, base_url: str | None = None, timeout_s: float = 120.0) -> anthropic.Anthropic:
     """An SDK client with its own retries off.
 
@@ -233,12 +264,7 @@ def make_client(*, api_key: str, base_url: str | None = None, timeout_s: float =
     loop. Leaving the SDK's default (2) on as well would multiply the attempts (3 x ours) and send
     retries that the shared limiter never sees, which is how N workers overshoot a rate limit.
     """
-    if not api_key:
-        raise LLMConfigurationError(
-            "ANTHROPIC_API_KEY is not set: export it (or use the replay provider, which needs no key)"
-        )
-    if base_url and not base_url.startswith(("http://", "https://")):
-        raise LLMConfigurationError(f"ANTHROPIC_BASE_URL must be an http(s) URL, got {base_url!r}")
+    configuration_check(api_key=api_key, base_url=base_url)
     return anthropic.Anthropic(api_key=api_key, base_url=base_url or None, max_retries=0, timeout=timeout_s)
 
 
@@ -250,6 +276,12 @@ class ClientSettings:
     max_retries: int
     limits: Limits
     redis_url: str
+
+
+def client_settings_check() -> None:
+    """``configuration_check`` of the Django settings (ANTHROPIC_API_KEY, ANTHROPIC_BASE_URL)."""
+    cfg = client_settings()
+    configuration_check(api_key=cfg.api_key, base_url=cfg.base_url)
 
 
 def client_settings() -> ClientSettings:
@@ -362,6 +394,33 @@ class BatchStatus:
         return self.processing + self.succeeded + self.errored + self.canceled + self.expired
 
 
+@dataclass(frozen=True)
+class ListedBatch:
+    """A batch as the list endpoint shows it (the API does not list a batch's requests)."""
+
+    batch_id: str
+    created_at: datetime
+    processing_status: str
+    request_total: int
+
+    @property
+    def ended(self) -> bool:
+        return self.processing_status == "ended"
+
+
+def requests_fingerprint(calls: Iterable[LLMCall]) -> str:
+    """SHA-256 of the batch requests as ``submit`` sends them (custom_id and parameters), in custom_id order.
+
+    Order-free because a batch's results are matched by custom_id, and because a JSON column
+    (PostgreSQL's jsonb) does not keep the order of the items the requests are rebuilt from.
+    """
+    digest = hashlib.sha256()
+    for call in sorted(calls, key=lambda c: c.custom_id):
+        line = json.dumps({"custom_id": call.custom_id, "params": build_params(call)}, sort_keys=True)
+        digest.update(line.encode() + b"\n")
+    return digest.hexdigest()
+
+
 class MessageBatches:
     """The Message Batches API (half price, results within 24 h).
 
@@ -393,13 +452,17 @@ class MessageBatches:
                 definite_refusal = isinstance(exc, anthropic.RateLimitError | anthropic.OverloadedError)
                 retryable = _is_retryable(exc) if safe_to_repeat else definite_refusal
                 if not retryable or attempt > self.retry.max_retries:
-                    raise
+                    raise LLMUnavailableError(f"{what}: {_describe(exc)}") from exc
                 delay = self.retry.delay(attempt, retry_after_seconds(_headers_of(exc)))
                 logger.info("%s: %s; retry %d in %.2fs", what, _describe(exc), attempt, delay)
                 time.sleep(delay)
 
     def submit(self, calls: Sequence[LLMCall]) -> str:
-        """Create one batch of ``calls``; return its id (persist it before doing anything else)."""
+        """Create one batch of ``calls``; return its id.
+
+        LLMUnavailableError when it failed; after a timeout or a 5xx the batch may exist all the same,
+        which is why the caller records what it submits before calling this.
+        """
         if not calls:
             raise ValueError("a batch needs at least one call")
         if len(calls) > MAX_BATCH_REQUESTS:
@@ -469,6 +532,52 @@ class MessageBatches:
                 yield LLMResult(custom_id, "", Usage(), 0, error=f"batch item errored: {err.type}: {err.message}")
             else:
                 yield LLMResult(custom_id, "", Usage(), 0, error=f"batch item {result.type}")
+
+    def recent(self, *, since: datetime, page_size: int = 100) -> Iterator[ListedBatch]:
+        """The account's batches created at or after ``since``, newest first (the list endpoint's order).
+
+        Pages are fetched with ``after_id`` (the API's cursor towards older batches) and only as long
+        as they are needed: listing stops at the first batch older than ``since``.
+        """
+        cursor: str | None = None
+        while True:
+            params: dict[str, Any] = {"limit": page_size}
+            if cursor:
+                params["after_id"] = cursor
+            page = self._with_retries(
+                "batch list", functools.partial(self.client.messages.batches.list, **params), safe_to_repeat=True
+            )
+            for batch in page.data:
+                if batch.created_at < since:
+                    return
+                counts = batch.request_counts
+                yield ListedBatch(
+                    batch_id=batch.id,
+                    created_at=batch.created_at,
+                    processing_status=batch.processing_status,
+                    request_total=counts.processing
+                    + counts.succeeded
+                    + counts.errored
+                    + counts.canceled
+                    + counts.expired,
+                )
+            if not page.has_more or not page.last_id:
+                return
+            cursor = page.last_id
+
+    def result_custom_ids(self, batch_id: str, *, limit: int) -> list[str]:
+        """The custom_ids of the first ``limit`` results of an ended batch (reading no further)."""
+        decoder = self._with_retries(
+            f"batch {batch_id} results",
+            lambda: self.client.messages.batches.results(batch_id),
+            safe_to_repeat=True,
+        )
+        ids: list[str] = []
+        for line in decoder:
+            ids.append(str(line.custom_id))
+            if len(ids) >= limit:
+                break
+        return ids
 
     def cancel(self, batch_id: str) -> BatchStatus:
         self._with_retries(

@@ -131,24 +131,39 @@ class Extraction(models.Model):
 
 
 class BatchStatus(models.TextChoices):
+    SUBMITTING = "submitting", "Submitting (batch id not known yet)"
     SUBMITTED = "submitted", "Submitted"
     COLLECTED = "collected", "Results stored"
 
 
 class ExtractionBatch(models.Model):
-    """A Message Batch submitted for a run, persisted as soon as the API returned its id.
+    """A Message Batch of a run, written *before* it is submitted and given its id once the API returned it.
 
     ``items`` maps each request's custom_id to what it is for, so that a restarted run fetches the
-    results of a submitted batch instead of submitting it again.
+    results of a submitted batch instead of submitting it again. A row still ``submitting`` after a
+    crash may or may not have reached the API: the run looks for it among the account's batches
+    (same request count, results with these custom_ids) before it submits it again.
     """
 
     run = models.ForeignKey(ExtractionRun, on_delete=models.CASCADE, related_name="batches")
-    batch_id = models.CharField(max_length=100, unique=True)
-    status = models.CharField(max_length=16, choices=BatchStatus.choices, default=BatchStatus.SUBMITTED)
+    batch_id = models.CharField(max_length=100, blank=True, help_text="The API's id; empty while submitting.")
+    status = models.CharField(max_length=16, choices=BatchStatus.choices, default=BatchStatus.SUBMITTING)
     items = models.JSONField(default=dict, help_text="custom_id -> {conversation, prompt_version, sample}")
     request_count = models.PositiveIntegerField(default=0)
-    submitted_at = models.DateTimeField(auto_now_add=True)
+    fingerprint = models.CharField(max_length=64, blank=True, help_text="SHA-256 of the requests as submitted.")
+    submitted_at = models.DateTimeField(auto_now_add=True, help_text="When the submission began (row written).")
     collected_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["batch_id"], condition=~models.Q(batch_id=""), name="extractionbatch_unique_batch_id"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(status="submitting") | ~models.Q(batch_id=""),
+                name="extractionbatch_id_once_submitted",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"batch {self.batch_id} of run {self.run_id} ({self.status})"

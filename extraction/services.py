@@ -20,6 +20,7 @@ import functools
 import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -34,7 +35,16 @@ from extraction import selectors
 from extraction.agreement import Consensus, single_label_consensus, value_set_consensus
 from extraction.costs import TokenCounts, UnknownModelPriceError, call_cost, price_for, settings_prices
 from extraction.features import GATED_FEATURES, SUBJECTIVITY_YES, VALUE_FEATURE_NAMES, FeatureName
-from extraction.llm import LLMCall, LLMProvider, LLMResult, MessageBatches
+from extraction.llm import (
+    LLMCall,
+    LLMConfigurationError,
+    LLMProvider,
+    LLMResult,
+    LLMUnavailableError,
+    MessageBatches,
+    client_settings_check,
+    requests_fingerprint,
+)
 from extraction.models import (
     FUSED,
     BatchStatus,
@@ -57,6 +67,11 @@ MAX_BATCH_SUBMISSIONS = 2
 # Requests per Message Batch we submit (the API takes up to 100,000 and 256 MB; our requests carry a
 # ~13 kB shared prefix each, so 5,000 stays far below the size limit).
 BATCH_CHUNK = 5_000
+# A batch left "submitting" by a crash is looked for among the account's batches created since the
+# row was written, less this margin for the difference between our clock and the API's.
+BATCH_LIST_CLOCK_SKEW = timedelta(minutes=10)
+# How many result custom_ids of a candidate batch are compared with the row's before adopting it.
+BATCH_VERIFY_IDS = 50
 
 # Allowed run status transitions; anything else is a bug or a race and is refused.
 TRANSITIONS: dict[str, set[str]] = {
@@ -215,6 +230,11 @@ def run_refresh_progress(*, run: ExtractionRun) -> Progress:
     run.total_items, run.done_items, run.failed_items = progress.total, progress.done, progress.failed
     if progress.pending == 0:
         current = ExtractionRun.objects.get(pk=run.pk)
+        if current.status == RunStatus.FAILED and progress.failed == 0:
+            # A recount in the middle of a resumed pass saw the failed items it had not reached yet and
+            # ended the run failed; the pass went on and did them. The rows decide: the run succeeded.
+            run_transition(run=run, to=RunStatus.RUNNING)
+            current.status = RunStatus.RUNNING
         if current.status == RunStatus.RUNNING:
             if progress.failed:
                 error = f"{progress.failed} item(s) failed; run the extraction again to retry them"
@@ -249,6 +269,18 @@ def provider_for(run: ExtractionRun) -> LLMProvider:
         # One client per process and endpoint (keeps its connection pool), rebuilt when the settings change.
         return _anthropic_provider(settings.ANTHROPIC_BASE_URL, hash(settings.ANTHROPIC_API_KEY))
     raise RunError(f"unknown provider {run.provider!r}")
+
+
+def provider_check(*, provider: str) -> None:
+    """Refuse a provider that cannot work with the settings (call before creating or resuming a run).
+
+    Not part of ``run_create``: a run may be executed with a provider given in code (tests, benchmarks).
+    """
+    if provider == "anthropic":
+        try:
+            client_settings_check()
+        except LLMConfigurationError as exc:
+            raise RunError(str(exc)) from exc
 
 
 @functools.lru_cache(maxsize=4)
@@ -624,15 +656,34 @@ class BatchStep:
 def run_batch_step(*, run: ExtractionRun, batches: MessageBatches) -> BatchStep:
     """Advance a batch run by one step; safe to call again after a crash at any point.
 
-    A submitted batch is polled and, once ended, its results are stored; only when no batch is
-    outstanding are the pending items (the subjectivity filter first, then the gated features of the
-    conversations it passed) submitted as a new batch, whose id is saved before anything else.
+    A batch row left ``submitting`` (the process died between writing it and saving the batch id)
+    is resolved first, by ``batch_resolve_submitting``. A submitted batch is polled and, once
+    ended, its results are stored; only when no batch is outstanding are the pending items (the
+    subjectivity filter first, then the gated features of the conversations it passed) written as
+    new ``submitting`` rows, submitted, and given their ids.
     """
     run.refresh_from_db()
     if run.status in (RunStatus.SUCCEEDED, RunStatus.CANCELLED):
         return BatchStep("done", detail=run.status)
     run_start(run=run)
+    try:
+        return _batch_step(run, batches)
+    except LLMUnavailableError as exc:
+        # Nothing is lost: submitted batches keep their ids, an interrupted submission its row.
+        run_transition(run=run, to=RunStatus.FAILED, error=f"{exc}; run the extraction again to resume")
+        raise
+
+
+def _batch_step(run: ExtractionRun, batches: MessageBatches) -> BatchStep:
     plan = run_plan(run)
+    unresolved = [
+        row.pk
+        for row in run.batches.filter(status=BatchStatus.SUBMITTING).order_by("pk")
+        if batch_resolve_submitting(run=run, batch=row, batches=batches, plan=plan) == "waiting"
+    ]
+    if unresolved:
+        detail = f"{len(unresolved)} interrupted submission(s): waiting for a candidate batch to end to verify it"
+        return BatchStep("waiting", detail=detail)
     outstanding = list(run.batches.filter(status=BatchStatus.SUBMITTED).order_by("pk"))
     if outstanding:
         collected = waiting = 0
@@ -671,26 +722,91 @@ def run_batch_step(*, run: ExtractionRun, batches: MessageBatches) -> BatchStep:
     if not items:
         run_refresh_progress(run=run)
         return BatchStep("done")
+    # Rows first, then the API: a crash after ``submit`` leaves a row that knows what was sent.
+    with transaction.atomic():
+        rows = [
+            ExtractionBatch.objects.create(
+                run=run,
+                status=BatchStatus.SUBMITTING,
+                items={c.custom_id: items[c.custom_id] for c in chunk},
+                request_count=len(chunk),
+                fingerprint=requests_fingerprint(chunk),
+            )
+            for chunk in chunks
+        ]
     ids = []
-    for chunk in chunks:
+    for row, chunk in zip(rows, chunks, strict=True):
         batch_id = batches.submit(chunk)
-        ExtractionBatch.objects.create(
-            run=run, batch_id=batch_id, items={c.custom_id: items[c.custom_id] for c in chunk}, request_count=len(chunk)
-        )
+        _batch_mark_submitted(batch=row, batch_id=batch_id)
         ids.append(batch_id)
     return BatchStep("submitted", ",".join(ids), len(items))
+
+
+def _batch_mark_submitted(*, batch: ExtractionBatch, batch_id: str, fingerprint: str | None = None) -> None:
+    values: dict[str, Any] = {"batch_id": batch_id, "status": BatchStatus.SUBMITTED}
+    if fingerprint is not None:
+        values["fingerprint"] = fingerprint
+    ExtractionBatch.objects.filter(pk=batch.pk, status=BatchStatus.SUBMITTING).update(**values)
+    batch.batch_id, batch.status = batch_id, BatchStatus.SUBMITTED
+
+
+def _batch_calls(run: ExtractionRun, batch: ExtractionBatch, plan: RunPlan) -> dict[str, LLMCall]:
+    """The requests of ``batch`` rebuilt from its items (custom_id -> call), in the order they were stored."""
+    by_version = {u.version.pk: u for u in plan.units}
+    conversation_ids = {item["conversation"] for item in batch.items.values()}
+    conversations = {c.pk: c for c in Conversation.objects.filter(pk__in=conversation_ids)}
+    calls: dict[str, LLMCall] = {}
+    for custom_id, item in batch.items.items():
+        unit = by_version[item["version"]]
+        calls[custom_id] = _calls(run, conversations[item["conversation"]], unit, plan)[item["sample"]]
+    return calls
+
+
+def batch_resolve_submitting(
+    *, run: ExtractionRun, batch: ExtractionBatch, batches: MessageBatches, plan: RunPlan
+) -> str:
+    """Settle a row left ``submitting``: adopt the batch it became, or submit it (again); never both.
+
+    The API may have created the batch before the process died. The list endpoint shows neither the
+    requests nor their custom_ids, so a candidate is a batch created since the row was written (less
+    ``BATCH_LIST_CLOCK_SKEW``), not already known to any row, with the same request count; it is
+    adopted once it has ended and its first results carry this row's custom_ids (they name the run,
+    the conversation and the feature, so another run's batch cannot match). While a candidate is
+    still processing it cannot be verified: the answer is "waiting", and nothing is submitted.
+    Only when no candidate exists is the batch submitted. Returns "adopted", "waiting" or "submitted".
+    """
+    known = set(ExtractionBatch.objects.exclude(batch_id="").values_list("batch_id", flat=True))
+    wanted = set(batch.items)
+    unverified = 0
+    for listed in batches.recent(since=batch.submitted_at - BATCH_LIST_CLOCK_SKEW):
+        if listed.batch_id in known or listed.request_total != batch.request_count:
+            continue
+        if not listed.ended:
+            unverified += 1
+            continue
+        ids = batches.result_custom_ids(listed.batch_id, limit=min(BATCH_VERIFY_IDS, batch.request_count))
+        if ids and set(ids) <= wanted:
+            logger.info("run %s: adopting batch %s submitted before an interruption", run.pk, listed.batch_id)
+            _batch_mark_submitted(batch=batch, batch_id=listed.batch_id)
+            return "adopted"
+    if unverified:
+        return "waiting"
+    calls = _batch_calls(run, batch, plan)
+    fingerprint = requests_fingerprint(calls.values())
+    if batch.fingerprint and fingerprint != batch.fingerprint:
+        # The code that renders requests changed since the first attempt: what goes out now is recorded.
+        logger.warning("run %s: batch row %s is resubmitted with different requests", run.pk, batch.pk)
+    batch_id = batches.submit(list(calls.values()))
+    _batch_mark_submitted(batch=batch, batch_id=batch_id, fingerprint=fingerprint)
+    return "submitted"
 
 
 def batch_collect(*, run: ExtractionRun, batch: ExtractionBatch, batches: MessageBatches, plan: RunPlan) -> int:
     """Store the results of an ended batch (items already done are skipped) and mark it collected."""
     by_version = {u.version.pk: u for u in plan.units}
-    calls_by_id: dict[str, LLMCall] = {}
+    calls_by_id = _batch_calls(run, batch, plan)
     conversation_ids = {item["conversation"] for item in batch.items.values()}
     conversations = {c.pk: c for c in Conversation.objects.filter(pk__in=conversation_ids)}
-    for custom_id, item in batch.items.items():
-        unit = by_version[item["version"]]
-        conversation = conversations[item["conversation"]]
-        calls_by_id[custom_id] = _calls(run, conversation, unit, plan)[item["sample"]]
     grouped: dict[tuple[int, int], dict[int, LLMResult]] = {}
     for result in batches.results(batch.batch_id, calls_by_id.values()):
         item = batch.items.get(result.custom_id)

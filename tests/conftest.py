@@ -73,7 +73,7 @@ def worker_env(broker_url: str) -> dict[str, str]:
     """Environment for a Celery worker process that shares this test session's database."""
     from django.db import connection
 
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.test", "TEST_CELERY_BROKER_URL": broker_url}
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.test", "TEST_WORKER_BROKER_URL": broker_url}
     settings_dict = connection.settings_dict
     if connection.vendor == "postgresql":
         user = settings_dict.get("USER") or "postgres"

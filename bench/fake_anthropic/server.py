@@ -15,7 +15,8 @@ limiter and batch handling as they would run against the API:
   (tools -> system -> messages) is looked up; the longest cached one is a read, longer breakpoint
   prefixes are written; prefixes under the model's minimum cacheable length (1024 tokens, 2048 for
   Haiku-class models) are never cached; entries live 5 minutes, refreshed on each hit.
-* Batches: create, retrieve, results (JSONL), cancel; processed in the background.
+* Batches: create, list (newest first; ``limit``, ``before_id``, ``after_id`` as the API pages),
+  retrieve, results (JSONL), cancel; processed in the background.
 * Every request is recorded (``FakeAnthropic.log``), so tests count duplicates and batch creations.
 
 Token counts are approximate (``len(text) // 4``), like the client's own estimate.
@@ -37,6 +38,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 CACHE_TTL_S = 300.0
 
@@ -474,6 +476,38 @@ class FakeAnthropic:
             return 500, None
         return 200, None
 
+    def batch_list(self, *, limit: int, before_id: str | None, after_id: str | None) -> dict[str, Any] | None:
+        """One page of batches, newest first, as the API pages it (None when a cursor id is unknown).
+
+        ``after_id`` gives the page that follows that batch in this order (older batches),
+        ``before_id`` the page that precedes it (newer ones).
+        """
+        with self._lock:
+            ordered = list(reversed(self.batches.values()))  # dicts keep creation order
+        ids = [b.id for b in ordered]
+        if after_id is not None:
+            if after_id not in ids:
+                return None
+            start = ids.index(after_id) + 1
+            page = ordered[start : start + limit]
+            has_more = start + limit < len(ordered)
+        elif before_id is not None:
+            if before_id not in ids:
+                return None
+            end = ids.index(before_id)
+            page = ordered[max(0, end - limit) : end]
+            has_more = end - limit > 0
+        else:
+            page = ordered[:limit]
+            has_more = limit < len(ordered)
+        self._record(LoggedRequest(time.monotonic(), "batch_list", 200, "", "", ""))
+        return {
+            "page": page,
+            "has_more": has_more,
+            "first_id": page[0].id if page else None,
+            "last_id": page[-1].id if page else None,
+        }
+
     def batch_json(self, batch: _Batch, base: str) -> dict[str, Any]:
         counts = {"processing": 0, "succeeded": 0, "errored": 0, "canceled": 0, "expired": 0}
         if batch.status == "ended":
@@ -637,6 +671,9 @@ class _Handler(BaseHTTPRequestHandler):
                 rows = [r.__dict__ for r in fake.log]
             self._json(200, rows)
             return
+        if path == "/v1/messages/batches":
+            self._batch_list()
+            return
         if len(parts) >= 4 and parts[:3] == ["v1", "messages", "batches"]:
             batch = fake.batches.get(parts[3])
             if batch is None:
@@ -655,6 +692,41 @@ class _Handler(BaseHTTPRequestHandler):
                 self._send(200, lines.encode(), "application/binary")
                 return
         self._json(404, _error_body(404))
+
+    def _batch_list(self) -> None:
+        query = parse_qs(urlsplit(self.path).query)
+
+        def one(name: str) -> str | None:
+            values = query.get(name)
+            return values[-1] if values else None
+
+        raw_limit = one("limit") or "20"
+        if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= 1000:
+            body = {"type": "error", "error": {"type": "invalid_request_error", "message": "limit: 1 to 1000"}}
+            self._json(400, body)
+            return
+        before_id, after_id = one("before_id"), one("after_id")
+        if before_id and after_id:
+            body = {
+                "type": "error",
+                "error": {"type": "invalid_request_error", "message": "give before_id or after_id, not both"},
+            }
+            self._json(400, body)
+            return
+        listed = self.fake.batch_list(limit=int(raw_limit), before_id=before_id, after_id=after_id)
+        if listed is None:
+            self._json(404, _error_body(404))
+            return
+        base = self._base()
+        self._json(
+            200,
+            {
+                "data": [self.fake.batch_json(b, base) for b in listed["page"]],
+                "has_more": listed["has_more"],
+                "first_id": listed["first_id"],
+                "last_id": listed["last_id"],
+            },
+        )
 
     def _messages(self, params: dict[str, Any]) -> None:
         fake = self.fake

@@ -11,9 +11,10 @@ DEBUG = False
 SECRET_KEY = env("DJANGO_SECRET_KEY", default="test-only-insecure-key")
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
-# A worker process started by a test (tests/e2e) uses these settings with TEST_CELERY_BROKER_URL set,
-# and must see the test database: on SQLite that needs a file, not the default in-memory database.
-CELERY_BROKER_URL = env("TEST_CELERY_BROKER_URL", default="")
+# A worker process started by a test (tests/conftest.py: start_worker) uses these settings with
+# TEST_WORKER_BROKER_URL set, and must see the test database: on SQLite that needs a file, not the default
+# in-memory database. Only that subprocess gets the variable, so the test session itself stays eager.
+CELERY_BROKER_URL = env("TEST_WORKER_BROKER_URL", default="")
 CELERY_RESULT_BACKEND = CELERY_BROKER_URL or None
 CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):  # noqa: F405

@@ -85,3 +85,13 @@ def test_cancel_and_unknown_run(small_dataset: Any, write_recordings: Recordings
     assert client.post(f"{URL}{run_id}/cancel/").json()["status"] == RunStatus.CANCELLED
     assert client.post(f"{URL}{run_id}/cancel/").status_code == 200  # already cancelled: no change
     assert client.get(f"{URL}999999/").status_code == 404
+
+
+@pytest.mark.django_db
+def test_anthropic_run_without_a_key_is_refused_before_anything_is_written(small_dataset: Any, settings: Any) -> None:
+    settings.ANTHROPIC_API_KEY = ""
+    body = {"dataset": "small", "prompt_set": "paper-v1", "provider": "anthropic", "batch": True}
+    response = client_for(Role.LEAD).post(URL, body, format="json")
+    assert response.status_code == 400
+    assert response.json()["detail"].startswith("ANTHROPIC_API_KEY is not set")
+    assert ExtractionRun.objects.count() == 0

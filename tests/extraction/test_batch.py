@@ -109,3 +109,57 @@ def test_duplicate_custom_ids_are_refused_before_submission(fake_anthropic: Fake
     with pytest.raises(ValueError, match="duplicate custom_id"):
         batches(fake_anthropic).submit([c, c])
     assert fake_anthropic.requests("batch_create") == []
+
+
+def test_list_pages_newest_first_with_the_api_cursors(fake_anthropic: FakeAnthropic) -> None:
+    mb = batches(fake_anthropic)
+    created = [mb.submit(calls(1)) for _ in range(5)]
+    newest_first = created[::-1]
+    client = mb.client
+    # The SDK follows has_more/last_id with after_id: every batch once, newest first, in pages of 2.
+    assert [b.id for b in client.messages.batches.list(limit=2)] == newest_first
+    assert len(fake_anthropic.requests("batch_list")) == 3
+    page = client.messages.batches.list(limit=2, after_id=newest_first[1])
+    assert ([b.id for b in page.data], page.has_more) == (newest_first[2:4], True)
+    page = client.messages.batches.list(limit=2, before_id=newest_first[3])
+    assert ([b.id for b in page.data], page.has_more) == (newest_first[1:3], True)
+    page = client.messages.batches.list(limit=2, before_id=newest_first[1])
+    assert ([b.id for b in page.data], page.has_more) == (newest_first[:1], False)
+    counts = page.data[0].request_counts
+    assert counts.processing + counts.succeeded == 2
+
+
+def test_recent_stops_at_the_first_batch_older_than_since(fake_anthropic: FakeAnthropic) -> None:
+    import time
+    from datetime import UTC, datetime
+
+    mb = batches(fake_anthropic)
+    older = mb.submit(calls(1))
+    time.sleep(0.05)
+    since = datetime.now(UTC)
+    newer = [mb.submit(calls(2)), mb.submit(calls(3))]
+    listed = list(mb.recent(since=since, page_size=1))
+    assert [b.batch_id for b in listed] == newer[::-1]
+    assert [b.request_total for b in listed] == [6, 4]
+    assert older not in {b.batch_id for b in listed}
+    # Pages of one: the two newer batches, then the page whose batch is too old ends the listing.
+    assert len(fake_anthropic.requests("batch_list")) == 3
+
+
+def test_result_custom_ids_reads_the_first_results(fake_anthropic: FakeAnthropic) -> None:
+    mb = batches(fake_anthropic)
+    submitted = calls(3)
+    batch_id = mb.submit(submitted)
+    mb.wait(batch_id, poll_interval_s=0.05, timeout_s=10)
+    ids = mb.result_custom_ids(batch_id, limit=4)
+    assert len(ids) == 4
+    assert set(ids) <= {c.custom_id for c in submitted}
+
+
+def test_fingerprint_follows_the_requests_not_their_order() -> None:
+    from extraction.llm import requests_fingerprint
+
+    submitted = calls(2)
+    assert requests_fingerprint(submitted) == requests_fingerprint(submitted[::-1])
+    changed = [*submitted[:-1], LLMCall(**{**submitted[-1].__dict__, "max_tokens": 201})]
+    assert requests_fingerprint(changed) != requests_fingerprint(submitted)

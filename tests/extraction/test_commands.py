@@ -92,3 +92,90 @@ def test_check_recordings(small_dataset: Any, write_recordings: RecordingsWriter
     # o1 is not subjective, so its value features are not needed; s2's missing recording is reported.
     assert "1 missing" in buffer.getvalue()
     assert "conversation 's2' of dataset 'small', feature 'human_values'" in buffer.getvalue()
+
+
+def closed_port_url() -> str:
+    """A local URL nothing listens on (connection refused)."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    return f"http://127.0.0.1:{port}"
+
+
+@pytest.fixture
+def live_settings(settings: Any) -> Any:
+    settings.ANTHROPIC_API_KEY = "test-key"
+    settings.REDIS_URL = ""  # the in-process rate limiter
+    settings.LLM_REQUESTS_PER_MINUTE = 60_000
+    settings.LLM_MAX_RETRIES = 1
+    settings.EXTRACTION_BATCH_POLL_S = 0.05
+    return settings
+
+
+@pytest.mark.django_db
+def test_extract_without_api_key_says_what_to_set_and_writes_nothing(small_dataset: Any, live_settings: Any) -> None:
+    live_settings.ANTHROPIC_API_KEY = ""
+    for extra in ((), ("--batch",)):
+        with pytest.raises(CommandError) as err:
+            run_command("extract", "--dataset", "small", "--prompts", "paper-v1", "--provider", "anthropic", *extra)
+        assert str(err.value) == (
+            "ANTHROPIC_API_KEY is not set: export it (or use the replay provider, which needs no key)"
+        )
+    assert ExtractionRun.objects.count() == 0
+
+
+@pytest.mark.django_db
+def test_extract_with_the_api_unreachable_fails_the_items_and_resumes_later(
+    small_dataset: Any, live_settings: Any, fake_anthropic: Any
+) -> None:
+    live_settings.ANTHROPIC_BASE_URL = closed_port_url()
+    buffer = StringIO()
+    args = ("extract", "--dataset", "small", "--prompts", "paper-v1", "--provider", "anthropic", "--no-progress")
+    with pytest.raises(CommandError, match="ended failed: 4 item"):
+        call_command(*args, stdout=buffer)
+    report = buffer.getvalue()
+    # The filter of each conversation failed (the gated features were not asked), each with the reason.
+    assert "items 4: done 0 (parse errors 0), failed 4, pending 0" in report
+    assert report.count("[failed]: APIConnectionError") == 4
+    assert f"{live_settings.ANTHROPIC_BASE_URL} ([Errno 111] Connection refused)" in report
+    assert "check ANTHROPIC_BASE_URL" in report
+
+    fake_anthropic.config.subjective_fraction = 1.0
+    live_settings.ANTHROPIC_BASE_URL = fake_anthropic.base_url
+    out = run_command(*args)
+    run = ExtractionRun.objects.get()
+    assert f"run {run.pk}: resuming" in out
+    # A recount after the first conversation sees the other three still failed; the run ends succeeded.
+    assert "-> succeeded" in out
+    run.refresh_from_db()
+    assert (run.status, run.done_items, run.failed_items) == (RunStatus.SUCCEEDED, 4 * 6, 0)
+
+
+@pytest.mark.django_db
+def test_batch_extract_with_the_api_unreachable_keeps_the_run_to_resume(
+    small_dataset: Any, live_settings: Any, fake_anthropic: Any
+) -> None:
+    from extraction.models import BatchStatus, ExtractionBatch
+
+    live_settings.ANTHROPIC_BASE_URL = closed_port_url()
+    args = ("extract", "--dataset", "small", "--prompts", "paper-v1", "--provider", "anthropic", "--batch")
+    with pytest.raises(CommandError) as err:
+        run_command(*args, "--no-progress")
+    run = ExtractionRun.objects.get()
+    message = str(err.value)
+    assert message.startswith("batch create: APIConnectionError: Connection error. http://127.0.0.1:")
+    assert message.endswith(f"run {run.pk} is kept: run the same command again to resume it")
+    run.refresh_from_db()
+    assert run.status == RunStatus.FAILED
+    assert "Connection refused" in run.error
+    assert ExtractionBatch.objects.get().status == BatchStatus.SUBMITTING
+
+    fake_anthropic.config.batch_processing_s = 0.05
+    live_settings.ANTHROPIC_BASE_URL = fake_anthropic.base_url
+    out = run_command(*args, "--no-progress")
+    assert f"run {run.pk}: resuming" in out
+    run.refresh_from_db()
+    assert run.status == RunStatus.SUCCEEDED
+    assert not ExtractionBatch.objects.filter(status=BatchStatus.SUBMITTING).exists()

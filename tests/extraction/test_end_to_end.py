@@ -1,21 +1,23 @@
 """Runs through the real client and SDK against the local fake Anthropic server (over HTTP).
 
-A live run with a rate-limited request and a malformed answer, and a batch run interrupted after
-submission that resumes by fetching the results instead of submitting again.
+A live run with a rate-limited request and a malformed answer, and batch runs interrupted after
+submission (after the id was saved, or before) that resume by fetching the results instead of
+submitting again.
 """
 
 from __future__ import annotations
 
 import random
-from collections import deque
+from collections import Counter, deque
+from collections.abc import Sequence
 from typing import Any
 
 import pytest
 
 from bench.fake_anthropic import FakeAnthropic
 from extraction.costs import TokenCounts, call_cost, price_for, settings_prices
-from extraction.llm import AnthropicProvider, MessageBatches, RetryPolicy, make_client
-from extraction.models import Extraction, ExtractionBatch, ExtractionStatus, RunStatus
+from extraction.llm import AnthropicProvider, LLMCall, MessageBatches, RetryPolicy, make_client
+from extraction.models import BatchStatus, Extraction, ExtractionBatch, ExtractionStatus, RunStatus
 from extraction.ratelimit import Limits, LocalRateLimiter
 from extraction.selectors import run_report
 from extraction.services import run_batch_execute, run_batch_step, run_create, run_execute
@@ -103,6 +105,108 @@ def test_batch_run_interrupted_after_submission_resumes_without_resubmitting(
     price = price_for(row.model, settings_prices())
     assert row.cost_usd == call_cost(usage, price, batch=True) > 0
     assert row.cost_usd < call_cost(usage, price)
+
+
+class ProcessDiedError(Exception):
+    """Stands for the process being killed at that point (nothing after it runs)."""
+
+
+class DiesAfterSubmit(MessageBatches):
+    """The API accepted the batch and returned its id; the process dies before the id is saved."""
+
+    def submit(self, calls: Sequence[LLMCall]) -> str:
+        super().submit(calls)
+        raise ProcessDiedError
+
+
+class DiesBeforeSubmit(MessageBatches):
+    """The process dies after the batch row was written, before the request reached the API."""
+
+    def submit(self, calls: Sequence[LLMCall]) -> str:
+        raise ProcessDiedError
+
+
+def fake_batches(fake: FakeAnthropic, cls: type[MessageBatches] = MessageBatches) -> MessageBatches:
+    client = make_client(api_key="test-key", base_url=fake.base_url, timeout_s=5)
+    return cls(client=client, retry=RetryPolicy(max_retries=2, base_delay=0.01, max_delay=0.02))
+
+
+def assert_each_item_extracted_once(fake: FakeAnthropic, run: Any) -> None:
+    per_request = Counter(r.custom_id for r in fake.requests("batch_item", None))
+    assert per_request
+    assert set(per_request.values()) == {1}, "a request was processed in two batches"
+    run.refresh_from_db()
+    assert run.status == RunStatus.SUCCEEDED
+    rows = Extraction.objects.filter(run=run)
+    keys = list(rows.values_list("conversation_id", "feature"))
+    assert len(keys) == len(set(keys)) == run.total_items
+
+
+@pytest.mark.django_db
+def test_batch_run_dying_between_submit_and_saving_the_id_adopts_the_batch(
+    small_dataset: Any, fake_anthropic: FakeAnthropic
+) -> None:
+    fake_anthropic.config.subjective_fraction = 0.5
+    fake_anthropic.config.batch_processing_s = 1.0  # still processing when the run restarts
+    run = run_create(dataset="small", prompt_set="paper-v1", provider="anthropic", batch=True)
+    with pytest.raises(ProcessDiedError):
+        run_batch_step(run=run, batches=fake_batches(fake_anthropic, DiesAfterSubmit))
+    fake_anthropic.config.batch_processing_s = 0.1
+    (accepted,) = fake_anthropic.batches
+    row = ExtractionBatch.objects.get(run=run)
+    assert (row.status, row.batch_id, row.request_count) == (BatchStatus.SUBMITTING, "", 4)
+    # Another client's batch of the same size, created later (so listed first) and already ended
+    # (so it is the first candidate checked), is not ours: its custom_ids tell.
+    fake_anthropic.config.batch_processing_s = 0.0
+    other = fake_batches(fake_anthropic)
+    decoy = other.submit(
+        [LLMCall(custom_id=f"other-{i}", model="claude-haiku-4-5", parts=call_parts(), max_tokens=50) for i in range(4)]
+    )
+    assert other.wait(decoy, poll_interval_s=0.02, timeout_s=5).ended
+
+    steps: list[str] = []
+    run_batch_execute(
+        run=run, batches=fake_batches(fake_anthropic), poll_interval_s=0.05, on_step=lambda s: steps.append(s.action)
+    )
+    # The batches were still processing at the restart: the run waited to verify, then adopted.
+    assert steps[0] == "waiting"
+    row.refresh_from_db()
+    assert (row.batch_id, row.status) == (accepted, BatchStatus.COLLECTED)
+    assert decoy not in set(ExtractionBatch.objects.values_list("batch_id", flat=True))
+    creates = [r.key for r in fake_anthropic.requests("batch_create", None)]
+    # The filter batch once (never again), the decoy, then the gated features of the passed conversations.
+    assert creates[:2] == [accepted, decoy]
+    assert len(creates) == 3
+    assert_each_item_extracted_once(fake_anthropic, run)
+
+
+@pytest.mark.django_db
+def test_batch_run_dying_before_the_api_saw_the_batch_submits_it_once(
+    small_dataset: Any, fake_anthropic: FakeAnthropic
+) -> None:
+    fake_anthropic.config.subjective_fraction = 0.5
+    fake_anthropic.config.batch_processing_s = 0.1
+    run = run_create(dataset="small", prompt_set="paper-v1", provider="anthropic", batch=True)
+    with pytest.raises(ProcessDiedError):
+        run_batch_step(run=run, batches=fake_batches(fake_anthropic, DiesBeforeSubmit))
+    assert fake_anthropic.requests("batch_create", None) == []
+    row = ExtractionBatch.objects.get(run=run)
+    fingerprint = row.fingerprint
+    progress = run_batch_execute(run=run, batches=fake_batches(fake_anthropic), poll_interval_s=0.05)
+    assert progress.pending == 0
+    row.refresh_from_db()
+    assert row.status == BatchStatus.COLLECTED
+    # Resubmitted from the row's own items: the same requests as the interrupted attempt.
+    assert len(fingerprint) == 64
+    assert row.fingerprint == fingerprint
+    assert len(fake_anthropic.requests("batch_create", None)) == 2  # the filter batch, then the gated one
+    assert_each_item_extracted_once(fake_anthropic, run)
+
+
+def call_parts() -> Any:
+    from extraction.llm import PromptParts
+
+    return PromptParts(system="", transcript="<conversation>\nHuman: hi\n</conversation>", instructions="Task?")
 
 
 @pytest.mark.django_db

@@ -10,13 +10,14 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
 from extraction import selectors
-from extraction.llm import LLMConfigurationError
+from extraction.llm import LLMConfigurationError, LLMUnavailableError
 from extraction.management.commands._report import report_lines
 from extraction.models import ExtractionRun, RunStatus
 from extraction.replay import MissingRecordingError
 from extraction.services import (
     PROVIDERS,
     RunError,
+    provider_check,
     run_batch_execute,
     run_create,
     run_execute,
@@ -66,6 +67,10 @@ class Command(BaseCommand):
             "all_conversations": opts["all_conversations"],
             "batch": opts["batch"],
         }
+        try:
+            provider_check(provider=provider)
+        except RunError as exc:
+            raise CommandError(str(exc)) from exc
         run = None
         if not opts["new"] and not models:
             run = run_find_resumable(
@@ -97,6 +102,9 @@ class Command(BaseCommand):
             self._run(run, opts)
         except (RunError, MissingRecordingError, LLMConfigurationError) as exc:
             raise CommandError(str(exc)) from exc
+        except LLMUnavailableError as exc:
+            assert run is not None
+            raise CommandError(f"{exc}; run {run.pk} is kept: run the same command again to resume it") from exc
         run.refresh_from_db()
         for line in report_lines(selectors.run_report(run=run, failure_limit=30)):
             self.stdout.write(line)
