@@ -43,7 +43,10 @@ class PromptNamer:
     def name_cluster(self, members: list[str]) -> str:
         if not members:
             raise NamingError("cannot name an empty cluster")
-        reply = self.complete(self.render(members))
+        try:
+            reply = self.complete(self.render(members))
+        except Exception as exc:  # any provider's failure (unconfigured, unreachable) ends the build cleanly
+            raise NamingError(f"the language model could not name a cluster of {len(members)} values: {exc}") from exc
         match = _NAME.search(reply)
         name = match.group(1).strip() if match else ""
         if not name:

@@ -17,6 +17,7 @@ after another) so the transcript written to the prompt cache by the first is rea
 from __future__ import annotations
 
 import functools
+import hashlib
 import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -288,6 +289,29 @@ def _anthropic_provider(base_url: str, key_hash: int) -> LLMProvider:
     from extraction.llm import AnthropicProvider
 
     return AnthropicProvider.from_settings()
+
+
+def text_complete(prompt: str) -> str:
+    """One free-form completion through the live client (shared rate limiter, retries, cost-free of runs).
+
+    What the taxonomy namer calls: ``TAXONOMY_NAMER=extraction.services.text_complete`` names clusters with
+    ``LLM_TEXT_MODEL`` and the prompt in ``prompts/taxonomy/``. Raises ``RunError`` when the API is not
+    configured and ``LLMUnavailableError`` when the request failed after the retries.
+    """
+    from extraction.llm import LLMCall, LLMUnavailableError, PromptParts
+
+    provider_check(provider="anthropic")
+    provider = _anthropic_provider(settings.ANTHROPIC_BASE_URL, hash(settings.ANTHROPIC_API_KEY))
+    call = LLMCall(
+        custom_id="text-" + hashlib.sha256(prompt.encode()).hexdigest()[:40],
+        model=settings.LLM_TEXT_MODEL,
+        parts=PromptParts(system="", transcript="", instructions=prompt),
+        max_tokens=settings.LLM_TEXT_MAX_TOKENS,
+    )
+    result = provider.complete(call)
+    if result.error:
+        raise LLMUnavailableError(f"text completion with {call.model} failed: {result.error}")
+    return result.text
 
 
 # ---------------------------------------------------------------------------------------------

@@ -178,6 +178,17 @@ def prompt_segments(params: dict[str, Any]) -> list[tuple[str, bool]]:
     return segments
 
 
+def _naming_answer(params: dict[str, Any]) -> str | None:
+    """A taxonomy-naming request (prompts/taxonomy/name_cluster.md) gets a name built from its first value."""
+    messages = params.get("messages") or []
+    text = " ".join(t for m in messages if m.get("role") == "user" for t, _ in _block_texts(m.get("content")))
+    found = re.search(r"<values>\s*-\s*([^\n]+)", text)
+    if found is None or "<name>" not in text:
+        return None
+    first = found.group(1).strip()
+    return f"<name>{first} and related values</name>\n<description>Values close to {first} (synthetic).</description>"
+
+
 def detect_feature(params: dict[str, Any]) -> str:
     """Which feature a request asks for: the tail (last user block) first, then the whole prompt."""
     messages = params.get("messages") or []
@@ -373,6 +384,9 @@ class FakeAnthropic:
 
     def answer(self, params: dict[str, Any]) -> dict[str, Any]:
         """A Message object for ``params`` (used by /v1/messages and by batches)."""
+        naming = _naming_answer(params)
+        if naming is not None:
+            return self._message(params, naming, max(1, count_tokens(naming)), "end_turn")
         feature = detect_feature(params)
         transcript_key = _transcript_key(params)
         thinking, answer = synthetic_answer(
@@ -392,6 +406,9 @@ class FakeAnthropic:
             text = text[: max_tokens * 4]
             output_tokens = max_tokens
             stop_reason = "max_tokens"
+        return self._message(params, text, output_tokens, stop_reason)
+
+    def _message(self, params: dict[str, Any], text: str, output_tokens: int, stop_reason: str) -> dict[str, Any]:
         return {
             "id": "msg_fake_" + uuid.uuid4().hex[:20],
             "type": "message",

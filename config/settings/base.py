@@ -169,7 +169,10 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("CELERY_VISIBIL
 # clusters with an LLM; empty = clusters are named after their most central member (flagged as fallback names).
 TAXONOMY_EMBEDDING_MODEL = env("TAXONOMY_EMBEDDING_MODEL", default="")
 TAXONOMY_EMBEDDING_CACHE = env("TAXONOMY_EMBEDDING_CACHE", default=str(BASE_DIR / "var" / "embeddings"))
-TAXONOMY_NAMER = env("TAXONOMY_NAMER", default="")
+TAXONOMY_NAMER = env("TAXONOMY_NAMER", default="")  # e.g. extraction.services.text_complete
+# Free-form completions through the extraction client (taxonomy naming).
+LLM_TEXT_MODEL = env("LLM_TEXT_MODEL", default="claude-sonnet-4-6")
+LLM_TEXT_MAX_TOKENS = env.int("LLM_TEXT_MAX_TOKENS", default=300)
 TAXONOMY_MAPPING_THRESHOLD = env.float("TAXONOMY_MAPPING_THRESHOLD", default=0.8)
 
 # Residuals and descriptive results. ANALYSIS_MIN_CONVERSATIONS: the privacy threshold (as Clio does): values and
