@@ -33,6 +33,7 @@ from analysis.selectors import (
     taxonomy_unmapped,
 )
 from analysis.services import (
+    CELL_COLUMNS,
     AnalysisRequestError,
     residual_analysis_check,
     taxonomy_import_tree,
@@ -361,20 +362,7 @@ class ResidualAnalysisSerializer(serializers.ModelSerializer[ResidualAnalysis]):
 class ResidualCellSerializer(serializers.ModelSerializer[ResidualCell]):
     class Meta:
         model = ResidualCell
-        fields = [
-            "row_label",
-            "col_label",
-            "observed",
-            "expected",
-            "residual",
-            "p_value",
-            "p_exact",
-            "significant",
-            "odds_ratio",
-            "or_low",
-            "or_high",
-            "or_corrected",
-        ]
+        fields = list(CELL_COLUMNS)
 
 
 class ResidualAnalysisListApi(APIView):
