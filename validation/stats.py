@@ -80,8 +80,15 @@ class OutOfScaleError(StatsInputError):
 # --------------------------------------------------------------------------------------------- results
 
 
+class _Result:
+    """What every result shares: ``as_dict()``, nested results and tuples turned into dicts and lists (for JSON)."""
+
+    def as_dict(self) -> dict[str, Any]:
+        return _asdict(self)
+
+
 @dataclass(frozen=True)
-class ProportionCI:
+class ProportionCI(_Result):
     successes: float
     n: int
     estimate: float
@@ -91,12 +98,9 @@ class ProportionCI:
     confidence: float
     method: str
 
-    def as_dict(self) -> dict[str, Any]:
-        return _asdict(self)
-
 
 @dataclass(frozen=True)
-class BootstrapCI:
+class BootstrapCI(_Result):
     low: float
     high: float
     confidence: float
@@ -105,12 +109,9 @@ class BootstrapCI:
     seed: int
     method: str = "percentile, units resampled"
 
-    def as_dict(self) -> dict[str, Any]:
-        return _asdict(self)
-
 
 @dataclass(frozen=True)
-class AlphaResult:
+class AlphaResult(_Result):
     """Krippendorff's alpha; ``value`` is None when undefined and ``reason`` says why."""
 
     value: float | None
@@ -124,12 +125,9 @@ class AlphaResult:
     reason: str | None = None
     ci: BootstrapCI | None = None
 
-    def as_dict(self) -> dict[str, Any]:
-        return _asdict(self)
-
 
 @dataclass(frozen=True)
-class CoefficientResult:
+class CoefficientResult(_Result):
     """A chance-corrected agreement coefficient (kappa, AC1) or percent agreement."""
 
     name: str
@@ -141,12 +139,9 @@ class CoefficientResult:
     reason: str | None = None
     ci: BootstrapCI | None = None
 
-    def as_dict(self) -> dict[str, Any]:
-        return _asdict(self)
-
 
 @dataclass(frozen=True)
-class McNemarResult:
+class McNemarResult(_Result):
     n: int
     both_correct: int
     only_a_correct: int
@@ -161,33 +156,24 @@ class McNemarResult:
     confidence: float
     difference_method: str = "Newcombe (1998) method 10, score-based, paired"
 
-    def as_dict(self) -> dict[str, Any]:
-        return _asdict(self)
-
 
 @dataclass(frozen=True)
-class HolmResult:
+class HolmResult(_Result):
     names: tuple[str, ...]
     p_values: tuple[float, ...]
     adjusted: tuple[float, ...]
     reject: tuple[bool, ...]
     alpha: float
 
-    def as_dict(self) -> dict[str, Any]:
-        return _asdict(self)
-
 
 @dataclass(frozen=True)
-class SetAgreement:
+class SetAgreement(_Result):
     """Agreement between machine and reviewer value sets over n pairs."""
 
     n: int
     exact_match: float
     mean_jaccard: float
     mean_masi: float
-
-    def as_dict(self) -> dict[str, Any]:
-        return _asdict(self)
 
 
 def _asdict(obj: Any) -> dict[str, Any]:
