@@ -33,6 +33,7 @@ from analysis.selectors import (
     taxonomy_unmapped,
 )
 from analysis.services import (
+    CELL_COLUMNS,
     AnalysisRequestError,
     residual_analysis_check,
     taxonomy_import_tree,
@@ -274,12 +275,25 @@ class TaxonomyMapApi(APIView):
 
 
 class _NodeEditApi(APIView):
+    """POST: check ``InputSerializer``, apply :meth:`edit` to the node and answer with the node as it now stands.
+
+    A ``TaxonomyError`` from the edit (a rule of the tree it would break) is a 400 naming ``error_field``."""
+
     permission_classes = [IsAuthenticated, TAXONOMY_EDITORS]
+    InputSerializer: type[serializers.Serializer[dict[str, Any]]]
+    error_field: str
 
-    def node(self, pk: int) -> TaxonomyNode:
-        return get_object_or_404(TaxonomyNode.objects.select_related("taxonomy", "parent"), pk=pk)
+    def edit(self, node: TaxonomyNode, data: dict[str, Any], user: Any) -> TaxonomyNode:
+        raise NotImplementedError
 
-    def done(self, node: TaxonomyNode) -> Response:
+    def post(self, request: Request, pk: int) -> Response:
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        node = get_object_or_404(TaxonomyNode.objects.select_related("taxonomy", "parent"), pk=pk)
+        try:
+            node = self.edit(node, data.validated_data, request.user)
+        except TaxonomyError as exc:
+            raise serializers.ValidationError({self.error_field: [str(exc)]}) from exc
         node.refresh_from_db()
         return Response(TaxonomyNodeSerializer(node).data)
 
@@ -289,51 +303,32 @@ class NodeRenameApi(_NodeEditApi):
         name = serializers.CharField(max_length=500)
         description = serializers.CharField(required=False, allow_blank=True, default=None)
 
-    def post(self, request: Request, pk: int) -> Response:
-        data = self.InputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        try:
-            node = taxonomy_node_rename(
-                node=self.node(pk),
-                name=data.validated_data["name"],
-                description=data.validated_data["description"],
-                user=request.user,
-            )
-        except TaxonomyError as exc:
-            raise serializers.ValidationError({"name": [str(exc)]}) from exc
-        return self.done(node)
+    error_field = "name"
+
+    def edit(self, node: TaxonomyNode, data: dict[str, Any], user: Any) -> TaxonomyNode:
+        return taxonomy_node_rename(node=node, name=data["name"], description=data["description"], user=user)
 
 
 class NodeMergeApi(_NodeEditApi):
     class InputSerializer(serializers.Serializer[dict[str, Any]]):
         into = serializers.IntegerField(help_text="id of the cluster that absorbs this one")
 
-    def post(self, request: Request, pk: int) -> Response:
-        data = self.InputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        source = self.node(pk)
-        target = get_object_or_404(TaxonomyNode, pk=data.validated_data["into"])
-        try:
-            node = taxonomy_node_merge(source=source, target=target, user=request.user)
-        except TaxonomyError as exc:
-            raise serializers.ValidationError({"into": [str(exc)]}) from exc
-        return self.done(node)
+    error_field = "into"
+
+    def edit(self, node: TaxonomyNode, data: dict[str, Any], user: Any) -> TaxonomyNode:
+        target = get_object_or_404(TaxonomyNode, pk=data["into"])
+        return taxonomy_node_merge(source=node, target=target, user=user)
 
 
 class NodeMoveApi(_NodeEditApi):
     class InputSerializer(serializers.Serializer[dict[str, Any]]):
         new_parent = serializers.IntegerField(help_text="id of the new parent, one level up")
 
-    def post(self, request: Request, pk: int) -> Response:
-        data = self.InputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        node = self.node(pk)
-        parent = get_object_or_404(TaxonomyNode, pk=data.validated_data["new_parent"])
-        try:
-            node = taxonomy_node_move(node=node, new_parent=parent, user=request.user)
-        except TaxonomyError as exc:
-            raise serializers.ValidationError({"new_parent": [str(exc)]}) from exc
-        return self.done(node)
+    error_field = "new_parent"
+
+    def edit(self, node: TaxonomyNode, data: dict[str, Any], user: Any) -> TaxonomyNode:
+        parent = get_object_or_404(TaxonomyNode, pk=data["new_parent"])
+        return taxonomy_node_move(node=node, new_parent=parent, user=user)
 
 
 # ================================================================================================ end taxonomy
@@ -367,20 +362,7 @@ class ResidualAnalysisSerializer(serializers.ModelSerializer[ResidualAnalysis]):
 class ResidualCellSerializer(serializers.ModelSerializer[ResidualCell]):
     class Meta:
         model = ResidualCell
-        fields = [
-            "row_label",
-            "col_label",
-            "observed",
-            "expected",
-            "residual",
-            "p_value",
-            "p_exact",
-            "significant",
-            "odds_ratio",
-            "or_low",
-            "or_high",
-            "or_corrected",
-        ]
+        fields = list(CELL_COLUMNS)
 
 
 class ResidualAnalysisListApi(APIView):

@@ -611,6 +611,7 @@ def residual_analysis_create(
     return analysis
 
 
+# One list for the stored cell, the API and the CLI output, so none of them can drop or reorder a column.
 CELL_COLUMNS = (
     "row_label",
     "col_label",

@@ -80,8 +80,15 @@ class OutOfScaleError(StatsInputError):
 # --------------------------------------------------------------------------------------------- results
 
 
+class _Result:
+    """What every result shares: ``as_dict()``, nested results and tuples turned into dicts and lists (for JSON)."""
+
+    def as_dict(self) -> dict[str, Any]:
+        return _asdict(self)
+
+
 @dataclass(frozen=True)
-class ProportionCI:
+class ProportionCI(_Result):
     successes: float
     n: int
     estimate: float
@@ -91,12 +98,9 @@ class ProportionCI:
     confidence: float
     method: str
 
-    def as_dict(self) -> dict[str, Any]:
-        return _asdict(self)
-
 
 @dataclass(frozen=True)
-class BootstrapCI:
+class BootstrapCI(_Result):
     low: float
     high: float
     confidence: float
@@ -105,12 +109,9 @@ class BootstrapCI:
     seed: int
     method: str = "percentile, units resampled"
 
-    def as_dict(self) -> dict[str, Any]:
-        return _asdict(self)
-
 
 @dataclass(frozen=True)
-class AlphaResult:
+class AlphaResult(_Result):
     """Krippendorff's alpha; ``value`` is None when undefined and ``reason`` says why."""
 
     value: float | None
@@ -124,12 +125,9 @@ class AlphaResult:
     reason: str | None = None
     ci: BootstrapCI | None = None
 
-    def as_dict(self) -> dict[str, Any]:
-        return _asdict(self)
-
 
 @dataclass(frozen=True)
-class CoefficientResult:
+class CoefficientResult(_Result):
     """A chance-corrected agreement coefficient (kappa, AC1) or percent agreement."""
 
     name: str
@@ -141,12 +139,9 @@ class CoefficientResult:
     reason: str | None = None
     ci: BootstrapCI | None = None
 
-    def as_dict(self) -> dict[str, Any]:
-        return _asdict(self)
-
 
 @dataclass(frozen=True)
-class McNemarResult:
+class McNemarResult(_Result):
     n: int
     both_correct: int
     only_a_correct: int
@@ -161,33 +156,24 @@ class McNemarResult:
     confidence: float
     difference_method: str = "Newcombe (1998) method 10, score-based, paired"
 
-    def as_dict(self) -> dict[str, Any]:
-        return _asdict(self)
-
 
 @dataclass(frozen=True)
-class HolmResult:
+class HolmResult(_Result):
     names: tuple[str, ...]
     p_values: tuple[float, ...]
     adjusted: tuple[float, ...]
     reject: tuple[bool, ...]
     alpha: float
 
-    def as_dict(self) -> dict[str, Any]:
-        return _asdict(self)
-
 
 @dataclass(frozen=True)
-class SetAgreement:
+class SetAgreement(_Result):
     """Agreement between machine and reviewer value sets over n pairs."""
 
     n: int
     exact_match: float
     mean_jaccard: float
     mean_masi: float
-
-    def as_dict(self) -> dict[str, Any]:
-        return _asdict(self)
 
 
 def _asdict(obj: Any) -> dict[str, Any]:
@@ -458,6 +444,19 @@ def _percentile_ci(draws: npt.NDArray[np.float64], confidence: float, n_boot: in
     )
 
 
+def _bootstrap_ci(
+    compute: Callable[[npt.NDArray[np.float64]], npt.NDArray[np.float64]],
+    n_units: int,
+    n_boot: int,
+    confidence: float,
+    seed: int,
+) -> BootstrapCI | None:
+    """Percentile interval of ``compute`` over unit resamples (see :func:`_bootstrap`); None when ``n_boot`` is 0."""
+    if n_boot <= 0:
+        return None
+    return _percentile_ci(_bootstrap(compute, n_units, n_boot, seed), confidence, n_boot, seed)
+
+
 def _check_boot(n_boot: int, confidence: float) -> None:
     if n_boot < 0:
         raise StatsInputError(f"n_boot must be ≥ 0, got {n_boot}")
@@ -652,9 +651,16 @@ def krippendorff_alpha(
     n_pu = int(pairable.sum())
     n_pv = int(m_p.sum())
 
-    def undefined(reason: str, do: float | None = None, de: float | None = None) -> AlphaResult:
+    def result(
+        value: float | None,
+        do: float | None = None,
+        de: float | None = None,
+        *,
+        reason: str | None = None,
+        ci: BootstrapCI | None = None,
+    ) -> AlphaResult:
         return AlphaResult(
-            value=None,
+            value=value,
             level=level,
             n_units=n_units,
             n_pairable_units=n_pu,
@@ -663,12 +669,13 @@ def krippendorff_alpha(
             observed_disagreement=do,
             expected_disagreement=de,
             reason=reason,
+            ci=ci,
         )
 
     if n_pu == 0:
-        return undefined("no unit has two or more ratings, so there is nothing to pair")
+        return result(None, reason="no unit has two or more ratings, so there is nothing to pair")
     if n_pu == 1:
-        return undefined("only one unit has two or more ratings; alpha is 0 by construction there")
+        return result(None, reason="only one unit has two or more ratings; alpha is 0 by construction there")
 
     if level == "ordinal":
         if len(values) > _MAX_ORDINAL:
@@ -686,31 +693,21 @@ def krippendorff_alpha(
     de = float(de_all[0])
     do = float(do_all[0])
     if de <= 0:
-        return undefined("no variation: every pairable rating is the same, so expected disagreement is 0", do, de)
+        return result(
+            None, do, de, reason="no variation: every pairable rating is the same, so expected disagreement is 0"
+        )
 
-    ci = None
-    if n_boot > 0:
-        if level == "ordinal":
-            draws = _bootstrap(lambda w: _ordinal_alpha(flat, w)[0], n_pu, n_boot, seed)
-        else:
-            draws = _bootstrap(
-                lambda w: _alpha_from_sums(w @ per_unit, np.asarray(counts_p.T @ w.T).T, metric)[0],
-                n_pu,
-                n_boot,
-                seed,
-            )
-        ci = _percentile_ci(draws, confidence, n_boot, seed)
-    return AlphaResult(
-        value=float(alphas[0]),
-        level=level,
-        n_units=n_units,
-        n_pairable_units=n_pu,
-        n_pairable_values=n_pv,
-        n_coders=n_coders,
-        observed_disagreement=do,
-        expected_disagreement=de,
-        ci=ci,
-    )
+    if level == "ordinal":
+        ci = _bootstrap_ci(lambda w: _ordinal_alpha(flat, w)[0], n_pu, n_boot, confidence, seed)
+    else:
+        ci = _bootstrap_ci(
+            lambda w: _alpha_from_sums(w @ per_unit, np.asarray(counts_p.T @ w.T).T, metric)[0],
+            n_pu,
+            n_boot,
+            confidence,
+            seed,
+        )
+    return result(float(alphas[0]), do, de, ci=ci)
 
 
 def _per_unit_disagreement(
@@ -844,10 +841,7 @@ def _ac1_family(
     val, pa, pe = compute(np.ones((1, n_units)))
     if not np.isfinite(val[0]):
         return CoefficientResult(name, None, float(pa[0]), float(pe[0]), n_units, q, reason="only one category")
-    ci = None
-    if n_boot > 0:
-        draws = _bootstrap(lambda w: compute(w)[0], n_units, n_boot, seed)
-        ci = _percentile_ci(draws, confidence, n_boot, seed)
+    ci = _bootstrap_ci(lambda w: compute(w)[0], n_units, n_boot, confidence, seed)
     pe_out = None if name == "percent_agreement" else float(pe[0])
     return CoefficientResult(name, float(val[0]), float(pa[0]), pe_out, n_units, q, ci=ci)
 
@@ -900,10 +894,7 @@ def fleiss_kappa(
         return CoefficientResult(
             "fleiss_kappa", None, float(pbar[0]), float(pe[0]), len(r), q, reason="only one category used"
         )
-    ci = None
-    if n_boot > 0:
-        draws = _bootstrap(lambda w: compute(w)[0], len(r), n_boot, seed)
-        ci = _percentile_ci(draws, confidence, n_boot, seed)
+    ci = _bootstrap_ci(lambda w: compute(w)[0], len(r), n_boot, confidence, seed)
     return CoefficientResult("fleiss_kappa", float(val[0]), float(pbar[0]), float(pe[0]), len(r), q, ci=ci)
 
 
@@ -948,10 +939,7 @@ def cohen_kappa(
             "cohen_kappa", None, float(po[0]), float(pe[0]), int(a.size), q,
             reason="both raters used one and the same category: chance agreement is 1",
         )  # fmt: skip
-    ci = None
-    if n_boot > 0:
-        draws = _bootstrap(lambda w: compute(w)[0], int(a.size), n_boot, seed)
-        ci = _percentile_ci(draws, confidence, n_boot, seed)
+    ci = _bootstrap_ci(lambda w: compute(w)[0], int(a.size), n_boot, confidence, seed)
     return CoefficientResult("cohen_kappa", float(val[0]), float(po[0]), float(pe[0]), int(a.size), q, ci=ci)
 
 

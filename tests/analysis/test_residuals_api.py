@@ -6,9 +6,10 @@ import pytest
 from django.test import override_settings
 from rest_framework.test import APIClient
 
-from accounts.roles import Role, user_add_role
+from accounts.roles import Role
 from analysis.models import ResidualAnalysis
 from bench.synthetic import Plant, generate, task_name, write_database
+from tests.analysis.clients import client_for
 
 pytestmark = pytest.mark.django_db
 
@@ -19,15 +20,6 @@ PLANTED = Plant("empathy", task_name(1), 8.0)
 def run_id(db: None) -> int:
     data = generate(n_conversations=1200, seed=77, n_tasks=30, plants=(PLANTED,))
     return write_database(data, dataset="api-synthetic").run_id
-
-
-def client_for(django_user_model, role: str | None) -> APIClient:  # type: ignore[no-untyped-def]
-    user = django_user_model.objects.create_user(f"user-{role}")
-    if role:
-        user_add_role(user=user, role=role)
-    client = APIClient()
-    client.force_authenticate(user)
-    return client
 
 
 def test_login_and_roles_are_required(run_id: int, django_user_model) -> None:  # type: ignore[no-untyped-def]

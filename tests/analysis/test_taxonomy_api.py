@@ -9,9 +9,10 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import override_settings
 from rest_framework.test import APIClient
 
-from accounts.roles import Role, user_add_role
+from accounts.roles import Role
 from analysis.models import Taxonomy, TaxonomyEdit, TaxonomyNode
 from analysis.services import taxonomy_import_tree
+from tests.analysis.clients import client_for
 from tests.analysis.test_taxonomy_services import TREE
 
 pytestmark = pytest.mark.django_db
@@ -22,15 +23,6 @@ def taxonomy(tmp_path: Path) -> Taxonomy:
     path = tmp_path / "values_tree.csv"
     path.write_text(TREE, encoding="utf-8")
     return taxonomy_import_tree(path=path, name="small")
-
-
-def client_for(django_user_model, role: str | None) -> APIClient:  # type: ignore[no-untyped-def]
-    user = django_user_model.objects.create_user(f"user-{role}")
-    if role:
-        user_add_role(user=user, role=role)
-    client = APIClient()
-    client.force_authenticate(user)
-    return client
 
 
 def nid(taxonomy: Taxonomy, key: str) -> int:

@@ -2,33 +2,24 @@
 
 from __future__ import annotations
 
-from django.contrib.auth import get_user_model
 from django.test import Client
 
-from accounts.roles import Role, user_add_role
+from accounts.roles import Role
+from tests.pages import client_as
 from tests.validation.conftest import Study
 from validation.models import ReportSnapshot
 from validation.services import agreement_snapshot_create
 
 
-def _login(role: str | None) -> Client:
-    user = get_user_model().objects.create_user(username=f"page-{role}", password="x")
-    if role:
-        user_add_role(user=user, role=role)
-    client = Client()
-    client.force_login(user)
-    return client
-
-
 def test_page_requires_a_role(study: Study) -> None:
     url = f"/validation/runs/{study.run.pk}/"
     assert Client().get(url).status_code == 302  # to the login page
-    assert _login(Role.ANNOTATOR).get(url).status_code == 403
+    assert client_as(Role.ANNOTATOR).get(url).status_code == 403
 
 
 def test_page_shows_history_and_takes_a_snapshot(study: Study) -> None:
     agreement_snapshot_create(run_id=study.run.pk, n_boot=10)
-    lead = _login(Role.LEAD)
+    lead = client_as(Role.LEAD)
     page = lead.get(f"/validation/runs/{study.run.pk}/")
     assert page.status_code == 200
     text = page.content.decode()

@@ -59,7 +59,6 @@ class Command(BaseCommand):
                 on_progress=bar.update,
             )
         except ImportFileError as exc:
-            bar.close()
             raise CommandError(
                 f"{exc}\nNothing was imported (the import is atomic; --skip-invalid imports the good records)."
             ) from exc

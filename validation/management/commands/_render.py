@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import io
+import json
 from collections.abc import Callable
 from typing import Any
 
+from django.core.management.base import OutputWrapper
 from rich.console import Console
 from rich.table import Table
 
@@ -14,6 +16,24 @@ def as_text(render: Callable[[dict[str, Any], Console], None], report: dict[str,
     buffer = io.StringIO()
     render(report, Console(file=buffer, width=160, no_color=True))
     return buffer.getvalue()
+
+
+def write_report(
+    out: OutputWrapper,
+    report: dict[str, Any],
+    snapshot_id: int | None,
+    *,
+    as_json: bool,
+    render: Callable[[dict[str, Any], Console], None],
+) -> None:
+    """The report as one JSON document (carrying the snapshot id when it was saved), or as tables followed by
+    the snapshot it was saved as."""
+    if as_json:
+        out.write(json.dumps(report if snapshot_id is None else {"snapshot": snapshot_id, **report}))
+        return
+    out.write(as_text(render, report))
+    if snapshot_id is not None:
+        out.write(f"saved as snapshot {snapshot_id}")
 
 
 def pct(x: float | None) -> str:

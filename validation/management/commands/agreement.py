@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
-from validation.management.commands._render import as_text, render_agreement
+from validation.management.commands._render import render_agreement, write_report
 from validation.reports import REPORT_STEPS
 from validation.selectors import RunNotFoundError, agreement_report_for_run
 from validation.services import agreement_snapshot_create
@@ -54,9 +53,4 @@ class Command(BaseCommand):
             raise CommandError(f"run {opts['run']}: {exc}") from None
         finally:
             bar.close()
-        if opts["json"]:
-            self.stdout.write(json.dumps(report if snapshot_id is None else {"snapshot": snapshot_id, **report}))
-            return
-        self.stdout.write(as_text(render_agreement, report))
-        if snapshot_id is not None:
-            self.stdout.write(f"saved as snapshot {snapshot_id}")
+        write_report(self.stdout, report, snapshot_id, as_json=opts["json"], render=render_agreement)

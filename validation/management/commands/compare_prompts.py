@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from validation.management.commands._render import as_text, render_comparison
+from validation.management.commands._render import render_comparison, write_report
 from validation.reports import ReportInputError
 from validation.selectors import PromptSpecError, prompt_comparison
 from validation.services import comparison_snapshot_create
@@ -51,9 +50,4 @@ class Command(BaseCommand):
                 report, snapshot_id = prompt_comparison(**kwargs), None
         except (PromptSpecError, ReportInputError, StatsInputError) as exc:
             raise CommandError(f"{opts['baseline']} vs {opts['candidate']}: {exc}") from None
-        if opts["json"]:
-            self.stdout.write(json.dumps(report if snapshot_id is None else {"snapshot": snapshot_id, **report}))
-            return
-        self.stdout.write(as_text(render_comparison, report))
-        if snapshot_id is not None:
-            self.stdout.write(f"saved as snapshot {snapshot_id}")
+        write_report(self.stdout, report, snapshot_id, as_json=opts["json"], render=render_comparison)
