@@ -21,7 +21,8 @@ def test_worker_imports_a_file_end_to_end(celery_worker_process: str, tmp_path: 
     ]
     path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
 
-    client = Celery(broker=celery_worker_process, backend=celery_worker_process)
+    # Not the current app: shared tasks elsewhere in the session must keep sending through config.celery.
+    client = Celery(broker=celery_worker_process, backend=celery_worker_process, set_as_current=False)
     result = client.send_task("corpus.import_conversations", kwargs={"path": str(path), "dataset": "via-worker"})
     summary = result.get(timeout=60)
 
