@@ -8,8 +8,6 @@ skips what it must run.
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -69,60 +67,28 @@ def pytest_configure(config: pytest.Config) -> None:
     (REPO_ROOT / "var").mkdir(exist_ok=True)
 
 
-def worker_env(broker_url: str) -> dict[str, str]:
-    """Environment for a Celery worker process that shares this test session's database."""
+def session_database_url() -> str:
+    """A DATABASE_URL for this session's test database, for processes started by a test (workers)."""
+    from urllib.parse import quote
+
     from django.db import connection
 
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.test", "TEST_WORKER_BROKER_URL": broker_url}
-    settings_dict = connection.settings_dict
-    if connection.vendor == "postgresql":
-        user = settings_dict.get("USER") or "postgres"
-        host = settings_dict.get("HOST") or "127.0.0.1"
-        port = settings_dict.get("PORT") or 5432
-        env["DATABASE_URL"] = f"postgres://{user}@{host}:{port}/{settings_dict['NAME']}"
-    else:
-        env["DATABASE_URL"] = f"sqlite:///{settings_dict['NAME']}"
-    return env
+    s = connection.settings_dict
+    if connection.vendor != "postgresql":
+        return f"sqlite:///{s['NAME']}"
+    user = quote(s.get("USER") or "postgres")
+    password = f":{quote(s['PASSWORD'])}" if s.get("PASSWORD") else ""
+    return f"postgres://{user}{password}@{s.get('HOST') or '127.0.0.1'}:{s.get('PORT') or 5432}/{s['NAME']}"
 
 
-def start_worker(
-    broker_url: str, *, name: str, concurrency: int = 1, queues: str = "celery"
-) -> subprocess.Popen[bytes]:
-    """Start a real ``celery worker`` process; the caller terminates it."""
-    return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "config",
-            "worker",
-            "--pool",
-            "prefork",
-            "--concurrency",
-            str(concurrency),
-            "--hostname",
-            f"{name}@%h",
-            "-Q",
-            queues,
-            "--loglevel",
-            "WARNING",
-            "--without-gossip",
-            "--without-mingle",
-            "--without-heartbeat",
-        ],
-        cwd=REPO_ROOT,
-        env=worker_env(broker_url),
-    )
-
-
-def stop_worker(proc: subprocess.Popen[bytes], timeout: float = 20) -> None:
-    proc.terminate()
-    try:
-        proc.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
+def worker_env(broker_url: str) -> dict[str, str]:
+    """Environment for a Celery worker process on the test settings, sharing this session's database."""
+    return {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings.test",
+        "TEST_WORKER_BROKER_URL": broker_url,
+        "DATABASE_URL": session_database_url(),
+    }
 
 
 @pytest.fixture
@@ -139,11 +105,14 @@ def celery_broker_url(redis_url: str) -> str:
 @pytest.fixture
 def celery_worker_process(celery_broker_url: str, transactional_db: None) -> Iterator[str]:
     """One real worker process on Redis, sharing the test database; yields the broker URL."""
-    proc = start_worker(celery_broker_url, name="w1")
+    from bench.fake_anthropic.harness import WorkerPool
+
+    pool = WorkerPool(env=worker_env(celery_broker_url), count=1, concurrency=1, pool="prefork").start()
     time.sleep(0.5)
-    if proc.poll() is not None:
-        pytest.fail(f"celery worker exited at start with status {proc.returncode}")
+    if not all(pool.alive()):
+        pool.stop()
+        pytest.fail("celery worker exited at start")
     try:
         yield celery_broker_url
     finally:
-        stop_worker(proc)
+        pool.stop()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 from typing import Any
-from urllib.parse import quote
 
 import pytest
 import redis
@@ -12,19 +11,11 @@ import redis
 from bench.fake_anthropic.harness import WorkerPool, redis_flush, wait_until, worker_env
 from extraction.models import Extraction, ExtractionRun, RunStatus
 from extraction.services import run_create, run_queue
+from tests.conftest import session_database_url
 from tests.extraction.conftest import RecordingsWriter
 
 # The Redis database worker tests may flush (see README: TEST_CELERY_BROKER_URL).
 BROKER_URL = os.environ.get("TEST_CELERY_BROKER_URL", "redis://127.0.0.1:6379/10")
-
-
-def _database_url() -> str:
-    from django.db import connection
-
-    s = connection.settings_dict
-    user = quote(s.get("USER") or "postgres")
-    password = f":{quote(s['PASSWORD'])}" if s.get("PASSWORD") else ""
-    return f"postgres://{user}{password}@{s.get('HOST') or '127.0.0.1'}:{s.get('PORT') or 5432}/{s['NAME']}"
 
 
 def _use_broker(app: Any, url: str, *, eager: bool) -> None:
@@ -55,7 +46,7 @@ def test_two_workers_split_a_queued_run(
     recordings = write_recordings()
     redis_flush(BROKER_URL)
     env = worker_env(
-        database_url=_database_url(),
+        database_url=session_database_url(),
         broker_url=BROKER_URL,
         limiter_redis_url=redis_url,
         anthropic_base_url="http://127.0.0.1:9",  # never used: the run replays recordings

@@ -10,7 +10,6 @@ on the killed worker (one per task it held: a conversation's requests go out one
 from __future__ import annotations
 
 import os
-from urllib.parse import quote
 
 import pytest
 import redis
@@ -18,20 +17,12 @@ from celery import Celery
 
 from bench.fake_anthropic import FakeAnthropic
 from bench.fake_anthropic.harness import WorkerPool, redis_flush, wait_until, worker_env
+from tests.conftest import session_database_url
 
 # A Redis database this test may flush, for the workers' broker.
 BROKER_URL = os.environ.get("TEST_CELERY_BROKER_URL", "redis://127.0.0.1:6379/10")
 CONVERSATIONS = 60
 CONCURRENCY = 3
-
-
-def _database_url() -> str:
-    from django.db import connection
-
-    s = connection.settings_dict
-    user = quote(s.get("USER") or "postgres")
-    password = f":{quote(s['PASSWORD'])}" if s.get("PASSWORD") else ""
-    return f"postgres://{user}{password}@{s.get('HOST') or '127.0.0.1'}:{s.get('PORT') or 5432}/{s['NAME']}"
 
 
 def _conversations() -> list[int]:
@@ -84,7 +75,7 @@ def test_kill_9_mid_run_then_restart_extracts_each_item_once(
 
     redis_flush(BROKER_URL)
     env = worker_env(
-        database_url=_database_url(),
+        database_url=session_database_url(),
         broker_url=BROKER_URL,
         limiter_redis_url=redis_url,
         anthropic_base_url=fake_anthropic.base_url,
