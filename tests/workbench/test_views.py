@@ -8,7 +8,7 @@ import pytest
 from django.test import Client
 
 from accounts.roles import Role
-from corpus import views
+from workbench import views
 from tests.pages import Loop, build_loop, client_as
 
 
