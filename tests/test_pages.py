@@ -10,10 +10,10 @@ from django.urls import URLPattern, reverse
 
 from accounts.roles import Role
 from analysis import page_urls as analysis_pages
-from workbench import urls as workbench_pages
 from extraction import page_urls as extraction_pages
 from tests.pages import Loop, build_loop, client_as, strict_templates
 from validation import page_urls as validation_pages
+from workbench import urls as workbench_pages
 
 PAGE_NAMES = sorted(
     p.name
