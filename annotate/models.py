@@ -114,6 +114,50 @@ class Annotation(models.Model):
         return f"{self.feature} of item {self.item_id} by {self.annotator_id}: {self.verdict or 'no verdict'}"
 
 
+class FlagRule(models.TextChoices):
+    """The consistency rules of :mod:`annotate.consistency`, one flag per rule a review breaks."""
+
+    CORRECT_BUT_CHANGED = "correct_but_changed", "Says correct but changes the output"
+    INCORRECT_UNEXPLAINED = "incorrect_unexplained", "Says incorrect without a correction or comment"
+    UNPARSABLE_OUTPUT = "unparsable_output", "Judges an output the parser could not read"
+
+
+class ReviewFlag(models.Model):
+    """A contradiction found in one review at intake; the lead settles it on the adjudication page."""
+
+    annotation = models.ForeignKey(Annotation, on_delete=models.CASCADE, related_name="flags")
+    rule = models.CharField(max_length=32, choices=FlagRule.choices)
+    reason = models.CharField(max_length=300)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["annotation", "rule"], name="reviewflag_unique_rule")]
+
+    def __str__(self) -> str:
+        return f"{self.rule} on annotation {self.annotation_id}"
+
+
+class Adjudication(models.Model):
+    """The lead's final word on one machine output, in place of the reviewers' majority.
+
+    ``labels`` are the adjudicated labels (None when the verdict is "correct": the model's labels stand);
+    for subjectivity ``level`` is the adjudicated level 1-4 when the lead gave one.
+    """
+
+    extraction = models.OneToOneField("extraction.Extraction", on_delete=models.CASCADE, related_name="adjudication")
+    verdict = models.CharField(max_length=16, choices=Verdict.choices)
+    labels = models.JSONField(null=True, blank=True)
+    level = models.PositiveSmallIntegerField(null=True, blank=True)
+    comment = models.TextField(blank=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="adjudications"
+    )
+    decided_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"adjudicated {self.verdict} for extraction {self.extraction_id}"
+
+
 class ProjectStatus(models.TextChoices):
     ACTIVE = "active", "Active"
     DELETED = "deleted", "Deleted in Label Studio"

@@ -1,11 +1,29 @@
-"""Reads of the review loop: annotations as a DataFrame for the validation statistics, sample progress."""
+"""Reads of the review loop: annotations as a DataFrame for the validation statistics, sample progress,
+the outputs a lead should adjudicate, gold labels, and each reviewer's progress."""
 
 from __future__ import annotations
 
+import statistics
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
 import pandas as pd
+from django.conf import settings
 from django.db.models import Count, Q, QuerySet
 
-from annotate.models import Annotation, LabelStudioProject, ReviewSample
+from annotate.consistency import label_key
+from annotate.models import (
+    Adjudication,
+    Annotation,
+    FlagRule,
+    LabelStudioProject,
+    ReviewFlag,
+    ReviewItem,
+    ReviewSample,
+    Verdict,
+)
 
 ANNOTATION_COLUMNS = [
     "item_id",
@@ -62,3 +80,250 @@ def sample_projects(*, sample_id: int) -> QuerySet[LabelStudioProject]:
         )
         .order_by("pk")
     )
+
+
+# ------------------------------------------------------------------------------------------ review checks
+
+
+@dataclass(frozen=True)
+class OutputReviews:
+    """One machine output with its live reviews summed up, for the adjudication list."""
+
+    extraction_id: int
+    conversation_id: int
+    external_id: str
+    feature: str
+    n_reviews: int
+    n_correct: int
+    verdicts_differ: bool
+    labels_differ: bool
+    flags: tuple[str, ...]
+    adjudicated: str | None
+
+    @property
+    def majority(self) -> str:
+        return "correct" if self.n_correct * 2 > self.n_reviews else "not correct"
+
+
+def _reviewer_key(verdict: str, corrected: list[str] | None, machine: list[str]) -> tuple[str, ...] | None:
+    """The labels a reviewer stands by: their correction, else the model's when judged correct, else unknown."""
+    if corrected is not None:
+        return label_key(corrected)
+    return label_key(machine) if verdict == Verdict.CORRECT else None
+
+
+def adjudication_queue(*, run_id: int | None = None, sample_id: int | None = None) -> list[OutputReviews]:
+    """Outputs where reviewers disagree (on the verdict or on the labels) or a review is flagged, in the scope of
+    one extraction run or one review sample (everything when neither is given): unsettled first."""
+    rows = Annotation.objects.filter(deleted=False).exclude(verdict="")
+    if run_id is not None:
+        rows = rows.filter(item__sample__run_id=run_id)
+    if sample_id is not None:
+        rows = rows.filter(item__sample_id=sample_id)
+    by_output: dict[int, list[tuple[Any, ...]]] = defaultdict(list)
+    for row in rows.values_list(
+        "extraction_id",
+        "extraction__conversation_id",
+        "extraction__conversation__external_id",
+        "feature",
+        "verdict",
+        "corrected_labels",
+        "extraction__labels",
+        "pk",
+    ):
+        by_output[row[0]].append(row)
+    flags: dict[int, list[str]] = defaultdict(list)
+    for extraction_id, rule in ReviewFlag.objects.filter(annotation__in=rows).values_list(
+        "annotation__extraction_id", "rule"
+    ):
+        flags[extraction_id].append(rule)
+    decided = adjudicated_verdicts(extraction_ids=list(by_output))
+    queue = []
+    for extraction_id, reviews in by_output.items():
+        verdicts = {r[4] for r in reviews}
+        keys = {k for r in reviews if (k := _reviewer_key(r[4], r[5], r[6] or [])) is not None}
+        entry = OutputReviews(
+            extraction_id=extraction_id,
+            conversation_id=reviews[0][1],
+            external_id=reviews[0][2],
+            feature=reviews[0][3],
+            n_reviews=len(reviews),
+            n_correct=sum(r[4] == Verdict.CORRECT for r in reviews),
+            verdicts_differ=len(verdicts) > 1,
+            labels_differ=len(keys) > 1,
+            flags=tuple(sorted(flags.get(extraction_id, []))),
+            adjudicated=decided.get(extraction_id),
+        )
+        if entry.verdicts_differ or entry.labels_differ or entry.flags:
+            queue.append(entry)
+    return sorted(queue, key=lambda e: (e.adjudicated is not None, e.external_id, e.feature))
+
+
+def flag_counts(*, run_id: int | None = None) -> dict[str, int]:
+    """Flags on live reviews, per rule (every rule listed, zero included), in one run's samples or everywhere."""
+    flags = ReviewFlag.objects.filter(annotation__deleted=False)
+    if run_id is not None:
+        flags = flags.filter(annotation__item__sample__run_id=run_id)
+    counts = dict(flags.values_list("rule").annotate(n=Count("pk")).values_list("rule", "n"))
+    return {rule: counts.get(rule, 0) for rule in FlagRule.values}
+
+
+def adjudicated_verdicts(*, extraction_ids: Iterable[int] | None = None) -> dict[int, str]:
+    """The lead's verdict per adjudicated machine output (extraction id -> "correct" / "incorrect")."""
+    qs = Adjudication.objects.all()
+    if extraction_ids is not None:
+        qs = qs.filter(extraction_id__in=list(extraction_ids))
+    return dict(qs.values_list("extraction_id", "verdict"))
+
+
+def output_reviews(*, extraction_id: int) -> list[Annotation]:
+    """The live reviews of one machine output, with their reviewer and flags, oldest first."""
+    return list(
+        Annotation.objects.filter(extraction_id=extraction_id, deleted=False)
+        .select_related("annotator")
+        .prefetch_related("flags")
+        .order_by("created_at", "pk")
+    )
+
+
+# -------------------------------------------------------------------------------------------- gold labels
+
+
+@dataclass(frozen=True)
+class GoldLabel:
+    """The labels taken as true for one (conversation, feature)."""
+
+    labels: tuple[str, ...]
+    source: str  # "adjudicated" or "majority"
+    n_reviews: int
+    level: int | None = None
+
+
+def _majority_gold(reviews: list[tuple[Any, ...]]) -> GoldLabel | None:
+    latest: dict[int, tuple[Any, ...]] = {}
+    for row in reviews:  # one review per annotator: the latest, when they judged several prompt versions' outputs
+        latest[row[0]] = row
+    votes: dict[tuple[str, ...], int] = defaultdict(int)
+    levels: dict[int, int] = defaultdict(int)
+    for _, verdict, corrected, machine, level, machine_level in latest.values():
+        key = _reviewer_key(verdict, corrected, machine or [])
+        if key is not None:
+            votes[key] += 1
+        stood_by = level if level is not None else machine_level if verdict == Verdict.CORRECT else None
+        if stood_by is not None:
+            levels[stood_by] += 1
+    n = len(latest)
+    winner = next((key for key, count in votes.items() if count * 2 > n), None)
+    if winner is None:
+        return None
+    level = next((lv for lv, count in levels.items() if count * 2 > n), None)
+    return GoldLabel(labels=winner, source="majority", n_reviews=n, level=level)
+
+
+def gold_labels(
+    *,
+    run_id: int | None = None,
+    conversation_ids: Iterable[int] | None = None,
+    features: Iterable[str] | None = None,
+) -> dict[tuple[int, str], GoldLabel]:
+    """Gold labels per (conversation id, feature): the lead's adjudicated labels where an output of that
+    conversation and feature was adjudicated, else the labels a strict majority of its reviewers accepted
+    (judged the model's labels correct) or corrected to. Pairs with no such majority are left out.
+
+    Returns ``{(conversation_id, feature): GoldLabel(labels, source, n_reviews, level)}`` where ``labels`` is a
+    sorted tuple of lower-cased labels (empty for "none"), ``source`` is ``"adjudicated"`` or ``"majority"``,
+    ``n_reviews`` counts the reviewers (one review per reviewer: their latest) and ``level`` is the subjectivity
+    level 1-4 when the lead or a majority gave one (else None). Reviews of every prompt version count: a
+    reviewer's labels describe the conversation, not the prompt. ``run_id`` limits to that run's conversations.
+    """
+    rows = Annotation.objects.filter(deleted=False).exclude(verdict="")
+    adjudications = Adjudication.objects.all()
+    if run_id is not None:
+        conversations = ReviewItem.objects.filter(sample__run_id=run_id).values("conversation_id")
+        rows = rows.filter(extraction__conversation_id__in=conversations)
+        adjudications = adjudications.filter(extraction__conversation_id__in=conversations)
+    if conversation_ids is not None:
+        ids = list(conversation_ids)
+        rows = rows.filter(extraction__conversation_id__in=ids)
+        adjudications = adjudications.filter(extraction__conversation_id__in=ids)
+    if features is not None:
+        names = list(features)
+        rows = rows.filter(feature__in=names)
+        adjudications = adjudications.filter(extraction__feature__in=names)
+    grouped: dict[tuple[int, str], list[tuple[Any, ...]]] = defaultdict(list)
+    for conversation_id, feature, *review in rows.order_by("updated_at", "pk").values_list(
+        "extraction__conversation_id",
+        "feature",
+        "annotator_id",
+        "verdict",
+        "corrected_labels",
+        "extraction__labels",
+        "subjectivity_level",
+        "extraction__level",
+    ):
+        grouped[(conversation_id, feature)].append(tuple(review))
+    gold: dict[tuple[int, str], GoldLabel] = {}
+    for key, reviews in grouped.items():
+        majority = _majority_gold(reviews)
+        if majority is not None:
+            gold[key] = majority
+    for a in adjudications.select_related("extraction").order_by("decided_at", "pk"):
+        labels = a.labels if a.verdict != Verdict.CORRECT or a.labels is not None else a.extraction.labels
+        level = a.level if a.level is not None else a.extraction.level if a.verdict == Verdict.CORRECT else None
+        n = len({r[0] for r in grouped.get((a.extraction.conversation_id, a.extraction.feature), [])})
+        gold[(a.extraction.conversation_id, a.extraction.feature)] = GoldLabel(
+            labels=label_key(labels or []) or (), source="adjudicated", n_reviews=n, level=level
+        )
+    return gold
+
+
+# --------------------------------------------------------------------------------------- reviewer progress
+
+
+@dataclass(frozen=True)
+class ReviewerProgress:
+    """One reviewer's queue in one review sample."""
+
+    annotator_id: int
+    email: str
+    sample_id: int
+    assigned: int
+    done: int
+    median_seconds: float | None
+    queue_url: str | None
+
+
+def reviewer_progress(
+    *, sample_id: int | None = None, annotator_id: int | None = None, user_id: int | None = None
+) -> list[ReviewerProgress]:
+    """Per reviewer and sample: tasks done (with a live review) of tasks assigned, the median seconds per done
+    task (Label Studio's lead time of each annotation), and the reviewer's Label Studio queue (project URL)."""
+    projects = LabelStudioProject.objects.select_related("annotator").order_by("sample_id", "annotator__email")
+    if sample_id is not None:
+        projects = projects.filter(sample_id=sample_id)
+    if annotator_id is not None:
+        projects = projects.filter(annotator_id=annotator_id)
+    if user_id is not None:
+        projects = projects.filter(annotator__user_id=user_id)
+    projects = projects.annotate(assigned=Count("tasks", distinct=True))
+    out = []
+    base = settings.LABEL_STUDIO_URL.rstrip("/")
+    for project in projects:
+        live = Annotation.objects.filter(task__project=project, deleted=False)
+        # A Label Studio annotation is stored as one row per feature, each with the annotation's lead time.
+        times = dict(live.exclude(lead_time_s=None).values_list("label_studio_annotation_id", "lead_time_s"))
+        done = live.values("task_id").distinct().count()
+        known = [float(t) for t in times.values() if t is not None]
+        ls_id = project.label_studio_project_id
+        out.append(
+            ReviewerProgress(
+                annotator_id=project.annotator_id,
+                email=project.annotator.email,
+                sample_id=project.sample_id,
+                assigned=project.assigned,  # type: ignore[attr-defined]
+                done=done,
+                median_seconds=float(statistics.median(known)) if known else None,
+                queue_url=f"{base}/projects/{ls_id}/data" if ls_id else None,
+            )
+        )
+    return out

@@ -11,6 +11,9 @@ Units and rules
 * **Correct, with several reviewers**: an output counts as correct when a strict majority of its reviewers
   judged it correct; a tie counts as not correct (it was not accepted by more reviewers than rejected it).
   With one reviewer this is that reviewer's verdict. Per-annotator shares use that annotator's own verdicts.
+* **Adjudicated outputs**: where a lead adjudicated an output (``adjudicated``: extraction id -> verdict), the
+  lead's verdict replaces the majority; the report lists those outputs. Reliability among reviewers is computed
+  from the reviews alone (it measures the reviewers, not the lead).
 * **Reviewer labels**: the corrected labels when given; otherwise the machine labels when judged correct;
   unknown (left out of label comparisons) when judged incorrect without a correction.
 * Reliability among reviewers uses outputs with two or more reviews; coders are annotators, units outputs.
@@ -19,7 +22,7 @@ Units and rules
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -76,8 +79,9 @@ def _reviewer_labels(row: Any) -> list[str] | None:
     return None
 
 
-def output_verdicts(df: pd.DataFrame) -> pd.DataFrame:
-    """One row per machine output: number of reviews, number judged correct, and the majority verdict."""
+def output_verdicts(df: pd.DataFrame, *, adjudicated: Mapping[int, str] | None = None) -> pd.DataFrame:
+    """One row per machine output: number of reviews, number judged correct, the majority verdict
+    (``majority_correct``) and the verdict that counts (``correct``): the lead's where ``adjudicated`` has one."""
     _check_frame(df)
     g = df.assign(is_correct=df["verdict"].eq("correct")).groupby("extraction_id", sort=True)
     out = g.agg(
@@ -91,7 +95,10 @@ def output_verdicts(df: pd.DataFrame) -> pd.DataFrame:
         n_reviews=("is_correct", "size"),
         n_correct=("is_correct", "sum"),
     )
-    out["correct"] = out["n_correct"] * 2 > out["n_reviews"]
+    out["majority_correct"] = out["n_correct"] * 2 > out["n_reviews"]
+    decided = {int(k): v == "correct" for k, v in (adjudicated or {}).items()}
+    out["adjudicated"] = [int(pk) in decided for pk in out.index]
+    out["correct"] = [decided.get(int(pk), bool(m)) for pk, m in zip(out.index, out["majority_correct"], strict=True)]
     return out.reset_index()
 
 
@@ -106,13 +113,18 @@ def _share(correct: Iterable[bool], *, confidence: float, target_half_width: flo
 
 
 def agreement_shares(
-    df: pd.DataFrame, *, confidence: float = 0.95, target_half_width: float | None = 0.05
+    df: pd.DataFrame,
+    *,
+    confidence: float = 0.95,
+    target_half_width: float | None = 0.05,
+    adjudicated: Mapping[int, str] | None = None,
 ) -> dict[str, list[dict[str, Any]]]:
     """Share judged correct with its Wilson interval, per feature, prompt version, model, annotator, stratum.
 
     Outputs (majority verdicts) for every grouping except ``annotator``, which uses each annotator's verdicts.
-    ``more_for_target``: further outputs to review for the interval to reach ± ``target_half_width``."""
-    outputs = output_verdicts(df)
+    ``more_for_target``: further outputs to review for the interval to reach ± ``target_half_width``;
+    ``adjudicated``: how many of the group's outputs carry a lead's verdict (outputs groupings only)."""
+    outputs = output_verdicts(df, adjudicated=adjudicated)
     by: dict[str, list[dict[str, Any]]] = {}
     for grouping in GROUPINGS:
         rows = []
@@ -125,6 +137,8 @@ def agreement_shares(
             key_t = key if isinstance(key, tuple) else (key,)
             label = {k: (None if pd.isna(v) else v) for k, v in zip(keys, key_t, strict=True)}
             share = _share(part["correct"], confidence=confidence, target_half_width=target_half_width)
+            if grouping != "annotator":
+                share["adjudicated"] = int(part["adjudicated"].sum())
             rows.append({**label, **share})
         by[grouping] = rows
     return by
@@ -268,6 +282,7 @@ def agreement_report(
     n_boot: int = DEFAULT_BOOT,
     seed: int = 0,
     target_half_width: float | None = 0.05,
+    adjudicated: Mapping[int, str] | None = None,
     on_step: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
     """The whole agreement report (see the module docstring for units and rules)."""
@@ -280,7 +295,8 @@ def agreement_report(
             "n_boot": n_boot,
             "seed": seed,
             "target_half_width": target_half_width,
-            "correct_rule": "strict majority of reviewers; ties count as not correct",
+            "correct_rule": "strict majority of reviewers; ties count as not correct; a lead's adjudication "
+            "replaces the majority",
         },
         "counts": {
             "reviews": len(df),
@@ -289,7 +305,10 @@ def agreement_report(
             "annotators": int(df["annotator"].nunique()),
         },
     }
-    report["agreement"] = agreement_shares(df, confidence=confidence, target_half_width=target_half_width)
+    report["agreement"] = agreement_shares(
+        df, confidence=confidence, target_half_width=target_half_width, adjudicated=adjudicated
+    )
+    report["adjudicated"] = adjudicated_outputs(df, adjudicated=adjudicated)
     step("agreement")
     report["labels"] = label_agreement(df)
     step("labels")
@@ -305,6 +324,25 @@ def agreement_report(
 REPORT_STEPS = 4
 
 
+def adjudicated_outputs(df: pd.DataFrame, *, adjudicated: Mapping[int, str] | None) -> list[dict[str, Any]]:
+    """The outputs whose verdict a lead settled: the reviewers' majority next to the lead's verdict."""
+    outputs = output_verdicts(df, adjudicated=adjudicated)
+    rows = outputs[outputs["adjudicated"]]
+    return [
+        {
+            "extraction_id": int(r.extraction_id),
+            "conversation_id": int(r.conversation_id),
+            "external_id": r.external_id,
+            "feature": r.feature,
+            "n_reviews": int(r.n_reviews),
+            "n_correct": int(r.n_correct),
+            "majority": "correct" if r.majority_correct else "not correct",
+            "adjudicated": "correct" if r.correct else "incorrect",
+        }
+        for r in rows.itertuples(index=False)
+    ]
+
+
 # --------------------------------------------------------------------------------------------- comparison
 
 
@@ -315,6 +353,7 @@ def compare_outputs(
     confidence: float = 0.95,
     alpha: float = 0.05,
     power: float = 0.8,
+    adjudicated: Mapping[int, str] | None = None,
 ) -> dict[str, Any]:
     """Paired comparison of a baseline and a candidate prompt, per feature, on the conversations both had
     reviewed (majority verdict per output, see the module docstring).
@@ -326,8 +365,8 @@ def compare_outputs(
     the conservative Bonferroni level that Holm never falls below). ``flipped`` lists the conversations where
     the two prompts' outcomes differ.
     """
-    a = output_verdicts(baseline)
-    b = output_verdicts(candidate)
+    a = output_verdicts(baseline, adjudicated=adjudicated)
+    b = output_verdicts(candidate, adjudicated=adjudicated)
     features = sorted(set(a["feature"]) & set(b["feature"]))
     if not features:
         raise EmptyInputError("the two prompt versions share no reviewed feature")

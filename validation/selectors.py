@@ -10,6 +10,7 @@ import pandas as pd
 from django.db.models import QuerySet
 from django.urls import reverse
 
+from annotate import selectors as annotate_selectors
 from annotate.models import Annotation
 from extraction.models import RESPONSE_TYPES, VALUE_FEATURES, ExtractionRun, Feature, PromptVersion
 from stats.errors import EmptyInputError
@@ -117,6 +118,7 @@ def agreement_report_for_run(
     if not ExtractionRun.objects.filter(pk=run_id).exists():
         raise RunNotFoundError(f"no extraction run with id {run_id}")
     df = review_frame(run_id=run_id)
+    adjudicated = annotate_selectors.adjudicated_verdicts(extraction_ids=df["extraction_id"].unique().tolist())
     payload = reports.agreement_report(
         df,
         value_features=[str(f) for f in VALUE_FEATURES],
@@ -126,9 +128,11 @@ def agreement_report_for_run(
         n_boot=n_boot,
         seed=seed,
         target_half_width=target_half_width,
+        adjudicated=adjudicated,
         on_step=on_step,
     )
-    return {"run": run_id, **payload}
+    flags = annotate_selectors.flag_counts(run_id=run_id)
+    return {"run": run_id, **payload, "flags": {"total": sum(flags.values()), "by_rule": flags}}
 
 
 def prompt_comparison(
@@ -162,7 +166,9 @@ def prompt_comparison(
     for name, df in zip((baseline, candidate), frames, strict=True):
         if df.empty:
             raise EmptyInputError(f"no reviews of {name!r}" + (f" with model {model!r}" if model else ""))
-    payload = reports.compare_outputs(frames[0], frames[1], confidence=confidence, alpha=alpha)
+    reviewed = [int(pk) for df in frames for pk in df["extraction_id"].unique()]
+    adjudicated = annotate_selectors.adjudicated_verdicts(extraction_ids=reviewed)
+    payload = reports.compare_outputs(frames[0], frames[1], confidence=confidence, alpha=alpha, adjudicated=adjudicated)
     for entry in payload["features"].values():
         for flip in entry.get("flipped", []):
             flip["url"] = reverse("conversation-page", args=[flip["conversation_id"]])

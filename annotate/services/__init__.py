@@ -4,11 +4,15 @@
 - :mod:`~annotate.services.push`: one Label Studio project per annotator, ensured, and its tasks pushed.
 - :mod:`~annotate.services.intake`: annotations stored as one row per feature; webhooks received and applied.
 - :mod:`~annotate.services.reconcile`: the database brought in line with Label Studio, project by project.
+- :mod:`~annotate.services.flags`: consistency flags on reviews, refreshed at intake.
+- :mod:`~annotate.services.adjudication`: a lead's verdict on an output, in place of the reviewers' majority.
 
 Every step can be rerun after a crash and picks up where it stopped. The services are importable from
 here (``from annotate import services``) as well as from their module.
 """
 
+from annotate.services.adjudication import AdjudicationError, adjudication_check, adjudication_record
+from annotate.services.flags import review_flags_refresh
 from annotate.services.intake import (
     IntakeReport,
     annotations_mark_deleted,
@@ -29,10 +33,13 @@ from annotate.services.samples import (
 
 __all__ = [
     "STRATIFY_BY_MODEL",
+    "AdjudicationError",
     "IntakeReport",
     "ProjectDeletedError",
     "PushReport",
     "ReconcileReport",
+    "adjudication_check",
+    "adjudication_record",
     "annotations_mark_deleted",
     "annotations_reconcile",
     "annotations_upsert",
@@ -40,6 +47,7 @@ __all__ = [
     "annotator_link_label_studio",
     "project_mark_deleted",
     "project_reconcile",
+    "review_flags_refresh",
     "review_sample_assign",
     "review_sample_create",
     "sample_push",

@@ -2,7 +2,8 @@
 
 Idempotence is carried by the database: an annotation row exists once per (Label Studio annotation id,
 feature); a webhook call is stored once per body digest and applied once. A replay, or a copy older than
-the stored one, changes nothing.
+the stored one, changes nothing. Every row written is checked against the consistency rules
+(:mod:`annotate.services.flags`).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from annotate import labeling_config
 from annotate.label_studio import ANNOTATION_ACTIONS, LsAnnotation
 from annotate.models import Annotation, Annotator, EventStatus, LabelStudioTask, ReviewItem, ReviewSample, WebhookEvent
 from annotate.services.bulk import DB_CHUNK, chunks
+from annotate.services.flags import review_flags_refresh
 from extraction.models import Extraction, Feature
 
 logger = logging.getLogger(__name__)
@@ -283,7 +285,17 @@ def annotations_upsert(*, annotations: Sequence[LsAnnotation]) -> IntakeReport:
     with transaction.atomic():
         Annotation.objects.bulk_create(writes.create, batch_size=DB_CHUNK, ignore_conflicts=True)
         Annotation.objects.bulk_update(writes.update, _ROW_FIELDS, batch_size=DB_CHUNK)
+        if writes.create or writes.update:
+            _flags_refresh(sorted({a.annotation_id for a in annotations}))
     return report
+
+
+def _flags_refresh(label_studio_ids: Sequence[int]) -> None:
+    """Re-check the written rows against the consistency rules (flags follow the review's latest copy)."""
+    ids: list[int] = []
+    for chunk in chunks(label_studio_ids):
+        ids += Annotation.objects.filter(label_studio_annotation_id__in=chunk).values_list("pk", flat=True)
+    review_flags_refresh(annotation_ids=ids)
 
 
 def annotations_mark_deleted(*, annotation_ids: Iterable[int]) -> int:
@@ -293,6 +305,8 @@ def annotations_mark_deleted(*, annotation_ids: Iterable[int]) -> int:
         count += Annotation.objects.filter(label_studio_annotation_id__in=chunk, deleted=False).update(
             deleted=True, updated_at=timezone.now()
         )
+    if count:
+        _flags_refresh(ids)
     return count
 
 

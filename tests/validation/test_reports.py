@@ -169,7 +169,15 @@ def test_agreement_report_sections_and_bad_input() -> None:
         n_boot=20,
         on_step=steps.append,
     )
-    assert set(rep) == {"params", "counts", "agreement", "labels", "response_type_confusion", "reliability"}
+    assert set(rep) == {
+        "params",
+        "counts",
+        "agreement",
+        "adjudicated",
+        "labels",
+        "response_type_confusion",
+        "reliability",
+    }
     assert rep["counts"] == {"reviews": 4, "outputs": 2, "conversations": 2, "annotators": 2}
     assert len(steps) == reports.REPORT_STEPS
     with pytest.raises(EmptyInputError, match="no reviews"):
