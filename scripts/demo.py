@@ -82,9 +82,29 @@ def step_review_loop() -> list[str]:
     from annotate.demo import step_review_loop as review_loop
 
     try:
-        return review_loop(DEMO_DATASET, "paper-v1")
+        lines = review_loop(DEMO_DATASET, "paper-v1")
     except Exception as exc:  # the rest of the demo stays useful without Label Studio
         return [f"Label Studio review loop skipped: {exc}", "  (retry with `make labelstudio`, then `make demo`)"]
+    return lines + demo_annotator_link()
+
+
+DEMO_REVIEWER = "reviewer-ada@example.org"
+
+
+def demo_annotator_link() -> list[str]:
+    """The demo's `annotator` login is the example reviewer ada, so their home page shows her queue and progress."""
+    from django.contrib.auth import get_user_model
+
+    from annotate.models import Annotator
+
+    user = get_user_model().objects.filter(username="annotator").first()
+    reviewer = Annotator.objects.filter(email=DEMO_REVIEWER).first()
+    if user is None or reviewer is None or Annotator.objects.filter(user=user).exclude(pk=reviewer.pk).exists():
+        return []
+    if reviewer.user_id is None:
+        reviewer.user = user
+        reviewer.save(update_fields=["user"])
+    return [f"  the `annotator` login reviews as {DEMO_REVIEWER}: its home page shows her queue and progress"]
 
 
 def step_agreement() -> list[str]:
@@ -96,7 +116,21 @@ def step_agreement() -> list[str]:
     if not Annotation.objects.filter(extraction__run=run, deleted=False).exists():
         return ["Agreement: no reviews yet (the review loop did not run)"]
     call_command("agreement", run=run.pk, save=True, no_progress=True, n_boot=200, stdout=io.StringIO())
-    return [f"Agreement with the example reviews (snapshot): /validation/runs/{run.pk}/"]
+    return [f"Agreement with the example reviews (snapshot): /validation/runs/{run.pk}/", *adjudication_lines(run.pk)]
+
+
+def adjudication_lines(run_id: int) -> list[str]:
+    """What the consistency checks found in the example reviews, and where a lead settles it."""
+    from annotate.models import FlagRule
+    from annotate.selectors import adjudication_queue, flag_counts
+
+    counts = flag_counts(run_id=run_id)
+    found = ", ".join(f"{n} {FlagRule(rule).label.lower()}" for rule, n in counts.items() if n) or "none"
+    queue = adjudication_queue(run_id=run_id)
+    return [
+        f"Flagged reviews: {sum(counts.values())} ({found})",
+        f"Adjudication (log in as lead): /adjudication/?run={run_id}  ({len(queue)} outputs to settle)",
+    ]
 
 
 def step_analysis() -> list[str]:

@@ -10,9 +10,14 @@ from django.urls import URLPattern, reverse
 
 from accounts.roles import Role
 from analysis import page_urls as analysis_pages
+from annotate.models import ReviewItem
+from annotate.services import adjudication_record, review_flags_refresh
 from extraction import page_urls as extraction_pages
+from extraction.models import Extraction
 from tests.pages import Loop, build_loop, client_as, strict_templates
+from tests.validation import factories as f
 from validation import page_urls as validation_pages
+from validation.services import agreement_snapshot_create
 from workbench import urls as workbench_pages
 
 PAGE_NAMES = sorted(
@@ -23,8 +28,27 @@ PAGE_NAMES = sorted(
 )
 
 
+def _disputed(loop: Loop) -> int:
+    """A second reviewer who says "correct" while changing the labels of conversation 1 (a flagged disagreement),
+    a lead's adjudication of it, and a snapshot that lists it; returns the disputed output's extraction id."""
+    values = Extraction.objects.get(conversation=loop.conversations[1], feature="ai_values")
+    item = ReviewItem.objects.get(conversation=loop.conversations[1])
+    f.review(
+        item=item,
+        extraction=values,
+        annotator=f.AnnotatorFactory.create(),
+        verdict="correct",
+        corrected_labels=["care"],
+    )
+    review_flags_refresh()
+    adjudication_record(extraction_id=values.pk, verdict="incorrect", labels=["empathy", "care"], comment="both")
+    agreement_snapshot_create(run_id=loop.run.pk, n_boot=10)
+    return values.pk
+
+
 def _urls(loop: Loop) -> dict[str, list[str]]:
     """Every page with the data of the loop (several variants where the page has options)."""
+    disputed = _disputed(loop)
     return {
         "home": [reverse("home")],
         "dataset-page": [
@@ -40,6 +64,14 @@ def _urls(loop: Loop) -> dict[str, list[str]]:
         "taxonomy-detail-page": [reverse("taxonomy-detail-page", args=[loop.taxonomy.pk])],
         "residual-list-page": [reverse("residual-list-page")],
         "residual-page": [reverse("residual-page", args=[loop.residuals.pk])],
+        "adjudication-list-page": [
+            reverse("adjudication-list-page"),
+            reverse("adjudication-list-page") + f"?run={loop.run.pk}",
+        ],
+        "adjudication-page": [
+            reverse("adjudication-page", args=[disputed]),
+            reverse("adjudication-page", args=[loop.parse_error.pk]),
+        ],
     }
 
 
@@ -56,11 +88,14 @@ def test_every_page_renders_without_template_errors(settings: Any, admin_client:
     annotator = client_as(Role.ANNOTATOR)
     for name in ("home", "taxonomy-list-page"):
         assert annotator.get(reverse(name)).status_code == 200, name
+    for role in (Role.ANNOTATOR, Role.PROMPT_ENGINEER):
+        for url in urls["adjudication-list-page"] + urls["adjudication-page"]:
+            assert client_as(role).get(url).status_code == 403, (role, url)
 
 
 @pytest.mark.django_db
 def test_pages_render_on_an_empty_database(settings: Any, admin_client: Client) -> None:
     strict_templates(settings)
-    for name in ("home", "taxonomy-list-page", "residual-list-page"):
+    for name in ("home", "taxonomy-list-page", "residual-list-page", "adjudication-list-page"):
         text = admin_client.get(reverse(name)).content.decode()
         assert "yet" in text, name  # each empty table says how to fill it

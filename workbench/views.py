@@ -11,8 +11,9 @@ from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 
-from accounts.roles import ANALYSTS, analyst_required, user_has_role
+from accounts.roles import ANALYSTS, Role, analyst_required, user_has_role
 from analysis.selectors import residual_analysis_list, taxonomy_list
+from annotate.selectors import reviewer_progress
 from corpus.models import Conversation, Dataset
 from corpus.selectors import conversation_list, dataset_list, dataset_models
 from corpus.transcript import SPEAKERS
@@ -28,7 +29,14 @@ RECENT = 10
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
     analyst = user_has_role(request.user, *ANALYSTS)
-    context = {"analyst": analyst, "datasets": dataset_list(), "taxonomies": taxonomy_list()[:RECENT]}
+    context = {
+        "analyst": analyst,
+        "lead": user_has_role(request.user, Role.LEAD),
+        "datasets": dataset_list(),
+        "taxonomies": taxonomy_list()[:RECENT],
+        # An annotator sees their own queues only; leads and prompt engineers see every reviewer's.
+        "progress": reviewer_progress() if analyst else reviewer_progress(user_id=request.user.pk),
+    }
     if analyst:
         runs = list(extraction_selectors.run_list_with_costs()[:RECENT])
         context |= {

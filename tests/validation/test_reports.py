@@ -73,6 +73,45 @@ def test_majority_verdict_and_ties() -> None:
     assert list(out["n_reviews"]) == [3, 2, 1]
 
 
+def test_an_adjudicated_verdict_replaces_the_majority_and_is_listed() -> None:
+    # Output 1: 2 of 3 correct (majority correct), adjudicated incorrect; output 2: a 1-1 tie (not correct),
+    # adjudicated correct; output 3: 2 of 2 correct, not adjudicated.
+    df = _frame(
+        [
+            _row(1, "a", "correct"),
+            _row(1, "b", "correct"),
+            _row(1, "c", "incorrect"),
+            _row(2, "a", "correct"),
+            _row(2, "b", "incorrect"),
+            _row(3, "a", "correct"),
+            _row(3, "b", "correct"),
+        ]
+    )
+    plain = reports.agreement_shares(df, target_half_width=None)["feature"][0]
+    assert (plain["n"], plain["correct"], plain["adjudicated"]) == (3, 2, 0)
+    settled = reports.agreement_shares(df, target_half_width=None, adjudicated={1: "incorrect", 2: "correct"})
+    row = settled["feature"][0]
+    assert (row["n"], row["correct"], row["adjudicated"]) == (3, 2, 2)
+    assert row["estimate"] == pytest.approx(proportion_ci(2, 3).estimate)
+    one = reports.agreement_shares(df, target_half_width=None, adjudicated={1: "incorrect"})["feature"][0]
+    assert (one["correct"], one["adjudicated"]) == (1, 1)
+    per_annotator = {r["annotator"]: r["correct"] for r in settled["annotator"]}
+    assert per_annotator == {"a": 3, "b": 2, "c": 0}, "each reviewer's own verdicts, untouched by the lead"
+    listed = reports.adjudicated_outputs(df, adjudicated={1: "incorrect"})
+    assert listed == [
+        {
+            "extraction_id": 1,
+            "conversation_id": 1,
+            "external_id": "c1",
+            "feature": "ai_values",
+            "n_reviews": 3,
+            "n_correct": 2,
+            "majority": "correct",
+            "adjudicated": "incorrect",
+        }
+    ]
+
+
 def test_agreement_shares_by_group() -> None:
     rows = []
     for i in range(1, 81):  # 79 of 80 outputs correct: the paper's AI-values figure

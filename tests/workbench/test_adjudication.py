@@ -1,0 +1,139 @@
+"""The adjudication pages on the demo's example reviews: flags found, leads only, one output settled, the agreement
+report changed by exactly that output, and each reviewer's progress."""
+
+from __future__ import annotations
+
+import statistics
+from collections import Counter, defaultdict
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.test import Client
+from django.urls import reverse
+
+from accounts.roles import Role
+from annotate.models import Adjudication, Annotator, FlagRule, ReviewFlag
+from annotate.selectors import adjudication_queue, flag_counts
+from tests.pages import client_as
+from tests.workbench.demo_reviews import DemoLoop, demo_loop
+from validation.selectors import agreement_report_for_run
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def loop(db: None) -> DemoLoop:
+    return demo_loop()
+
+
+def _response_type_share(run_id: int) -> dict[str, int]:
+    report = agreement_report_for_run(run_id=run_id, n_boot=10)
+    return next(r for r in report["agreement"]["feature"] if r["feature"] == "response_type")
+
+
+def test_the_demos_example_reviews_are_flagged(loop: DemoLoop) -> None:
+    by_feature = Counter(
+        ReviewFlag.objects.filter(rule=FlagRule.CORRECT_BUT_CHANGED).values_list("annotation__feature", flat=True)
+    )
+    # The figure found by trying the demo: 43 response-type reviews say "correct" while changing the label.
+    assert by_feature["response_type"] == 43
+    unparsable = ReviewFlag.objects.filter(rule=FlagRule.UNPARSABLE_OUTPUT)
+    # sample-016's response type could not be parsed ("mild_support or neutral_acknowledgment"); ada and grace
+    # judged it anyway.
+    assert sorted(unparsable.values_list("annotation__item__conversation__external_id", flat=True)) == [
+        "sample-016",
+        "sample-016",
+    ]
+    counts = flag_counts(run_id=loop.run.pk)
+    assert counts[FlagRule.INCORRECT_UNEXPLAINED] == 4
+    assert sum(counts.values()) == ReviewFlag.objects.count() == 43 + 10 + 4 + 2
+    report = agreement_report_for_run(run_id=loop.run.pk, n_boot=10)
+    assert report["flags"]["total"] == 59
+
+
+@pytest.mark.parametrize("role", [Role.ANNOTATOR, Role.PROMPT_ENGINEER])
+def test_adjudication_is_for_leads_only(loop: DemoLoop, role: str) -> None:
+    target = adjudication_queue(run_id=loop.run.pk)[0].extraction_id
+    client = client_as(role)
+    assert client.get(reverse("adjudication-list-page")).status_code == 403
+    assert client.get(reverse("adjudication-page", args=[target])).status_code == 403
+    response = client.post(reverse("adjudication-page", args=[target]), {"verdict": "correct"})
+    assert response.status_code == 403
+    assert not Adjudication.objects.exists()
+    anonymous = Client().get(reverse("adjudication-list-page"))
+    assert anonymous.status_code == 302
+    assert anonymous["Location"].startswith("/accounts/login/")
+
+
+def test_a_lead_settles_one_output_and_the_agreement_report_changes(loop: DemoLoop) -> None:
+    lead = client_as(Role.LEAD)
+    listing = lead.get(reverse("adjudication-list-page") + f"?run={loop.run.pk}").content.decode()
+    queue = adjudication_queue(run_id=loop.run.pk)
+    assert f'<span id="open-count">{len(queue)}</span>' in listing
+    # sample-001's response type: the model said neutral_acknowledgment; ada agreed, grace corrected it to mild
+    # support, alan agreed: 2 of 3 judged it correct, so the majority counts it correct.
+    target = next(e for e in queue if e.external_id == "sample-001" and e.feature == "response_type")
+    assert (target.n_correct, target.n_reviews, target.verdicts_differ) == (2, 3, True)
+    page = lead.get(reverse("adjudication-page", args=[target.extraction_id])).content.decode()
+    assert page.count("reviewer-") >= 3
+    assert "I would call it mild support." in page
+    before = _response_type_share(loop.run.pk)
+
+    response = lead.post(
+        reverse("adjudication-page", args=[target.extraction_id]),
+        {"verdict": "incorrect", "labels": "mild_support", "comment": "grace is right: the reply encourages"},
+    )
+    assert response.status_code == 302
+    assert response["Location"].startswith("/adjudication/"), "on to the next output to settle"
+    after = _response_type_share(loop.run.pk)
+    assert (after["n"], after["correct"], after["adjudicated"]) == (before["n"], before["correct"] - 1, 1)
+    report = agreement_report_for_run(run_id=loop.run.pk, n_boot=10)
+    assert [(a["external_id"], a["majority"], a["adjudicated"]) for a in report["adjudicated"]] == [
+        ("sample-001", "correct", "incorrect")
+    ]
+    listing = lead.get(reverse("adjudication-list-page") + f"?run={loop.run.pk}").content.decode()
+    assert f'<span id="open-count">{len(queue) - 1}</span>' in listing
+
+
+def test_a_decision_that_cannot_be_recorded_is_shown_not_stored(loop: DemoLoop) -> None:
+    target = next(e for e in adjudication_queue(run_id=loop.run.pk) if e.feature == "response_type")
+    response = client_as(Role.LEAD).post(
+        reverse("adjudication-page", args=[target.extraction_id]), {"verdict": "incorrect", "labels": "quite nice"}
+    )
+    assert response.status_code == 400
+    assert "the response type is one of" in response.content.decode()
+    assert not Adjudication.objects.exists()
+
+
+def test_reviewer_progress_on_the_dashboard_and_the_annotators_home(loop: DemoLoop) -> None:
+    # Independent of the review app: tasks and seconds per task straight from sample/reviews.jsonl, keeping the
+    # conversations where the model produced an output the reviewer judged (a review of nothing is not stored:
+    # alan's review of sample-004 judges a response type the subjectivity filter never let the model extract).
+    outputs = set(loop.run.extractions.values_list("conversation__external_id", "feature"))
+    seconds: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
+    judged: dict[str, set[str]] = defaultdict(set)
+    for r in loop.reviews:
+        seconds[r.reviewer][r.conversation] += r.lead_time_s
+        if (r.conversation, r.review.feature) in outputs:
+            judged[r.reviewer].add(r.conversation)
+    lead_page = client_as(Role.LEAD).get(reverse("home")).content.decode()
+    assert {email: len(done) for email, done in judged.items()} == {
+        "reviewer-ada@example.org": 50,
+        "reviewer-grace@example.org": 50,
+        "reviewer-alan@example.org": 9,
+    }
+    for email, done in judged.items():
+        median = statistics.median(seconds[email][c] for c in done)
+        assert f"<td>{email}</td><td>sample {loop.sample.pk}</td><td>{len(done)} of 50</td>" in lead_page
+        assert f"<td>{median:.0f}</td>" in lead_page
+    user = get_user_model().objects.create_user(username="ada", password="x")
+    ada = Annotator.objects.get(email="reviewer-ada@example.org")
+    ada.user = user
+    ada.save()
+    client = Client()
+    client.force_login(user)
+    home = client.get(reverse("home")).content.decode()
+    project = ada.projects.get()
+    assert f"<td>sample {loop.sample.pk}</td><td>50 of 50</td>" in home
+    assert f'href="http://127.0.0.1:8089/projects/{project.label_studio_project_id}/data">open my queue' in home
+    assert "reviewer-grace" not in home, "an annotator sees no one else's queue"
