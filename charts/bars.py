@@ -146,6 +146,7 @@ def bar_chart(
     parts = open_svg(width=width, height=height, slug=slug, title=title, desc=f"{len(rows)} bars of {value_title}.")
     for t in nice_ticks(0.0, x.hi, count=4):
         parts.append(line(x(t), 10, x(t), height - 22, stroke=GRID))
+        parts.append(text(x(t), height - 12, fmt_cell(t, value_format), anchor="middle", fill=MUTED))
     for i, (label, value) in enumerate(rows):
         y = 12 + i * BAR_H * 1.4
         shown = fmt_cell(value, value_format)

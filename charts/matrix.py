@@ -60,7 +60,9 @@ def heatmap(
     hi = hi if hi > lo else lo + 1.0
     left = label_width(row_labels, max_chars=28) + 18
     top = label_width(col_labels, max_chars=28) * 0.72 + 30  # slanted labels need about sin(45°) of their length
-    width = left + CELL * len(col_labels) + 20
+    # A slanted label reaches right by about cos(40°) of its length from its column's centre.
+    overhang = max(CELL * (j + 0.5) + 0.77 * label_width([c], max_chars=28) for j, c in enumerate(col_labels))
+    width = left + max(CELL * len(col_labels) + 20, overhang + 8)
     height = top + CELL * len(row_labels) + 10
     parts = open_svg(
         width=width,

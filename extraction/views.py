@@ -10,7 +10,7 @@ from django.shortcuts import get_object_or_404, render
 from accounts.roles import Role, user_has_role
 from charts import bar_chart
 from extraction import selectors
-from extraction.models import ExtractionRun
+from extraction.models import FUSED, ExtractionRun
 
 FAILURES_SHOWN = 200
 
@@ -33,6 +33,7 @@ def run_page(request: HttpRequest, run_id: int) -> HttpResponse:
         "run": run,
         "report": report,
         "cost_chart": cost_chart,
+        "fused": FUSED in (run.options or {}).get("prompt_versions", {}),
         "feature_counts": selectors.run_feature_counts(run=run),
         "failures_shown": FAILURES_SHOWN,
     }
