@@ -8,8 +8,8 @@ run). With ``k`` of ``n`` reviewed outputs judged correct and the Wilson interva
   it), or when the interval is as narrow as asked and the estimate is under the target;
 * **trusted** when the interval is as narrow as asked (h ≤ target half-width) and the estimate meets the target;
 * **not yet** otherwise: the interval is still too wide to tell, and the planner
-  (``stats.additional_reviews_needed``) says how many more reviews would narrow it to the target half-width if
-  agreement stays where it is.
+  (``stats.proportions.additional_reviews_needed``) says how many more reviews would narrow it to the target
+  half-width if agreement stays where it is.
 
 The headline is written as in the paper: "98.8% ± 3.3%, n = 80" (79 of 80 correct, 95% Wilson).
 
@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from validation import stats
+from stats.proportions import additional_reviews_needed, proportion_ci, required_sample_size
 
 
 class Status(StrEnum):
@@ -99,10 +99,10 @@ def headline(*, estimate: float, half_width: float, n: int) -> str:
 def verdict(*, feature: str, correct: int, n: int, target: Target, confidence: float = 0.95) -> Verdict:
     """The status of one feature with ``correct`` of ``n`` outputs judged correct (see the module docstring)."""
     if n == 0:
-        need = stats.required_sample_size(target.share, target.half_width, confidence=confidence)
+        need = required_sample_size(target.share, target.half_width, confidence=confidence)
         why = f"about {need:,} reviews give ± {_pct(target.half_width)} if agreement is near {_pct(target.share)}"
         return _make((feature, 0, 0, None, None, None, None, target), Status.NOT_YET, need, "no review yet", why)
-    ci = stats.proportion_ci(correct, n, confidence=confidence)
+    ci = proportion_ci(correct, n, confidence=confidence)
     head = headline(estimate=ci.estimate, half_width=ci.half_width, n=n)
     base = (feature, n, correct, ci.estimate, ci.low, ci.high, ci.half_width, target)
     narrow = ci.half_width <= target.half_width + 1e-12
@@ -115,7 +115,7 @@ def verdict(*, feature: str, correct: int, n: int, target: Target, confidence: f
     if narrow:
         why = f"meets {target}: estimate at or above the target, interval within ± {_pct(target.half_width)}"
         return _make(base, Status.TRUSTED, 0, head, why)
-    more = max(1, stats.additional_reviews_needed(correct, n, target.half_width, confidence=confidence))
+    more = max(1, additional_reviews_needed(correct, n, target.half_width, confidence=confidence))
     why = (
         f"the interval (± {_pct(ci.half_width)}) is wider than ± {_pct(target.half_width)}: about {more:,} more "
         f"review{_s(more)} narrow it, if agreement stays near {_pct(ci.estimate)}"

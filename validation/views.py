@@ -12,11 +12,11 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.roles import Role, analyst_required, role_required, user_has_role
 from extraction.models import ExtractionRun
+from stats.errors import StatsInputError
 from validation import figures
 from validation.forms import PROJECT, TrustTargetForm
 from validation.selectors import agreement_by_prompt_version, run_verdicts, snapshot_list
 from validation.services import agreement_snapshot_create, trust_target_set
-from validation.stats import StatsInputError
 from validation.trust import reliability_notes
 
 HISTORY = 50

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from validation import stats
+from stats.proportions import proportion_ci
 from validation.trust import (
     DEFAULT_TARGET,
     Status,
@@ -38,8 +38,8 @@ def test_papers_human_values_are_not_yet_decided_and_the_planner_says_how_many_m
     # Independent check of the count: at p = 75/80 the Wilson half-width first reaches 5% at n = 80 + more.
     assert v.more_reviews is not None
     n_total = 80 + v.more_reviews
-    assert stats.proportion_ci(0.9375 * n_total, n_total).half_width <= 0.05
-    assert stats.proportion_ci(0.9375 * (n_total - 1), n_total - 1).half_width > 0.05
+    assert proportion_ci(0.9375 * n_total, n_total).half_width <= 0.05
+    assert proportion_ci(0.9375 * (n_total - 1), n_total - 1).half_width > 0.05
     assert v.label == f"not yet ({v.more_reviews} more reviews)"
 
 
