@@ -3,7 +3,8 @@
 An annotation row is one annotator's judgement of one machine output (an ``Extraction``): the
 verdict (correct or not, per the paper's protocol), corrected labels and a comment. A Label Studio
 annotation covers every feature of a conversation, so it yields one row per feature; the pair
-(Label Studio annotation id, feature) is unique, which makes intake idempotent.
+(Label Studio annotation id, feature) is unique, which makes intake idempotent. A review that contradicts
+itself carries a ``ReviewFlag`` per rule it breaks; a lead's ``Adjudication`` settles one machine output.
 """
 
 from __future__ import annotations

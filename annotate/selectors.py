@@ -104,6 +104,15 @@ class OutputReviews:
     def majority(self) -> str:
         return "correct" if self.n_correct * 2 > self.n_reviews else "not correct"
 
+    @property
+    def reasons(self) -> list[str]:
+        """Why the output is listed, one phrase per reason (a rule broken by several reviews is named once)."""
+        out = ["verdicts differ"] * self.verdicts_differ + ["labels differ"] * self.labels_differ
+        for rule in sorted(set(self.flags)):
+            n = self.flags.count(rule)
+            out.append(f"{FlagRule(rule).label.lower()}" + (f" ({n} reviews)" if n > 1 else ""))
+        return out
+
 
 def _reviewer_key(verdict: str, corrected: list[str] | None, machine: list[str]) -> tuple[str, ...] | None:
     """The labels a reviewer stands by: their correction, else the model's when judged correct, else unknown."""

@@ -44,7 +44,6 @@ def adjudication_list(request: HttpRequest) -> HttpResponse:
         "queue": queue,
         "open_count": sum(1 for e in queue if e.adjudicated is None),
         "flags": [(FlagRule(rule).label, n) for rule, n in annotate_selectors.flag_counts(run_id=run_id).items()],
-        "rule_labels": dict(FlagRule.choices),
     }
     return render(request, "workbench/adjudication_list.html", context)
 

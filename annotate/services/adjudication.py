@@ -81,6 +81,8 @@ def adjudication_check(
         cleaned = None
     elif cleaned is None:
         raise AdjudicationError("'incorrect' needs the right labels (leave the box empty only for 'none')")
+    elif label_key(cleaned) == machine and (level is None or level == extraction.level):
+        raise AdjudicationError("these are the model's own labels: choose 'correct', or give the right labels")
     return AdjudicationInput(verdict=verdict, labels=cleaned, level=level, comment=comment.strip())
 
 

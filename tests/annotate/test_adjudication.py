@@ -26,6 +26,8 @@ def _output(feature: str, labels: list[str], level: int | None = None) -> tuple[
         ("ai_values", ["care"], "maybe", None, None, "the verdict must be one of"),
         ("ai_values", ["care"], "incorrect", None, None, "'incorrect' needs the right labels"),
         ("ai_values", ["care"], "correct", ["honesty"], None, "'correct' keeps the model's labels"),
+        ("ai_values", ["care"], "incorrect", ["Care"], None, "these are the model's own labels"),
+        ("subjectivity", ["yes"], "incorrect", ["yes"], None, "these are the model's own labels"),
         ("response_type", ["mild_support"], "incorrect", ["somewhat_supportive"], None, "the response type is one"),
         ("subjectivity", ["yes"], "incorrect", None, 7, "the subjectivity level must be 1 to 4"),
         ("subjectivity", ["yes"], "incorrect", ["yes"], 2, "level 2 means 'no'"),

@@ -70,8 +70,9 @@ def test_a_lead_settles_one_output_and_the_agreement_report_changes(loop: DemoLo
     listing = lead.get(reverse("adjudication-list-page") + f"?run={loop.run.pk}").content.decode()
     queue = adjudication_queue(run_id=loop.run.pk)
     assert f'<span id="open-count">{len(queue)}</span>' in listing
-    # sample-001's response type: the model said neutral_acknowledgment; ada agreed, grace corrected it to mild
-    # support, alan agreed: 2 of 3 judged it correct, so the majority counts it correct.
+    # sample-001's response type: the model said mild_support; ada and alan judged it "correct" yet labelled it
+    # neutral_acknowledgment (both flagged), grace judged it incorrect ("I would call it mild support", the model's
+    # own label): 2 of 3 said correct, so the majority counts it correct. The lead goes by the labels.
     target = next(e for e in queue if e.external_id == "sample-001" and e.feature == "response_type")
     assert (target.n_correct, target.n_reviews, target.verdicts_differ) == (2, 3, True)
     page = lead.get(reverse("adjudication-page", args=[target.extraction_id])).content.decode()
@@ -81,7 +82,7 @@ def test_a_lead_settles_one_output_and_the_agreement_report_changes(loop: DemoLo
 
     response = lead.post(
         reverse("adjudication-page", args=[target.extraction_id]),
-        {"verdict": "incorrect", "labels": "mild_support", "comment": "grace is right: the reply encourages"},
+        {"verdict": "incorrect", "labels": "neutral_acknowledgment", "comment": "ada and alan labelled it so"},
     )
     assert response.status_code == 302
     assert response["Location"].startswith("/adjudication/"), "on to the next output to settle"
