@@ -10,7 +10,7 @@ from django.core.management import CommandError, call_command
 from django.test import override_settings
 
 from taxonomy.models import Taxonomy, ValueMapping
-from tests.analysis.test_taxonomy_services import TREE
+from tests.taxonomy.test_taxonomy_services import TREE
 
 pytestmark = pytest.mark.django_db
 
