@@ -118,6 +118,7 @@ def test_a_database_from_before_the_split_keeps_every_row() -> None:
     assert taxonomy.params == {"path": "values_tree.csv"}
     assert taxonomy.created_by_id == ids["user"]
     leaf = TaxonomyNode.objects.select_related("parent").get(pk=ids["leaf"])
+    assert leaf.parent is not None
     assert (leaf.key, leaf.level, leaf.parent_id, leaf.parent.name) == ("empathy", 0, ids["top"], "Care")
     assert list(taxonomy.nodes.order_by("level").values_list("pk", flat=True)) == [ids["leaf"], ids["top"]]
     edit = TaxonomyEdit.objects.get(pk=ids["edit"])
