@@ -38,6 +38,7 @@ INSTALLED_APPS = [
     "analysis",  # migrations only: its models moved to taxonomy and results
     "taxonomy",
     "results",
+    "workbench",
 ]
 
 MIDDLEWARE = [

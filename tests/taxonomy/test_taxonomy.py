@@ -38,7 +38,7 @@ def names(n: int) -> list[str]:
 
 def test_level_sizes_follow_the_geometric_ratio() -> None:
     # r = (5 / 3307)^(1/3) = 0.114774...; 3307 r = 379.56, 3307 r^2 = 43.56. The published tree has 266 and 26
-    # instead (see the module docstring of analysis/taxonomy.py).
+    # instead (see the module docstring of taxonomy/clustering.py).
     assert level_sizes(3307, 5, 4) == (3307, 380, 44, 5)
     r = (5 / 3307) ** (1 / 3)
     assert math.isclose(3307 * r, 379.56, abs_tol=0.01)

@@ -12,8 +12,8 @@ from rest_framework.test import APIClient
 from accounts.roles import Role
 from taxonomy.models import Taxonomy, TaxonomyEdit, TaxonomyNode
 from taxonomy.services import taxonomy_import_tree
-from tests.taxonomy.test_taxonomy_services import TREE
 from tests.clients import client_for
+from tests.taxonomy.test_taxonomy_services import TREE
 
 pytestmark = pytest.mark.django_db
 
