@@ -24,7 +24,7 @@ INK = "#222222"
 MUTED = "#777777"
 GRID = "#dddddd"
 #: Character width of the 12 px sans-serif labels, for laying out margins without measuring text.
-CHAR_PX = 6.6
+CHAR_PX = 7.2
 FONT = 'font-family="system-ui, sans-serif" font-size="12"'
 
 

@@ -166,11 +166,12 @@ def trend_chart(
     for k, s in enumerate(series):
         colour = PALETTE[k % len(PALETTE)]
         pts = sorted(s.points, key=lambda p: p.x)
+        nudge = (k - (len(series) - 1) / 2) * 5  # side by side, so whiskers of one snapshot do not hide each other
         if len(pts) > 1:
-            coords = " ".join(f"{r1(x_of[p.x])},{r1(y(p.estimate))}" for p in pts)
+            coords = " ".join(f"{r1(x_of[p.x] + nudge)},{r1(y(p.estimate))}" for p in pts)
             parts.append(f'<polyline points="{coords}" fill="none" stroke="{colour}" stroke-width="2"/>')
         for p in pts:
-            cx = x_of[p.x]
+            cx = x_of[p.x] + nudge
             parts.append(line(cx, y(p.low), cx, y(p.high), stroke=colour, cls="interval"))
             tip = f"{s.name}, {x_labels[p.x]}: {fmt_pct(p.estimate)} [{fmt_pct(p.low)}, {fmt_pct(p.high)}], n = {p.n}"
             parts.append(

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from charts.base import (
+    CHAR_PX,
     PALETTE,
     Chart,
     clip_label,
@@ -115,7 +116,7 @@ def _layout(
         parts.append(mark_rect(d * col_w + 1, y + 0.5, col_w - 2, h - 1, fill=colour, tip=tip, cls="node"))
         if h >= MIN_LABEL_PX:
             ink = "#ffffff" if is_dark(colour) else "#222222"
-            label = clip_label(f"{n.name} {fmt_pct(n.share)}", int((col_w - 8) / 6.6))
+            label = clip_label(f"{n.name} {fmt_pct(n.share)}", int((col_w - 8) / CHAR_PX))
             parts.append(text(d * col_w + 5, y + min(h / 2, 12), label, fill=ink))
         rows.append((full, d, n.share, n.size))
         drawn += 1 + _layout(children, n.id, y, h, full, parts, rows, col_w=col_w, depth_of=depth_of, k=k)

@@ -34,9 +34,11 @@ def _report_context(request: HttpRequest, run: ExtractionRun, **extra: Any) -> d
     report = chosen.payload if chosen else None
     verdicts = run_verdicts(run=run, payload=report)
     features = [v.feature for v in verdicts]
+    stamp = "%m-%d %H:%M"
+    if len({s.created_at.strftime(stamp) for s in snapshots}) < len(snapshots):
+        stamp += ":%S"  # snapshots taken within a minute must still be told apart
     oldest_first = [
-        (s.created_at.strftime("%m-%d %H:%M"), s.payload.get("agreement", {}).get("feature", []))
-        for s in reversed(snapshots)
+        (s.created_at.strftime(stamp), s.payload.get("agreement", {}).get("feature", [])) for s in reversed(snapshots)
     ]
     reliability = (report or {}).get("reliability", {})
     charts = [
