@@ -36,16 +36,8 @@ from extraction import selectors
 from extraction.agreement import Consensus, single_label_consensus, value_set_consensus
 from extraction.costs import TokenCounts, UnknownModelPriceError, call_cost, price_for, settings_prices
 from extraction.features import GATED_FEATURES, SUBJECTIVITY_YES, VALUE_FEATURE_NAMES, FeatureName
-from extraction.llm import (
-    LLMCall,
-    LLMConfigurationError,
-    LLMProvider,
-    LLMResult,
-    LLMUnavailableError,
-    MessageBatches,
-    client_settings_check,
-    requests_fingerprint,
-)
+from extraction.llm import MessageBatches, client_settings_check, requests_fingerprint
+from extraction.llm_types import LLMCall, LLMConfigurationError, LLMProvider, LLMResult, LLMUnavailableError
 from extraction.models import (
     FUSED,
     BatchStatus,
@@ -298,7 +290,7 @@ def text_complete(prompt: str) -> str:
     ``LLM_TEXT_MODEL`` and the prompt in ``prompts/taxonomy/``. Raises ``RunError`` when the API is not
     configured and ``LLMUnavailableError`` when the request failed after the retries.
     """
-    from extraction.llm import LLMCall, LLMUnavailableError, PromptParts
+    from extraction.llm_types import LLMCall, LLMUnavailableError, PromptParts
 
     provider_check(provider="anthropic")
     provider = _anthropic_provider(settings.ANTHROPIC_BASE_URL, hash(settings.ANTHROPIC_API_KEY))

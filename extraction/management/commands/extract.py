@@ -10,7 +10,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
 from extraction import selectors
-from extraction.llm import LLMConfigurationError, LLMUnavailableError
+from extraction.llm_types import LLMConfigurationError, LLMUnavailableError
 from extraction.management.commands._report import report_lines
 from extraction.models import ExtractionRun, RunStatus
 from extraction.replay import MissingRecordingError
