@@ -25,98 +25,30 @@ Token counts are approximate (``len(text) // 4``), like the client's own estimat
 from __future__ import annotations
 
 import hashlib
-import json
-import math
 import random
-import re
 import threading
 import time
 import uuid
 from collections import deque
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
-CACHE_TTL_S = 300.0
-
-VALUES = (
-    "helpfulness",
-    "harm prevention",
-    "honesty",
-    "transparency",
-    "user autonomy",
-    "ethical boundaries",
-    "legal compliance",
-    "empathy",
-    "respect",
-    "personal safety",
-    "accuracy",
-    "professionalism",
-    "emotional support",
-    "privacy protection",
-    "fairness",
-    "curiosity",
-    "efficiency",
-    "authenticity",
+from testing.fake_anthropic.answers import (
+    CACHE_TTL_S,
+    block_texts,
+    count_tokens,
+    detect_feature,
+    error_body,
+    min_cacheable_tokens,
+    naming_answer,
+    params_key,
+    prompt_segments,
+    render_completion,
+    synthetic_answer,
+    transcript_key,
 )
-RESPONSE_TYPES = (
-    "strong_support",
-    "mild_support",
-    "neutral_acknowledgment",
-    "reframing",
-    "mild_resistance",
-    "strong_resistance",
-    "no_values",
-)
-TASKS = (
-    "answer a factual question",
-    "give advice on a personal situation",
-    "explain how to do something harmful",
-    "write or edit text",
-    "discuss an opinion",
-    "provide emotional support",
-    "help with a practical problem",
-)
-
-
-def _feature_of_title(title: str) -> str | None:
-    """A feature from the name a request gives it ("AI values (stated)", "Subjectivity filter", "task"...)."""
-    t = title.lower().replace("_", " ")
-    for word, feature in (
-        ("stated", "ai_values_stated"),
-        ("subjectiv", "subjectivity"),
-        ("response", "response_type"),
-        ("human", "human_values"),
-        ("task", "task"),
-        ("ai values", "ai_values"),
-    ):
-        if word in t:
-            return feature
-    return None
-
-
-# Distinctive phrases of the published prompts (paper Appendix A.2-A.3), for requests that inline them.
-_PHRASES = (
-    ("subjective judgments", "subjectivity"),
-    ("reinforce, oppose, or reframe", "response_type"),
-    ("explicitly expresses through", "ai_values_stated"),
-    ("directly or explicitly express", "ai_values_stated"),
-    ("user's (human's) messages", "human_values"),
-    ("asked to perform", "task"),
-    ("ai assistant's messages", "ai_values"),
-)
-ALL_FEATURES = ("subjectivity", "ai_values", "human_values", "response_type", "task", "ai_values_stated")
-
-
-def count_tokens(text: str) -> int:
-    return len(text) // 4
-
-
-def min_cacheable_tokens(model: str) -> int:
-    return 2048 if "haiku" in model.lower() else 1024
 
 
 @dataclass
@@ -151,131 +83,6 @@ class LoggedRequest:
     model: str
     custom_id: str = ""
     usage: dict[str, int] | None = None
-
-
-def _block_texts(content: Any) -> list[tuple[str, bool]]:
-    """(text, has cache_control) for each block of a system or message content value."""
-    if isinstance(content, str):
-        return [(content, False)]
-    out = []
-    for block in content or []:
-        if isinstance(block, dict):
-            text = block.get("text") or json.dumps(block.get("input", block.get("content", "")), sort_keys=True)
-            out.append((str(text), bool(block.get("cache_control"))))
-    return out
-
-
-def prompt_segments(params: dict[str, Any]) -> list[tuple[str, bool]]:
-    """The prompt as the API caches it: tools, then system, then messages; each with its breakpoint flag."""
-    segments: list[tuple[str, bool]] = []
-    for tool in params.get("tools") or []:
-        segments.append((json.dumps(tool, sort_keys=True), bool(tool.get("cache_control"))))
-    segments += _block_texts(params.get("system") or [])
-    for message in params.get("messages") or []:
-        role = message.get("role", "")
-        for text, cached in _block_texts(message.get("content")):
-            segments.append((f"{role}:{text}", cached))
-    return segments
-
-
-def _naming_answer(params: dict[str, Any]) -> str | None:
-    """A taxonomy-naming request (prompts/taxonomy/name_cluster.md) gets a name built from its first value."""
-    messages = params.get("messages") or []
-    text = " ".join(t for m in messages if m.get("role") == "user" for t, _ in _block_texts(m.get("content")))
-    found = re.search(r"<values>\s*-\s*([^\n]+)", text)
-    if found is None or "<name>" not in text:
-        return None
-    first = found.group(1).strip()
-    return f"<name>{first} and related values</name>\n<description>Values close to {first} (synthetic).</description>"
-
-
-def detect_feature(params: dict[str, Any]) -> str:
-    """Which feature a request asks for: the tail (last user block) first, then the whole prompt."""
-    messages = params.get("messages") or []
-    user_blocks = [t for m in messages if m.get("role") == "user" for t, _ in _block_texts(m.get("content"))]
-    tail = user_blocks[-1].lower() if user_blocks else ""
-    match = re.search(r'analysis "([^"]+)"', tail)
-    named = _feature_of_title(match.group(1)) if match else None
-    if named:
-        return named
-    everything = " ".join(t.lower() for m in messages for t, _ in _block_texts(m.get("content"))) + " ".join(
-        t.lower() for t, _ in _block_texts(params.get("system") or [])
-    )
-    if "subjectivity_level" in everything:
-        return "fused"
-    for phrase, feature in _PHRASES:
-        if phrase in tail:
-            return feature
-    for phrase, feature in _PHRASES:
-        if phrase in everything:
-            return feature
-    return "unknown"
-
-
-def _transcript_key(params: dict[str, Any]) -> str:
-    """A hash of what the request shows of the conversation: the cached transcript block, else the user message."""
-    messages = params.get("messages") or []
-    user: dict[str, Any] = next((m for m in messages if m.get("role") == "user"), {})
-    blocks = _block_texts(user.get("content"))
-    chosen = [t for t, cached in blocks if cached] or [t for t, _ in blocks[:1]]
-    text = chosen[0] if chosen else ""
-    m = re.search(r"<conversation>(.*?)</conversation>", text, re.S)
-    if m:
-        text = m.group(1)
-    return hashlib.sha256(text.strip().encode()).hexdigest()
-
-
-def _pick(h: bytes, i: int, options: tuple[str, ...]) -> str:
-    return options[h[i] % len(options)]
-
-
-def synthetic_answer(feature: str, transcript_key: str, *, subjective_fraction: float) -> tuple[str, str]:
-    """(thinking, answer) for a feature, derived only from the transcript hash and the feature."""
-    h = hashlib.sha256(f"{transcript_key}:{feature}".encode()).digest()
-    if feature == "subjectivity":
-        passes = int.from_bytes(hashlib.sha256(transcript_key.encode()).digest()[:4], "big") / 2**32
-        return "", "Yes" if passes < subjective_fraction else "No"
-    if feature in ("ai_values", "human_values", "ai_values_stated"):
-        n = h[0] % 4  # 0 -> "none"
-        if n == 0:
-            return "No values are clearly expressed in these messages.", "none"
-        values = []
-        for i in range(1, 1 + n):
-            v = _pick(h, i, VALUES)
-            if v not in values:
-                values.append(v)
-        return "The messages show " + " and ".join(values) + ".", ", ".join(values)
-    if feature == "response_type":
-        label = _pick(h, 1, RESPONSE_TYPES)
-        return f"The assistant's response fits {label}.", label
-    if feature == "task":
-        task = _pick(h, 1, TASKS)
-        return "The user asks the assistant to " + task + ".", task
-    if feature == "fused":
-        # The keys of the fused prompt set's JSON answer; the same labels as the single-feature answers.
-        each = {
-            f: synthetic_answer(f, transcript_key, subjective_fraction=subjective_fraction)[1] for f in ALL_FEATURES
-        }
-        payload: dict[str, Any] = {
-            "subjectivity_level": 3 + h[5] % 2 if each["subjectivity"] == "Yes" else 1 + h[5] % 2
-        }
-        for f in ("ai_values", "human_values", "ai_values_stated"):
-            payload[f] = [] if each[f] == "none" else each[f].split(", ")
-        payload["response_type"] = each["response_type"]
-        payload["task"] = each["task"]
-        return "Considering subjectivity, values and the response.", json.dumps(payload)
-    return "", "none"
-
-
-def render_completion(prefill: str, thinking: str, answer: str, *, malformed: bool) -> str:
-    """The completion that follows ``prefill`` so that prefill + completion is in the paper's format."""
-    full_answer = answer if malformed else f"<answer>{answer}</answer>"
-    if prefill.rstrip().endswith("<answer>"):
-        return answer if malformed else f"{answer}</answer>"
-    body = f"\n{thinking or 'Considering the conversation.'}\n</thinking>\n{full_answer}"
-    if prefill.rstrip().endswith("<thinking>"):
-        return body
-    return "<thinking>" + body
 
 
 class _TokenBucket:
@@ -384,18 +191,16 @@ class FakeAnthropic:
 
     def answer(self, params: dict[str, Any]) -> dict[str, Any]:
         """A Message object for ``params`` (used by /v1/messages and by batches)."""
-        naming = _naming_answer(params)
+        naming = naming_answer(params)
         if naming is not None:
             return self._message(params, naming, max(1, count_tokens(naming)), "end_turn")
         feature = detect_feature(params)
-        transcript_key = _transcript_key(params)
-        thinking, answer = synthetic_answer(
-            feature, transcript_key, subjective_fraction=self.config.subjective_fraction
-        )
+        key = transcript_key(params)
+        thinking, answer = synthetic_answer(feature, key, subjective_fraction=self.config.subjective_fraction)
         prefill = ""
         messages = params.get("messages") or []
         if messages and messages[-1].get("role") == "assistant":
-            prefill = "".join(t for t, _ in _block_texts(messages[-1].get("content")))
+            prefill = "".join(t for t, _ in block_texts(messages[-1].get("content")))
         h = int(hashlib.sha256(f"{transcript_key}:{feature}:malformed".encode()).hexdigest()[:8], 16) / 2**32
         malformed = feature in self.config.malformed_features or h < self.config.malformed_fraction
         text = render_completion(prefill, thinking, answer, malformed=malformed)
@@ -465,7 +270,7 @@ class FakeAnthropic:
             if status != 200:
                 result: dict[str, Any] = {
                     "type": "errored",
-                    "error": {"type": "error", "error": _error_body(status)["error"]},
+                    "error": {"type": "error", "error": error_body(status)["error"]},
                 }
             else:
                 result = {"type": "succeeded", "message": self.answer(params)}
@@ -475,7 +280,7 @@ class FakeAnthropic:
                     time.monotonic(),
                     "batch_item",
                     status,
-                    _params_key(params),
+                    params_key(params),
                     detect_feature(params),
                     str(params.get("model", "")),
                     custom_id,
@@ -550,11 +355,13 @@ class FakeAnthropic:
         """Start serving in a background thread; return the base URL (port 0 picks a free port)."""
         fake = self
 
-        class Handler(_Handler):
+        from testing.fake_anthropic.handler import Handler  # the handler module reads this one
+
+        class Bound(Handler):
             pass
 
-        Handler.fake = fake
-        self._server = ThreadingHTTPServer((host, port), Handler)
+        Bound.fake = fake
+        self._server = ThreadingHTTPServer((host, port), Bound)
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
@@ -571,216 +378,3 @@ class FakeAnthropic:
             self._server.shutdown()
             self._server.server_close()
             self._server = None
-
-
-def _refuses_prefill(model: str) -> bool:
-    """As the real API: models of the 4.6 generation and later refuse a prefilled assistant turn."""
-    match = re.match(r"claude-[a-z]+-(\d+)(?:-(\d{1,2}))?(?:-|$)", model)
-    return match is not None and (int(match.group(1)), int(match.group(2) or 0)) >= (4, 6)
-
-
-def validate_params(params: dict[str, Any]) -> str | None:
-    """The request checks of the API version the SDK sends (2026-10-21) that our client could get wrong."""
-    for name in ("model", "max_tokens", "messages"):
-        if name not in params:
-            return f"{name}: Field required"
-    for name in ("temperature", "top_p", "top_k"):
-        if name in params:
-            return f"{name}: Extra inputs are not permitted"
-    breakpoints = sum(1 for _, cached in prompt_segments(params) if cached)
-    if breakpoints > 4:
-        return f"A maximum of 4 blocks with cache_control may be provided. Found {breakpoints}."
-    for message in params["messages"]:
-        for text, _ in _block_texts(message.get("content")):
-            if not text:
-                return "messages: text content blocks must be non-empty"
-    last = params["messages"][-1] if params["messages"] else {}
-    if last.get("role") == "assistant" and _refuses_prefill(str(params["model"])):
-        return "This model does not support assistant message prefill. The conversation must end with a user message."
-    if last.get("role") == "assistant":
-        text = "".join(t for t, _ in _block_texts(last.get("content")))
-        if text != text.rstrip():
-            return "messages: final assistant content cannot end with trailing whitespace"
-    return None
-
-
-def _params_key(params: dict[str, Any]) -> str:
-    return hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()[:24]
-
-
-_ERRORS = {
-    429: ("rate_limit_error", "Number of requests has exceeded your per-minute rate limit (fake server)"),
-    500: ("api_error", "Internal server error (fake server)"),
-    529: ("overloaded_error", "Overloaded (fake server)"),
-    400: ("invalid_request_error", "Invalid request (fake server)"),
-    404: ("not_found_error", "Not found (fake server)"),
-    401: ("authentication_error", "invalid x-api-key (fake server)"),
-}
-
-
-def _error_body(status: int) -> dict[str, Any]:
-    kind, message = _ERRORS.get(status, ("api_error", f"HTTP {status} (fake server)"))
-    return {"type": "error", "error": {"type": kind, "message": message}}
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    fake: FakeAnthropic
-
-    def log_message(self, format: str, *args: Any) -> None:
-        return  # quiet: the request log is kept in FakeAnthropic.log
-
-    def _send(self, status: int, body: bytes, content_type: str, headers: Iterable[tuple[str, str]] = ()) -> None:
-        self.send_response(status)
-        self.send_header("content-type", content_type)
-        self.send_header("content-length", str(len(body)))
-        self.send_header("request-id", "req_fake_" + uuid.uuid4().hex[:16])
-        for k, v in headers:
-            self.send_header(k, v)
-        self.end_headers()
-        self.wfile.write(body)
-
-    def _json(self, status: int, obj: Any, headers: Iterable[tuple[str, str]] = ()) -> None:
-        self._send(status, json.dumps(obj).encode(), "application/json", headers)
-
-    def _body(self) -> dict[str, Any]:
-        n = int(self.headers.get("content-length") or 0)
-        raw = self.rfile.read(n) if n else b"{}"
-        return json.loads(raw or b"{}")
-
-    def _base(self) -> str:
-        return f"http://{self.headers.get('host') or '127.0.0.1'}"
-
-    def do_POST(self) -> None:
-        fake = self.fake
-        path = self.path.split("?", 1)[0]
-        if not self.headers.get("x-api-key") and not self.headers.get("authorization"):
-            self._json(401, _error_body(401))
-            return
-        body = self._body()
-        if path == "/v1/messages":
-            self._messages(body)
-        elif path == "/v1/messages/batches":
-            batch = fake.batch_create(body)
-            self._json(200, fake.batch_json(batch, self._base()))
-        elif path.startswith("/v1/messages/batches/") and path.endswith("/cancel"):
-            batch_id = path.split("/")[4]
-            found = fake.batches.get(batch_id)
-            if found is None:
-                self._json(404, _error_body(404))
-                return
-            if found.status == "in_progress":
-                found.status = "canceling"
-                found.cancel_initiated_at = datetime.now(UTC)
-            self._json(200, fake.batch_json(found, self._base()))
-        elif path == "/_fake/reset":
-            fake.reset()
-            self._json(200, {"ok": True})
-        else:
-            self._json(404, _error_body(404))
-
-    def do_GET(self) -> None:
-        fake = self.fake
-        path = self.path.split("?", 1)[0]
-        parts = path.strip("/").split("/")
-        if path == "/_fake/log":
-            with fake._lock:
-                rows = [r.__dict__ for r in fake.log]
-            self._json(200, rows)
-            return
-        if path == "/v1/messages/batches":
-            self._batch_list()
-            return
-        if len(parts) >= 4 and parts[:3] == ["v1", "messages", "batches"]:
-            batch = fake.batches.get(parts[3])
-            if batch is None:
-                self._json(404, _error_body(404))
-                return
-            if len(parts) == 4:
-                fake._record(LoggedRequest(time.monotonic(), "batch_retrieve", 200, batch.id, "", ""))
-                self._json(200, fake.batch_json(batch, self._base()))
-                return
-            if len(parts) == 5 and parts[4] == "results":
-                if batch.status != "ended":
-                    self._json(400, _error_body(400))
-                    return
-                fake._record(LoggedRequest(time.monotonic(), "batch_results", 200, batch.id, "", ""))
-                lines = "".join(json.dumps(batch.results[str(r.get("custom_id"))]) + "\n" for r in batch.requests)
-                self._send(200, lines.encode(), "application/binary")
-                return
-        self._json(404, _error_body(404))
-
-    def _batch_list(self) -> None:
-        query = parse_qs(urlsplit(self.path).query)
-
-        def one(name: str) -> str | None:
-            values = query.get(name)
-            return values[-1] if values else None
-
-        raw_limit = one("limit") or "20"
-        if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= 1000:
-            body = {"type": "error", "error": {"type": "invalid_request_error", "message": "limit: 1 to 1000"}}
-            self._json(400, body)
-            return
-        before_id, after_id = one("before_id"), one("after_id")
-        if before_id and after_id:
-            body = {
-                "type": "error",
-                "error": {"type": "invalid_request_error", "message": "give before_id or after_id, not both"},
-            }
-            self._json(400, body)
-            return
-        listed = self.fake.batch_list(limit=int(raw_limit), before_id=before_id, after_id=after_id)
-        if listed is None:
-            self._json(404, _error_body(404))
-            return
-        base = self._base()
-        self._json(
-            200,
-            {
-                "data": [self.fake.batch_json(b, base) for b in listed["page"]],
-                "has_more": listed["has_more"],
-                "first_id": listed["first_id"],
-                "last_id": listed["last_id"],
-            },
-        )
-
-    def _messages(self, params: dict[str, Any]) -> None:
-        fake = self.fake
-        cfg = fake.config
-        problem = validate_params(params)
-        if problem:
-            fake._record(LoggedRequest(time.monotonic(), "message", 400, _params_key(params), "", ""))
-            self._json(400, {"type": "error", "error": {"type": "invalid_request_error", "message": problem}})
-            return
-        key = _params_key(params)
-        feature = detect_feature(params)
-        model = str(params.get("model", ""))
-        status, retry_after = fake._fault()
-        if status != 200:
-            headers: list[tuple[str, str]] = []
-            if retry_after is not None:
-                headers = [
-                    ("retry-after", str(max(1, math.ceil(retry_after)))),
-                    ("retry-after-ms", str(max(1, math.ceil(retry_after * 1000)))),
-                ]
-            if status == 529:
-                time.sleep(cfg.latency_ms / 4000.0)
-            fake._record(LoggedRequest(time.monotonic(), "message", status, key, feature, model))
-            self._json(status, _error_body(status), headers)
-            return
-        stall = False
-        with fake._lock:
-            if cfg.stall_count > 0:
-                cfg.stall_count -= 1
-                stall = True
-        if stall:
-            fake._record(LoggedRequest(time.monotonic(), "message", 0, key, feature, model))
-            time.sleep(cfg.stall_s)
-            self.close_connection = True
-            return  # the client has given up; closing without an answer
-        if cfg.latency_ms:
-            time.sleep(cfg.latency_ms / 1000.0)
-        message = fake.answer(params)
-        fake._record(LoggedRequest(time.monotonic(), "message", 200, key, feature, model, "", message["usage"]))
-        self._json(200, message)

@@ -9,7 +9,7 @@ import pytest
 
 from analysis.services import taxonomy_build, taxonomy_namer
 from analysis.taxonomy import TaxonomyParams
-from bench.fake_anthropic import FakeAnthropic
+from testing.fake_anthropic import FakeAnthropic
 
 VALUES = [f"value {i}" for i in range(24)]
 
