@@ -18,12 +18,7 @@ from corpus.models import Conversation
 from extraction import selectors
 from extraction.llm import MessageBatches, requests_fingerprint
 from extraction.llm_types import LLMCall, LLMResult, LLMUnavailableError
-from extraction.models import (
-    BatchStatus,
-    ExtractionBatch,
-    ExtractionRun,
-    RunStatus,
-)
+from extraction.models import BatchStatus, ExtractionBatch, ExtractionRun, RunStatus
 from extraction.services.execute import RunPlan, run_plan, unit_calls, unit_store
 from extraction.services.runs import Progress, run_refresh_progress, run_start, run_transition
 

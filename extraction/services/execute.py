@@ -22,14 +22,7 @@ from extraction.agreement import Consensus, single_label_consensus, value_set_co
 from extraction.costs import TokenCounts, call_cost, price_for, settings_prices
 from extraction.features import GATED_FEATURES, SUBJECTIVITY_YES, VALUE_FEATURE_NAMES, FeatureName
 from extraction.llm_types import LLMCall, LLMProvider, LLMResult
-from extraction.models import (
-    FUSED,
-    Extraction,
-    ExtractionRun,
-    ExtractionStatus,
-    PromptVersion,
-    RunStatus,
-)
+from extraction.models import FUSED, Extraction, ExtractionRun, ExtractionStatus, PromptVersion, RunStatus
 from extraction.parsing import ParsedOutput, parse_fused, parse_output
 from extraction.prompts import PromptSpec, spec_from_version
 from extraction.replay import MissingRecordingError, RecordingKey

@@ -11,10 +11,7 @@ from django.conf import settings
 from django.db import transaction
 
 from extraction.llm_types import LLMProvider
-from extraction.models import (
-    ExtractionRun,
-    RunStatus,
-)
+from extraction.models import ExtractionRun, RunStatus
 from extraction.services.batch import BatchStep, run_batch_execute
 from extraction.services.execute import ConversationOutcome, conversation_extract
 from extraction.services.runs import Progress, run_incomplete_conversation_ids, run_refresh_progress, run_start

@@ -16,9 +16,7 @@ from extraction.llm_types import (
     LLMUnavailableError,
     PromptParts,
 )
-from extraction.models import (
-    ExtractionRun,
-)
+from extraction.models import ExtractionRun
 from extraction.replay import RecordingFileError, ReplayProvider
 from extraction.services.runs import RunError
 

@@ -21,12 +21,7 @@ from corpus.selectors import UnknownDatasetError, dataset_id_by_name
 from extraction import selectors
 from extraction.costs import UnknownModelPriceError, price_for, settings_prices
 from extraction.features import GATED_FEATURES, FeatureName
-from extraction.models import (
-    FUSED,
-    ExtractionRun,
-    ExtractionStatus,
-    RunStatus,
-)
+from extraction.models import FUSED, ExtractionRun, ExtractionStatus, RunStatus
 from extraction.prompts import PromptFileError, load_prompt_set, prompt_set_register
 
 PROVIDERS = ("replay", "anthropic")
