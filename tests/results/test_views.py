@@ -1,0 +1,54 @@
+"""The residual analysis pages: login, roles, the strongest associations, and the privacy note."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from django.test import Client
+from scipy.stats import norm
+
+from accounts.roles import Role
+from tests.pages import Loop, build_loop, client_as
+
+
+@pytest.fixture
+def loop(db: None) -> Loop:
+    return build_loop()
+
+
+def test_residual_pages_need_login_and_an_analyst_role(loop: Loop) -> None:
+    for url in ["/analysis/residuals/", f"/analysis/residuals/{loop.residuals.pk}/"]:
+        assert Client().get(url).status_code == 302, url
+        assert client_as(Role.ANNOTATOR).get(url).status_code == 403, url
+        assert client_as(Role.PROMPT_ENGINEER).get(url).status_code == 200, url
+
+
+def test_residual_page_shows_the_associations_and_what_privacy_suppressed(loop: Loop) -> None:
+    lead = client_as(Role.LEAD)
+    text = lead.get(f"/analysis/residuals/{loop.residuals.pk}/").content.decode()
+    # 21 conversations with both features (the task of alpha-21 was not parsed); empathy always goes with
+    # relationship advice and accuracy with coding help: a perfect 2x2 association of 20, r = sqrt(20) = 4.47.
+    assert "2 × 2 table from 21 conversations" in text
+    assert f"|r| ≥ {norm.isf(0.05 / 2 / 2):.2f}" in text  # Bonferroni over the 2 row values, two-sided
+    significant = text.split("<h2>Significant associations</h2>")[1].split("<h2>")[0]
+    assert f"<td>empathy</td><td>relationship advice</td><td>{math.sqrt(20):.2f}</td><td>10</td>" in significant
+    assert "<td>empathy</td><td>coding help</td><td>-4.47</td><td>0</td>" in significant
+    positive = text.split("<h2>Strongest positive associations</h2>")[1].split("<h2>")[0]
+    assert "-4.47" not in positive
+    negative = text.split("<h2>Strongest negative associations</h2>")[1]
+    assert "<td>4.47</td>" not in negative
+    # The Figure 3 chart: a panel per task with its positive cells (empathy, accuracy), both over the line.
+    figure = text.split('<figure class="chart" id="chart-residual-panels">')[1].split("</figure>")[0]
+    assert figure.count('class="mark') == 2
+    assert figure.count('fill="#bbbbbb"') == 0
+    assert "relationship advice / empathy: residual 4.47" in figure
+    assert "coding help / accuracy: residual 4.47" in figure
+    assert f"critical {norm.isf(0.05 / 2 / 2):.2f}" in figure
+    # dominance is in 2 conversations, under k = 5: counted in the note, shown nowhere.
+    assert "Privacy threshold k = 5." in text
+    assert "1 ai_values value, 0 task values" in text
+    assert "dominance" not in text
+    listing = lead.get("/analysis/residuals/").content.decode()
+    assert f'<a href="/analysis/residuals/{loop.residuals.pk}/">ai_values × task</a>' in listing
+    assert lead.get("/analysis/residuals/999999/").status_code == 404
