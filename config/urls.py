@@ -17,5 +17,5 @@ urlpatterns = [
     path("extraction/", include("extraction.page_urls")),
     path("api/extraction/", include("extraction.urls")),
     path("api/annotate/", include("annotate.urls")),
-    path("", include("corpus.page_urls")),
+    path("", include("workbench.urls")),
 ]

@@ -10,14 +10,14 @@ from django.urls import URLPattern, reverse
 
 from accounts.roles import Role
 from analysis import page_urls as analysis_pages
-from corpus import page_urls as corpus_pages
 from extraction import page_urls as extraction_pages
 from tests.pages import Loop, build_loop, client_as, strict_templates
 from validation import page_urls as validation_pages
+from workbench import urls as workbench_pages
 
 PAGE_NAMES = sorted(
     p.name
-    for module in (corpus_pages, extraction_pages, validation_pages, analysis_pages)
+    for module in (workbench_pages, extraction_pages, validation_pages, analysis_pages)
     for p in module.urlpatterns
     if isinstance(p, URLPattern) and p.name
 )

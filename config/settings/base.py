@@ -36,6 +36,7 @@ INSTALLED_APPS = [
     "annotate",
     "validation",
     "analysis",
+    "workbench",
 ]
 
 MIDDLEWARE = [

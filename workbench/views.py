@@ -7,12 +7,11 @@ conversation pages show other people's reviews, which a reviewer must not see be
 from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 
-from accounts.roles import Role, user_has_role
+from accounts.roles import ANALYSTS, analyst_required, user_has_role
 from analysis.selectors import residual_analysis_list, taxonomy_list
 from corpus.models import Conversation, Dataset
 from corpus.selectors import conversation_list, dataset_list, dataset_models
@@ -26,14 +25,9 @@ NO_MODEL = "(none)"  # the model filter's value for conversations with no model 
 RECENT = 10
 
 
-def _require_analyst(request: HttpRequest) -> None:
-    if not user_has_role(request.user, Role.LEAD, Role.PROMPT_ENGINEER):
-        raise PermissionDenied("leads and prompt engineers only")
-
-
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
-    analyst = user_has_role(request.user, Role.LEAD, Role.PROMPT_ENGINEER)
+    analyst = user_has_role(request.user, *ANALYSTS)
     context = {"analyst": analyst, "datasets": dataset_list(), "taxonomies": taxonomy_list()[:RECENT]}
     if analyst:
         runs = list(extraction_selectors.run_list_with_costs()[:RECENT])
@@ -42,12 +36,11 @@ def home(request: HttpRequest) -> HttpResponse:
             "snapshots": agreement_snapshot_latest(limit=RECENT),
             "residuals": residual_analysis_list()[:RECENT],
         }
-    return render(request, "home.html", context)
+    return render(request, "workbench/home.html", context)
 
 
-@login_required
+@analyst_required
 def dataset_page(request: HttpRequest, pk: int) -> HttpResponse:
-    _require_analyst(request)
     dataset = get_object_or_404(Dataset, pk=pk)
     model_param = request.GET.get("model", "")
     model = None if not model_param else "" if model_param == NO_MODEL else model_param
@@ -70,12 +63,11 @@ def dataset_page(request: HttpRequest, pk: int) -> HttpResponse:
         "rows": [(c, counts.get(c.pk, 0)) for c in page],
         "total": page.paginator.count,
     }
-    return render(request, "corpus/dataset.html", context)
+    return render(request, "workbench/dataset.html", context)
 
 
-@login_required
+@analyst_required
 def conversation_page(request: HttpRequest, pk: int) -> HttpResponse:
-    _require_analyst(request)
     conversation = get_object_or_404(Conversation.objects.select_related("dataset"), pk=pk)
     reviews = conversation_reviews(conversation_id=conversation.pk)
     extractions = [
@@ -84,4 +76,4 @@ def conversation_page(request: HttpRequest, pk: int) -> HttpResponse:
     ]
     turns = [{"speaker": SPEAKERS.get(m["role"], m["role"]), **m} for m in conversation.messages]
     context = {"conversation": conversation, "turns": turns, "extractions": extractions}
-    return render(request, "corpus/conversation.html", context)
+    return render(request, "workbench/conversation.html", context)

@@ -1,8 +1,8 @@
-"""Server-rendered pages of the corpus app."""
+"""The cross-app pages: dashboard, dataset, conversation."""
 
 from django.urls import path
 
-from corpus import views
+from workbench import views
 
 urlpatterns = [
     path("", views.home, name="home"),

@@ -8,8 +8,8 @@ import pytest
 from django.test import Client
 
 from accounts.roles import Role
-from corpus import views
 from tests.pages import Loop, build_loop, client_as
+from workbench import views
 
 
 @pytest.fixture
