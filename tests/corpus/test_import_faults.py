@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import gzip
 import json
-import os
 import re
 import subprocess
 import sys
@@ -255,13 +254,31 @@ def test_deep_json_is_skipped_by_skip_invalid(tmp_path: Path) -> None:
     assert "imported 1, duplicates skipped 0, rejected 1" in run(str(path), dataset="d", skip_invalid=True)
 
 
-def run_measured(args: list[str], *, env: dict[str, str], stderr_path: Path) -> tuple[int, str, int]:
-    """Run a process to its end; its exit status, its stderr and its own peak resident memory (KiB)."""
-    with stderr_path.open("w") as err:
-        proc = subprocess.Popen(args, cwd=REPO_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=err)
-        _, status, usage = os.wait4(proc.pid, 0)
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    return proc.returncode, stderr_path.read_text(), usage.ru_maxrss
+# Runs manage.py in a fresh process and writes its own peak resident memory (VmHWM) at exit. getrusage cannot tell:
+# a child's ru_maxrss starts from the parent's peak at fork, and the test process may be large.
+MEASURED = (
+    "import atexit, re, runpy, sys\n"
+    "out = sys.argv.pop(1)\n"
+    "def peak():\n"
+    "    status = open('/proc/self/status').read()\n"
+    "    open(out, 'w').write(re.search(r'VmHWM:\\s+(\\d+)', status).group(1))\n"
+    "atexit.register(peak)\n"
+    "runpy.run_path('manage.py', run_name='__main__')\n"
+)
+
+
+def run_measured(args: list[str], *, env: dict[str, str], tmp_path: Path) -> tuple[int, str, int]:
+    """Run ``manage.py ARGS`` to its end: exit status, stderr and the process's own peak resident memory (KiB)."""
+    peak = tmp_path / "peak"
+    proc = subprocess.run(
+        [sys.executable, "-c", MEASURED, str(peak), *args],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return proc.returncode, proc.stderr, int(peak.read_text())
 
 
 @pytest.mark.slow
@@ -284,9 +301,7 @@ def test_cli_answers_each_broken_file_with_one_line_and_no_traceback(tmp_path: P
     }
     for case, (path, message) in cases.items():
         status, stderr, peak_kib = run_measured(
-            [sys.executable, "manage.py", "import_conversations", str(path), "--dataset", "cli", "--no-progress"],
-            env=env,
-            stderr_path=tmp_path / f"{case}.err",
+            ["import_conversations", str(path), "--dataset", "cli", "--no-progress"], env=env, tmp_path=tmp_path
         )
         assert status == 1, case
         assert stderr.startswith(f"CommandError: {message}"), (case, stderr)
