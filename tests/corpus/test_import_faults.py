@@ -104,6 +104,10 @@ def test_limits_come_from_settings_and_flags_override_them(tmp_path: Path, setti
     assert "imported 1" in run(str(path), dataset="d", fmt="openai", max_line_bytes=1000)
 
 
+def test_the_settings_defaults_are_the_stated_policy() -> None:
+    assert services.import_limits() == ImportLimits() == ImportLimits(8 * 1024 * 1024, 500_000, 1_000_000)
+
+
 def test_limits_must_be_positive() -> None:
     with pytest.raises(ValueError, match="max_line_bytes must be a positive integer"):
         ImportLimits(max_line_bytes=0)
