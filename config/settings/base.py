@@ -30,12 +30,15 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "accounts",
     "corpus",
     "extraction",
     "annotate",
     "validation",
-    "analysis",
+    "analysis",  # migrations only: its models moved to taxonomy and results
+    "taxonomy",
+    "results",
     "workbench",
 ]
 
@@ -100,6 +103,12 @@ SPECTACULAR_SETTINGS = {
     "TITLE": "Values in the Wild workbench API",
     "VERSION": "0.1.0",
     "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+    # Swagger UI from the drf-spectacular-sidecar package, served as static files: no CDN, works offline. (No Redoc
+    # page: its bundle always loads its logo from cdn.redoc.ly.)
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    # validatorUrl null: Swagger UI would otherwise send the schema to validator.swagger.io for its badge.
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
 }
 
 # Celery: without a broker, tasks run eagerly in-process (the embedded default).
@@ -144,7 +153,7 @@ LLM_OUTPUT_TOKENS_PER_MINUTE = env.int("LLM_OUTPUT_TOKENS_PER_MINUTE", default=0
 LLM_MAX_RETRIES = env.int("LLM_MAX_RETRIES", default=6)
 LLM_TIMEOUT_S = env.float("LLM_TIMEOUT_S", default=120.0)
 
-# Extraction runs (extraction/services.py). Models per feature override the prompt files' defaults,
+# Extraction runs (extraction/services/). Models per feature override the prompt files' defaults,
 # e.g. EXTRACTION_MODELS="ai_values=claude-opus-4-5,task=claude-haiku-4-5".
 EXTRACTION_PROMPTS_DIR = BASE_DIR / "prompts"
 EXTRACTION_PROVIDER = env("EXTRACTION_PROVIDER", default="replay")  # "replay" (no key) or "anthropic"
@@ -176,7 +185,7 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("CELERY_VISIBIL
 # clusters with an LLM; empty = clusters are named after their most central member (flagged as fallback names).
 TAXONOMY_EMBEDDING_MODEL = env("TAXONOMY_EMBEDDING_MODEL", default="")
 TAXONOMY_EMBEDDING_CACHE = env("TAXONOMY_EMBEDDING_CACHE", default=str(BASE_DIR / "var" / "embeddings"))
-TAXONOMY_NAMER = env("TAXONOMY_NAMER", default="")  # e.g. extraction.services.text_complete
+TAXONOMY_NAMER = env("TAXONOMY_NAMER", default="")  # e.g. extraction.services.namer_complete
 # Free-form completions through the extraction client (taxonomy naming).
 LLM_TEXT_MODEL = env("LLM_TEXT_MODEL", default="claude-sonnet-4-6")
 LLM_TEXT_MAX_TOKENS = env.int("LLM_TEXT_MAX_TOKENS", default=300)
