@@ -14,6 +14,8 @@ Units and rules
 * **Reviewer labels**: the corrected labels when given; otherwise the machine labels when judged correct;
   unknown (left out of label comparisons) when judged incorrect without a correction.
 * Reliability among reviewers uses outputs with two or more reviews; coders are annotators, units outputs.
+* **One vote per annotator per output** everywhere: when an annotator reviewed the same output twice, the latest
+  review (highest annotation id) counts and the earlier ones are counted as superseded.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ import pandas as pd
 
 from stats.alpha import krippendorff_alpha
 from stats.bootstrap import DEFAULT_BOOT
+from stats.coding import is_missing
 from stats.errors import EmptyInputError, OutOfScaleError, StatsInputError
 from stats.kappa import cohen_kappa, fleiss_kappa, gwet_ac1, percent_agreement
 from stats.paired import McNemarResult, holm_correction, mcnemar_exact, paired_sample_size
@@ -68,6 +71,19 @@ def _check_frame(df: pd.DataFrame) -> None:
         raise OutOfScaleError(f"verdicts must be 'correct' or 'incorrect', found {bad}")
 
 
+def latest_reviews(df: pd.DataFrame) -> tuple[pd.DataFrame, int]:
+    """One vote per annotator per output: the annotator's latest review (highest annotation id) of each output,
+    and how many earlier reviews it superseded. Every figure of the report counts votes this way."""
+    _check_frame(df)
+    ordered = df.sort_values("annotation_id", kind="stable")
+    kept = ordered.drop_duplicates(["annotator", "extraction_id"], keep="last").sort_index()
+    return kept, len(df) - len(kept)
+
+
+def _reviews(df: pd.DataFrame) -> pd.DataFrame:
+    return latest_reviews(df)[0]
+
+
 def _reviewer_labels(row: Any) -> list[str] | None:
     if row.corrected_labels is not None:
         return list(row.corrected_labels)
@@ -78,7 +94,7 @@ def _reviewer_labels(row: Any) -> list[str] | None:
 
 def output_verdicts(df: pd.DataFrame) -> pd.DataFrame:
     """One row per machine output: number of reviews, number judged correct, and the majority verdict."""
-    _check_frame(df)
+    df = _reviews(df)
     g = df.assign(is_correct=df["verdict"].eq("correct")).groupby("extraction_id", sort=True)
     out = g.agg(
         feature=("feature", "first"),
@@ -112,6 +128,7 @@ def agreement_shares(
 
     Outputs (majority verdicts) for every grouping except ``annotator``, which uses each annotator's verdicts.
     ``more_for_target``: further outputs to review for the interval to reach ± ``target_half_width``."""
+    df = _reviews(df)
     outputs = output_verdicts(df)
     by: dict[str, list[dict[str, Any]]] = {}
     for grouping in GROUPINGS:
@@ -133,7 +150,7 @@ def agreement_shares(
 def label_agreement(df: pd.DataFrame) -> dict[str, dict[str, Any]]:
     """Per feature: machine labels vs reviewer labels over reviews where the reviewer's labels are known:
     exact match (for categorical features this is accuracy), mean Jaccard and mean MASI similarity."""
-    _check_frame(df)
+    df = _reviews(df)
     out: dict[str, dict[str, Any]] = {}
     for feature, part in df.groupby("feature", sort=True):
         machine, reviewer = [], []
@@ -154,7 +171,7 @@ def label_agreement(df: pd.DataFrame) -> dict[str, dict[str, Any]]:
 def confusion_matrix(df: pd.DataFrame, *, feature: str, labels: Sequence[str]) -> dict[str, Any]:
     """Machine label (rows) against reviewer label (columns) for a single-label feature such as response type.
     Labels outside ``labels`` get their own row/column at the end, so nothing is silently dropped."""
-    _check_frame(df)
+    df = _reviews(df)
     part = df[df["feature"] == feature]
     pairs = []
     for row in part.itertuples(index=False):
@@ -202,7 +219,7 @@ def reviewer_reliability(
     (nominal) with a bootstrap interval, Fleiss' kappa (equal reviews per output), Gwet's AC1, percent
     agreement and Cohen's kappa for each pair of annotators; on reviewer labels, alpha with MASI distance
     for value features and nominal alpha for single-label features."""
-    _check_frame(df)
+    df = _reviews(df)
     out: dict[str, dict[str, Any]] = {}
     for feature, part in df.groupby("feature", sort=True):
         counts = part.groupby("extraction_id")["annotator"].nunique()
@@ -237,14 +254,10 @@ def reviewer_reliability(
             entry["labels"] = {"value": None, "reason": "no reviewer labels known"}
         else:
             wide_l = labelled.pivot_table(index="annotator", columns="extraction_id", values="key", aggfunc="first")
-            data_l = [[None if _isna(v) else (list(v) if is_set else v) for v in row] for row in wide_l.to_numpy()]
+            data_l = [[None if is_missing(v) else (list(v) if is_set else v) for v in row] for row in wide_l.to_numpy()]
             entry["labels"] = krippendorff_alpha(data_l, level="masi" if is_set else "nominal", **boot).as_dict()
         out[str(feature)] = entry
     return out
-
-
-def _isna(v: Any) -> bool:
-    return v is None or (isinstance(v, float) and np.isnan(v))
 
 
 def _cohen_pairs(wide: pd.DataFrame, cats: list[str], boot: dict[str, Any]) -> list[dict[str, Any]]:
@@ -271,7 +284,7 @@ def agreement_report(
     on_step: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
     """The whole agreement report (see the module docstring for units and rules)."""
-    _check_frame(df)
+    df, superseded = latest_reviews(df)
     step = on_step or (lambda _name: None)
     report: dict[str, Any] = {
         "params": {
@@ -281,9 +294,11 @@ def agreement_report(
             "seed": seed,
             "target_half_width": target_half_width,
             "correct_rule": "strict majority of reviewers; ties count as not correct",
+            "vote_rule": "one vote per annotator per output: the latest review counts",
         },
         "counts": {
             "reviews": len(df),
+            "superseded_reviews": superseded,
             "outputs": int(df["extraction_id"].nunique()),
             "conversations": int(df["conversation_id"].nunique()),
             "annotators": int(df["annotator"].nunique()),

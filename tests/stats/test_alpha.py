@@ -7,6 +7,7 @@ from typing import Any
 
 import krippendorff
 import numpy as np
+import pandas as pd
 import pytest
 from nltk.metrics import agreement as nltk_agreement
 from nltk.metrics import distance as nltk_distance
@@ -177,3 +178,21 @@ def test_ordinal_alpha_refuses_a_huge_scale() -> None:
     data = [list(range(300)), list(range(300))]
     with pytest.raises(StatsInputError, match="up to 200 scale points"):
         krippendorff_alpha(data, level="ordinal", n_boot=0)
+
+
+@pytest.mark.parametrize(
+    "marker",
+    [None, math.nan, np.nan, np.float32("nan"), np.float64("nan"), pd.NA, pd.NaT, np.datetime64("NaT")],
+    ids=["None", "float-nan", "np.nan", "float32-nan", "float64-nan", "pd.NA", "pd.NaT", "np.NaT"],
+)
+def test_every_missing_marker_is_missing(marker: Any) -> None:
+    """Audit finding: only None and Python-float NaN counted as missing; pd.NA or np.float32 NaN became a
+    category and gave a silently wrong alpha."""
+    data = [[marker if v is None else v for v in row] for row in KRIPPENDORFF_EXAMPLE]
+    res = krippendorff_alpha(data, level="nominal", n_boot=0)
+    assert round(value_of(res), 3) == KRIPPENDORFF_PUBLISHED["nominal"]
+    assert res.n_pairable_values == 40
+    as_object = np.array(data, dtype=object)  # as a DataFrame's .to_numpy() hands it over
+    assert krippendorff_alpha(as_object, level="interval", n_boot=0).value == pytest.approx(
+        krippendorff.alpha(to_nan(KRIPPENDORFF_EXAMPLE), level_of_measurement="interval"), abs=1e-12
+    )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import pytest
 from sklearn.metrics import cohen_kappa_score
 from statsmodels.stats.inter_rater import cohens_kappa as sm_cohens_kappa
@@ -147,3 +148,17 @@ def test_percent_agreement() -> None:
     res = percent_agreement([["a", "a", "b"], ["a", "b", "b"], ["a", "b", None]], n_boot=0)
     # unit 1: all agree (1); unit 2: one pair of three agrees (1/3); unit 3: the two agree (1).
     assert res.value == pytest.approx((1 + 1 / 3 + 1) / 3)
+
+
+@pytest.mark.parametrize("marker", [np.float32("nan"), pd.NA, pd.NaT], ids=["float32-nan", "pd.NA", "pd.NaT"])
+def test_kappa_and_ac1_treat_every_missing_marker_as_missing(marker: Any) -> None:
+    """Audit finding: pd.NA and np.float32 NaN were counted as a rating category by the kappas."""
+    a = ["yes", "no", "yes", None, "yes", "no", "no", "yes", "yes", "no"]
+    b = ["yes", "no", "no", "yes", None, "no", "yes", "yes", "yes", "no"]
+    with_marker = [[marker if v is None else v for v in r] for r in (a, b)]
+    ref = cohen_kappa(a, b, n_boot=0)
+    got = cohen_kappa(with_marker[0], with_marker[1], n_boot=0)
+    assert got.value == pytest.approx(value_of(ref), abs=1e-12)
+    assert got.n_units == 8
+    assert got.n_categories == 2
+    assert gwet_ac1(with_marker, n_boot=0).value == pytest.approx(value_of(gwet_ac1([a, b], n_boot=0)), abs=1e-12)

@@ -170,7 +170,7 @@ def test_agreement_report_sections_and_bad_input() -> None:
         on_step=steps.append,
     )
     assert set(rep) == {"params", "counts", "agreement", "labels", "response_type_confusion", "reliability"}
-    assert rep["counts"] == {"reviews": 4, "outputs": 2, "conversations": 2, "annotators": 2}
+    assert rep["counts"] == {"reviews": 4, "superseded_reviews": 0, "outputs": 2, "conversations": 2, "annotators": 2}
     assert len(steps) == reports.REPORT_STEPS
     with pytest.raises(EmptyInputError, match="no reviews"):
         reports.agreement_report(
@@ -256,3 +256,40 @@ def test_reliability_on_value_sets_matches_nltk() -> None:
     expected = AnnotationTask(data=triples, distance=masi_distance).alpha()
     assert rel["labels"]["level"] == "masi"
     assert rel["labels"]["value"] == pytest.approx(expected, abs=1e-9)
+
+
+def test_an_annotator_who_reviewed_an_output_twice_has_one_vote_the_latest() -> None:
+    """Audit finding: two live reviews by one annotator gave two votes in the majority rule but one (the first)
+    in the reliability statistics. Now the latest review counts everywhere and the report says how many were
+    superseded."""
+    df = _frame(
+        [
+            _row(1, "a", "correct"),
+            _row(1, "b", "incorrect"),
+            _row(1, "a", "correct"),  # a's second review of output 1: must not outvote b
+            _row(2, "a", "correct"),
+            _row(2, "b", "correct"),
+            _row(3, "a", "correct"),  # a's first review of 3, then a changes its mind
+            _row(3, "b", "incorrect"),
+            _row(3, "a", "incorrect"),
+        ]
+    )
+    out = reports.output_verdicts(df).set_index("extraction_id")
+    assert list(out["n_reviews"]) == [2, 2, 2]
+    assert not out.loc[1, "correct"]  # 1 of 2 is a tie, not a 2-of-3 majority
+    assert not out.loc[3, "correct"]
+    rel = reports.reviewer_reliability(df, value_features=VALUE_FEATURES, n_boot=0)["ai_values"]
+    # With the latest votes the annotators agree on outputs 2 and 3 and disagree on 1: 2 of 3 units agree.
+    assert rel["verdict"]["percent_agreement"]["value"] == pytest.approx(2 / 3)
+    report = reports.agreement_report(
+        df,
+        value_features=VALUE_FEATURES,
+        response_type_feature="ai_response_type",
+        response_type_labels=RESPONSE_TYPES,
+        n_boot=0,
+    )
+    assert report["counts"]["superseded_reviews"] == 2
+    assert report["counts"]["reviews"] == 6
+    annotator_a = next(r for r in report["agreement"]["annotator"] if r["annotator"] == "a")
+    assert annotator_a["n"] == 3
+    assert annotator_a["correct"] == 2
