@@ -30,6 +30,7 @@ import pandas as pd
 from stats.alpha import krippendorff_alpha
 from stats.bootstrap import DEFAULT_BOOT
 from stats.coding import is_missing
+from stats.designs import design_share
 from stats.errors import EmptyInputError, OutOfScaleError, StatsInputError
 from stats.kappa import cohen_kappa, fleiss_kappa, gwet_ac1, percent_agreement
 from stats.paired import McNemarResult, holm_correction, mcnemar_exact, paired_sample_size
@@ -54,6 +55,11 @@ REVIEW_COLUMNS = (
 )
 
 GROUPINGS = ("feature", "prompt_version", "model", "annotator", "stratum")
+
+# Optional columns: the sample each review came from, its design (the sample's strategy), the conversation's
+# inclusion probability and its stratum's population size. Without them the report has no design section.
+DESIGN_COLUMNS = ("sample_id", "design", "inclusion_probability", "stratum_size")
+FIND_ERRORS = "find_errors"
 
 
 class ReportInputError(StatsInputError):
@@ -96,7 +102,9 @@ def output_verdicts(df: pd.DataFrame) -> pd.DataFrame:
     """One row per machine output: number of reviews, number judged correct, and the majority verdict."""
     df = _reviews(df)
     g = df.assign(is_correct=df["verdict"].eq("correct")).groupby("extraction_id", sort=True)
+    extra = {c: (c, "first") for c in DESIGN_COLUMNS if c in df.columns}
     out = g.agg(
+        **extra,
         feature=("feature", "first"),
         prompt_version_id=("prompt_version_id", "first"),
         prompt_version=("prompt_version", "first"),
@@ -207,6 +215,50 @@ def json_ready(obj: Any) -> Any:
     return obj
 
 
+def _design_entry(outputs: pd.DataFrame, design: str, confidence: float) -> dict[str, Any]:
+    if design == FIND_ERRORS:
+        return {
+            "n": len(outputs),
+            "estimate": None,
+            "reason": "a find-errors sample (the least confident outputs) is not a probability sample: "
+            "its share describes the reviewed outputs only, not the run",
+        }
+    y = outputs["correct"].astype(int).tolist()
+    pi = outputs["inclusion_probability"]
+    if pi.isna().any():
+        ci = proportion_ci(sum(y), len(y), confidence=confidence)
+        return {
+            **ci.as_dict(),
+            "design": "unknown (inclusion probabilities not stored)",
+            "weights": "equal: treated as a simple random sample",
+            "approximate": True,
+        }
+    strata = outputs["stratum"].fillna("").tolist() if design == "stratified" else None
+    sizes = None
+    if strata is not None and "stratum_size" in outputs and outputs["stratum_size"].notna().all():
+        sizes = {str(s): float(n) for s, n in zip(strata, outputs["stratum_size"], strict=True)}
+    return design_share(y, pi.tolist(), strata=strata, stratum_sizes=sizes, confidence=confidence).as_dict()
+
+
+def design_estimates(df: pd.DataFrame, *, confidence: float = 0.95) -> list[dict[str, Any]]:
+    """Per review sample and feature, the share of the run's outputs judged correct, estimated with the
+    sample's design and weights (:func:`stats.designs.design_share`): Wilson for a simple random sample,
+    stratified means combined by population shares, Hájek for the uncertainty design. A find-errors sample
+    gets no figure for the run. Empty when the review table has no design columns."""
+    df = _reviews(df)
+    if any(c not in df.columns for c in DESIGN_COLUMNS):
+        return []
+    out = []
+    for (sample_id, design), part in df.groupby(["sample_id", "design"], sort=True):
+        outputs = output_verdicts(part)
+        features = {
+            str(feature): _design_entry(rows, str(design), confidence)
+            for feature, rows in outputs.groupby("feature", sort=True)
+        }
+        out.append({"sample_id": int(sample_id), "strategy": str(design), "features": features})
+    return out
+
+
 def reviewer_reliability(
     df: pd.DataFrame,
     *,
@@ -295,6 +347,7 @@ def agreement_report(
             "target_half_width": target_half_width,
             "correct_rule": "strict majority of reviewers; ties count as not correct",
             "vote_rule": "one vote per annotator per output: the latest review counts",
+            "agreement_scope": "agreement: the reviewed outputs, unweighted; design: estimates for the run",
         },
         "counts": {
             "reviews": len(df),
@@ -305,6 +358,7 @@ def agreement_report(
         },
     }
     report["agreement"] = agreement_shares(df, confidence=confidence, target_half_width=target_half_width)
+    report["design"] = design_estimates(df, confidence=confidence)
     step("agreement")
     report["labels"] = label_agreement(df)
     step("labels")

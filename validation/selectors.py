@@ -15,7 +15,7 @@ from extraction.models import RESPONSE_TYPES, VALUE_FEATURES, ExtractionRun, Fea
 from stats.errors import EmptyInputError
 from validation import reports
 from validation.models import ReportSnapshot
-from validation.reports import REVIEW_COLUMNS
+from validation.reports import DESIGN_COLUMNS, REVIEW_COLUMNS
 
 
 class PromptSpecError(ValueError):
@@ -38,6 +38,10 @@ _FIELDS = {
     "verdict": "verdict",
     "machine_labels": "extraction__labels",
     "corrected_labels": "corrected_labels",
+    "sample_id": "item__sample_id",
+    "design": "item__sample__strategy",
+    "inclusion_probability": "item__inclusion_probability",
+    "sample_params": "item__sample__params",
 }
 
 
@@ -56,7 +60,10 @@ def review_frame(*, run_id: int | None = None, prompt_version_ids: Iterable[int]
         f"{s}/{f}@{h[:10]}" for s, f, h in zip(df["prompt_set"], df["feature"], df["content_hash"], strict=True)
     ]
     df["stratum"] = [s or None for s in df["stratum"]]
-    return df.loc[:, list(REVIEW_COLUMNS)]
+    df["stratum_size"] = [
+        (p or {}).get("stratum_sizes", {}).get(s or "") for p, s in zip(df["sample_params"], df["stratum"], strict=True)
+    ]
+    return df.loc[:, [*REVIEW_COLUMNS, *DESIGN_COLUMNS]]
 
 
 _SPEC = re.compile(r"^(?P<set>[^/@]+)(?:/(?P<feature>[^/@]+)(?:@(?P<hash>[0-9a-fA-F]+))?)?$")
