@@ -20,7 +20,16 @@ from dataclasses import dataclass, field
 from typing import Any
 from xml.sax.saxutils import quoteattr
 
-from extraction.models import RESPONSE_TYPES, VALUE_FEATURES, Feature
+from extraction.features import (
+    ALL_FEATURES,
+    FEATURE_LABELS,
+    RESPONSE_TYPES,
+    SUBJECTIVE_LEVELS,
+    SUBJECTIVITY_NO,
+    SUBJECTIVITY_YES,
+    VALUE_FEATURE_NAMES,
+    FeatureName,
+)
 
 DIALOGUE = "dialogue"
 VERDICTS = ("correct", "incorrect")
@@ -31,7 +40,6 @@ SUBJECTIVITY_LEVELS = {
     3: "Level 3 - mostly subjective",
     4: "Level 4 - purely subjective",
 }
-SUBJECTIVE_LEVELS = (3, 4)
 SPEAKERS = {"user": "Human", "assistant": "Assistant", "system": "System"}
 RESPONSE_TYPE_HINTS = {
     "strong_support": "Strong support",
@@ -81,11 +89,11 @@ def control_names(feature: str) -> dict[str, str]:
 
 
 def _label_kind(feature: str, taxonomy: Taxonomy | None) -> str:
-    if feature == Feature.RESPONSE_TYPE:
+    if feature == FeatureName.RESPONSE_TYPE:
         return "choices"
-    if feature == Feature.SUBJECTIVITY:
+    if feature == FeatureName.SUBJECTIVITY:
         return "choices"
-    if feature in VALUE_FEATURES and taxonomy:
+    if feature in VALUE_FEATURE_NAMES and taxonomy:
         return "taxonomy"
     return "textarea"
 
@@ -101,10 +109,9 @@ def _taxonomy_xml(node: Taxonomy | Sequence[str], depth: int) -> str:
 
 
 def _feature_label(feature: str) -> str:
-    try:
-        return str(Feature(feature).label)
-    except ValueError:
-        return feature.replace("_", " ").capitalize()
+    if feature in FEATURE_LABELS:
+        return FEATURE_LABELS[feature]
+    return feature.replace("_", " ").capitalize()
 
 
 def labeling_config_build(features: Iterable[str], *, taxonomy: Taxonomy | None = None) -> str:
@@ -115,7 +122,7 @@ def labeling_config_build(features: Iterable[str], *, taxonomy: Taxonomy | None 
     features = list(features)
     if not features:
         raise ValueError("a labeling config needs at least one feature")
-    known = set(Feature.values)
+    known = set(ALL_FEATURES)
     unknown = [f for f in features if f not in known]
     if unknown:
         raise ValueError(f"unknown feature(s) {unknown}; known: {sorted(known)}")
@@ -145,13 +152,13 @@ def labeling_config_build(features: Iterable[str], *, taxonomy: Taxonomy | None 
             "    </Choices>",
             '    <Header size="6" value="Correction"/>',
         ]
-        if feature == Feature.RESPONSE_TYPE:
+        if feature == FeatureName.RESPONSE_TYPE:
             parts += [
                 f'    <Choices name="{names["labels"]}" toName="{DIALOGUE}" choice="single-radio">',
                 *(f'      <Choice value="{r}" hint="{RESPONSE_TYPE_HINTS[r]}"/>' for r in RESPONSE_TYPES),
                 "    </Choices>",
             ]
-        elif feature == Feature.SUBJECTIVITY:
+        elif feature == FeatureName.SUBJECTIVITY:
             parts += [
                 f'    <Choices name="{names["labels"]}" toName="{DIALOGUE}" choice="single-radio">',
                 *(f'      <Choice value="{label}"/>' for label in SUBJECTIVITY_LEVELS.values()),
@@ -193,7 +200,7 @@ def _level_of(labels: Sequence[str]) -> int | None:
 
 
 def _shown(output: FeatureOutput) -> str:
-    if output.feature == Feature.SUBJECTIVITY:
+    if output.feature == FeatureName.SUBJECTIVITY:
         level = _level_of(output.labels)
         if level is not None:
             return SUBJECTIVITY_LEVELS[level]
@@ -222,11 +229,11 @@ def prediction_result(outputs: Iterable[FeatureOutput], *, taxonomy: Taxonomy | 
         name = control_names(output.feature)["labels"]
         kind = _label_kind(output.feature, taxonomy)
         value: dict[str, Any] | None
-        if output.feature == Feature.SUBJECTIVITY:
+        if output.feature == FeatureName.SUBJECTIVITY:
             level = _level_of(output.labels)
             value = {"choices": [SUBJECTIVITY_LEVELS[level]]} if level is not None else None
             kind = "choices"
-        elif output.feature == Feature.RESPONSE_TYPE:
+        elif output.feature == FeatureName.RESPONSE_TYPE:
             value = {"choices": list(output.labels[:1])} if output.labels else None
         elif kind == "taxonomy":
             value = {"taxonomy": [paths.get(label.lower(), [label]) for label in output.labels]}
@@ -301,11 +308,13 @@ def annotation_parse(result: Iterable[Mapping[str, Any]], features: Iterable[str
         level: int | None = None
         raw = by_name.get(names["labels"])
         if raw is not None:
-            if feature == Feature.SUBJECTIVITY:
+            if feature == FeatureName.SUBJECTIVITY:
                 choice = _single_choice(raw, tuple(SUBJECTIVITY_LEVELS.values()), names["labels"])
                 level = next((k for k, v in SUBJECTIVITY_LEVELS.items() if v == choice), None)
-                labels = ["yes" if level in SUBJECTIVE_LEVELS else "no"] if level is not None else None
-            elif feature == Feature.RESPONSE_TYPE:
+                labels = (
+                    [SUBJECTIVITY_YES if level in SUBJECTIVE_LEVELS else SUBJECTIVITY_NO] if level is not None else None
+                )
+            elif feature == FeatureName.RESPONSE_TYPE:
                 choice = _single_choice(raw, RESPONSE_TYPES, names["labels"])
                 labels = [choice] if choice else None
             elif "taxonomy" in raw:
@@ -355,15 +364,15 @@ def review_result(review: FeatureReview, *, taxonomy: Taxonomy | None = None) ->
         add(names["verdict"], "choices", {"choices": [review.verdict]})
     if review.reasoning_check:
         add(names["reasoning_check"], "choices", {"choices": [review.reasoning_check]})
-    if review.feature == Feature.SUBJECTIVITY and review.subjectivity_level is not None:
+    if review.feature == FeatureName.SUBJECTIVITY and review.subjectivity_level is not None:
         add(names["labels"], "choices", {"choices": [SUBJECTIVITY_LEVELS[review.subjectivity_level]]})
     elif review.labels is not None:
-        if review.feature == Feature.RESPONSE_TYPE:
+        if review.feature == FeatureName.RESPONSE_TYPE:
             add(names["labels"], "choices", {"choices": list(review.labels[:1])})
-        elif review.feature in VALUE_FEATURES and taxonomy:
+        elif review.feature in VALUE_FEATURE_NAMES and taxonomy:
             paths = _taxonomy_paths(taxonomy)
             add(names["labels"], "taxonomy", {"taxonomy": [paths.get(v.lower(), [v]) for v in review.labels]})
-        elif review.feature != Feature.SUBJECTIVITY:
+        elif review.feature != FeatureName.SUBJECTIVITY:
             add(names["labels"], "textarea", {"text": list(review.labels)})
     if review.comment:
         add(names["comment"], "textarea", {"text": [review.comment]})
