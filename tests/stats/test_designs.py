@@ -1,5 +1,6 @@
 """stats/designs.py: Wilson for simple random samples (the paper's A.4), the stratified estimator against
-Cochran's formulas written out, and the Hájek estimator's bias and variance checked by simulation."""
+Cochran's formulas and the score equation written out, and the Hájek estimator's bias and variance checked by
+simulation."""
 
 from __future__ import annotations
 
@@ -34,11 +35,20 @@ def test_stratified_estimate_and_variance_follow_cochran() -> None:
     )
     w_a, w_b = 0.9, 0.1
     p = w_a * 0.9 + w_b * 0.5
-    var = w_a**2 * (1 - 30 / 900) * np.var(y_a, ddof=1) / 30 + w_b**2 * (1 - 30 / 100) * np.var(y_b, ddof=1) / 30
+
+    def variance(pa: float, pb: float) -> float:
+        return w_a**2 * (1 - 30 / 900) * pa * (1 - pa) / 30 + w_b**2 * (1 - 30 / 100) * pb * (1 - pb) / 30
+
     assert est.design == STRATIFIED
     assert est.estimate == pytest.approx(p)
-    assert est.effective_n == pytest.approx(p * (1 - p) / var)
+    assert est.effective_n == pytest.approx(p * (1 - p) / variance(0.9, 0.5))
     assert est.population_size == 1000
+    # The bounds are where the score statistic reaches z, with both strata shifted by the same amount.
+    z2 = 1.959963984540054**2
+    for bound in (est.low, est.high):
+        shift = bound - p
+        assert (p - bound) ** 2 == pytest.approx(z2 * variance(0.9 + shift, 0.5 + shift), rel=1e-6)
+    assert est.low < p < est.high
     unweighted = (27 + 15) / 60
     assert abs(est.estimate - unweighted) > 0.1  # the oversampled stratum would have dragged the plain share
 
