@@ -105,7 +105,7 @@ def test_alpha_bootstrap_matches_a_naive_resampling_loop() -> None:
     data = np.where(rng.random((3, 60)) < 0.8, truth, rng.integers(0, 3, (3, 60))).astype(float)
     data[rng.random((3, 60)) < 0.1] = np.nan
     n_boot, seed = 200, 42
-    ours = krippendorff_alpha(data, level="nominal", n_boot=n_boot, seed=seed)
+    ours = krippendorff_alpha(data, level="nominal", n_boot=n_boot, seed=seed, interval="percentile")
     pairable = (~np.isnan(data)).sum(axis=0) >= 2
     kept = data[:, pairable]
     idx = np.random.default_rng(seed).integers(0, kept.shape[1], size=(n_boot, kept.shape[1]))
@@ -115,7 +115,7 @@ def test_alpha_bootstrap_matches_a_naive_resampling_loop() -> None:
     assert ours.ci.low == pytest.approx(lo, abs=1e-9)
     assert ours.ci.high == pytest.approx(hi, abs=1e-9)
     assert ours.ci.n_valid == n_boot
-    again = krippendorff_alpha(data, level="nominal", n_boot=n_boot, seed=seed)
+    again = krippendorff_alpha(data, level="nominal", n_boot=n_boot, seed=seed, interval="percentile")
     assert again.ci == ours.ci
 
 
@@ -123,7 +123,7 @@ def test_alpha_ordinal_bootstrap_matches_naive_loop() -> None:
     rng = np.random.default_rng(4)
     truth = rng.integers(1, 5, 40)
     data = np.where(rng.random((3, 40)) < 0.7, truth, rng.integers(1, 5, (3, 40))).astype(float)
-    ours = krippendorff_alpha(data, level="ordinal", n_boot=100, seed=1)
+    ours = krippendorff_alpha(data, level="ordinal", n_boot=100, seed=1, interval="percentile")
     idx = np.random.default_rng(1).integers(0, 40, size=(100, 40))
     draws = np.array([krippendorff.alpha(data[:, i], level_of_measurement="ordinal") for i in idx])
     assert ours.ci is not None
