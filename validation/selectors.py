@@ -12,9 +12,17 @@ from django.db.models import Q, QuerySet
 from django.urls import reverse
 
 from annotate.models import Annotation
-from extraction.models import RESPONSE_TYPES, VALUE_FEATURES, ExtractionRun, Feature, PromptVersion
+from extraction.models import (
+    RESPONSE_TYPES,
+    VALUE_FEATURES,
+    Extraction,
+    ExtractionRun,
+    ExtractionStatus,
+    Feature,
+    PromptVersion,
+)
 from stats.errors import EmptyInputError
-from validation import reports, trust
+from validation import prevalence, reports, trust
 from validation.models import ReportSnapshot, TrustTarget
 from validation.reports import DESIGN_COLUMNS, REVIEW_COLUMNS
 
@@ -136,7 +144,27 @@ def agreement_report_for_run(
         target_half_width=target_half_width,
         on_step=on_step,
     )
+    payload["prevalences"] = reports.json_ready(
+        prevalence.corrected_prevalences(
+            df,
+            run_outputs_frame(run_id=run_id),
+            features=PREVALENCE_FEATURES,
+            labels={str(Feature.SUBJECTIVITY): ["yes"], str(Feature.RESPONSE_TYPE): list(RESPONSE_TYPES)},
+            confidence=confidence,
+        )
+    )
     return {"run": run_id, **payload}
+
+
+PREVALENCE_FEATURES = [
+    str(f) for f in (Feature.SUBJECTIVITY, Feature.RESPONSE_TYPE, Feature.AI_VALUES, Feature.HUMAN_VALUES)
+]
+
+
+def run_outputs_frame(*, run_id: int) -> pd.DataFrame:
+    """Every parsed output of a run: extraction id, feature and the classifier's labels."""
+    rows = Extraction.objects.filter(run_id=run_id, status=ExtractionStatus.OK).values_list("id", "feature", "labels")
+    return pd.DataFrame(list(rows), columns=list(prevalence.OUTPUT_COLUMNS))
 
 
 def prompt_comparison(

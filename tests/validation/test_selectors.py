@@ -137,3 +137,15 @@ def test_agreement_report_for_run_states_the_design_from_the_stored_probabilitie
     assert response_type["design"] == "simple random"
     assert response_type["population_size"] == pytest.approx(400)
     assert response_type["estimate"] == pytest.approx(16 / 20)
+
+
+def test_agreement_report_for_run_carries_the_corrected_prevalences(study: Study) -> None:
+    rep = selectors.agreement_report_for_run(run_id=study.run.pk, n_boot=0)
+    response = rep["prevalences"]["response_type"]
+    # 20 response-type outputs, all labelled strong_support; A rejected every fifth and corrected it to mild support.
+    assert response["n_outputs"] == 20
+    assert response["n_reviewed"] == 20
+    by_label = {e["label"]: e for e in response["labels"]}
+    assert by_label["strong_support"]["llm_only"] == 1.0
+    assert by_label["strong_support"]["gold_only"] == pytest.approx(16 / 20)
+    assert by_label["mild_support"]["gold_only"] == pytest.approx(4 / 20)
