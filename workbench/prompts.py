@@ -73,17 +73,29 @@ def prompt_set_page(request: HttpRequest, name: str) -> HttpResponse:
     versions = list(PromptVersion.objects.filter(prompt_set=pset.name).order_by("feature", "-created_at"))
     used = runs_using(versions)
     current = {spec.content_hash for spec in pset.prompts.values()}
-    prompts = [
-        {
-            "key": key,
-            "spec": spec,
-            "versions": [(v, v.content_hash in current, used[v.pk]) for v in versions if v.feature == key],
-        }
-        for key, spec in pset.prompts.items()
-    ]
+    base = _base_versions(pset)
+    prompts = []
+    for key, spec in pset.prompts.items():
+        mine = [v for v in versions if v.feature == key]
+        older = [*mine[1:], None][: len(mine)]  # newest first: each version is diffed against the one before it
+        rows = [(v, v.content_hash in current, used[v.pk], o) for v, o in zip(mine, older, strict=True)]
+        prompts.append({"key": key, "spec": spec, "versions": rows, "base": base.get(key)})
     runs = ExtractionRun.objects.filter(prompt_set=pset.name).select_related("dataset").order_by("-pk")[:20]
     context = {"pset": pset, "prompts": prompts, "runs": runs, "candidates": _candidates_of(pset.name)}
     return render(request, "workbench/prompts/set.html", context)
+
+
+def _base_versions(pset: PromptSet) -> dict[str, PromptVersion]:
+    """For a candidate: the registered version of each prompt of its base as the base's files are now."""
+    if not pset.base:
+        return {}
+    try:
+        base = load_prompt_set(pset.base)
+    except PromptFileError:
+        return {}
+    hashes = {spec.content_hash: key for key, spec in base.prompts.items()}
+    rows = PromptVersion.objects.filter(prompt_set=base.name, content_hash__in=hashes)
+    return {hashes[v.content_hash]: v for v in rows}
 
 
 def _candidates_of(name: str) -> list[str]:

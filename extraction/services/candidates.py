@@ -96,6 +96,7 @@ def prompt_candidate_create(
         if staging.exists():
             shutil.rmtree(staging)
     candidate = load_prompt_set(name)
+    prompt_set_register(prompt_set=source)  # so that the candidate can be diffed against its base at once
     return candidate, prompt_set_register(prompt_set=candidate)
 
 
