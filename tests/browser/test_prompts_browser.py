@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from django.core.management import call_command
 from django.urls import reverse
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
@@ -31,7 +32,9 @@ def sample(transactional_db: None, settings: Any, tmp_path: Path) -> None:
 
 
 def _wait_text(browser: Any, text: str, timeout: float = 60) -> None:
-    WebDriverWait(browser, timeout).until(lambda d: text in d.find_element(By.TAG_NAME, "body").text)
+    """Wait until the page shows ``text`` (the page may be replaced while it is read: a new page, a reload)."""
+    wait = WebDriverWait(browser, timeout, ignored_exceptions=(StaleElementReferenceException,))
+    wait.until(lambda d: text in d.find_element(By.TAG_NAME, "body").text)
 
 
 def test_a_prompt_engineer_makes_a_candidate_and_runs_it_from_recorded_responses(
