@@ -334,69 +334,85 @@ def compare_outputs(
     per_feature: dict[str, dict[str, Any]] = {}
     tests: dict[str, McNemarResult] = {}
     for feature in features:
-        fa = a[a["feature"] == feature]
-        fb = b[b["feature"] == feature]
-        for name, frame in (("baseline", fa), ("candidate", fb)):
-            dup = frame["conversation_id"][frame["conversation_id"].duplicated()]
-            if not dup.empty:
-                raise ReportInputError(
-                    f"{name} has several reviewed outputs of {feature} for conversation {int(dup.iloc[0])} "
-                    f"(models {sorted(frame['model'].unique())}); choose one model"
-                )
-        paired = fa.merge(fb, on="conversation_id", suffixes=("_a", "_b"))
-        if paired.empty:
-            per_feature[feature] = {"n": 0, "reason": "no conversation was reviewed under both prompts"}
-            continue
-        res = mcnemar_exact(
-            list(paired["correct_b"]), list(paired["correct_a"]), confidence=confidence
-        )  # candidate first, so the difference is candidate - baseline
-        tests[feature] = res
-        flipped = paired[paired["correct_a"] != paired["correct_b"]]
-        per_feature[feature] = {
-            "n": len(paired),
-            "baseline": _share(paired["correct_a"], confidence=confidence, target_half_width=None),
-            "candidate": _share(paired["correct_b"], confidence=confidence, target_half_width=None),
-            "mcnemar": {
-                "only_baseline_correct": res.only_b_correct,
-                "only_candidate_correct": res.only_a_correct,
-                "p_value": res.p_value,
-            },
-            "difference": {
-                "estimate": res.difference,
-                "low": res.difference_low,
-                "high": res.difference_high,
-                "method": res.difference_method,
-            },
-            "flipped": [
-                {
-                    "conversation_id": int(r.conversation_id),
-                    "external_id": r.external_id_a,
-                    "baseline_extraction_id": int(r.extraction_id_a),
-                    "candidate_extraction_id": int(r.extraction_id_b),
-                    "baseline_correct": bool(r.correct_a),
-                    "candidate_correct": bool(r.correct_b),
-                }
-                for r in flipped.itertuples(index=False)
-            ],
-        }
+        entry, res = _compare_feature(
+            a[a["feature"] == feature], b[b["feature"] == feature], feature=feature, confidence=confidence
+        )
+        per_feature[feature] = entry
+        if res is not None:
+            tests[feature] = res
     if tests:
-        holm = holm_correction(tests, alpha=alpha)
-        m = len(tests)
-        for name, adj, reject in zip(holm.names, holm.adjusted, holm.reject, strict=True):
-            entry, res = per_feature[name], tests[name]
-            entry["mcnemar"]["p_holm"] = adj
-            if reject:
-                entry["verdict"] = "better" if res.difference > 0 else "worse"
-                entry["more_items"] = 0
-            else:
-                entry["verdict"] = "no detectable difference"
-                plan = paired_sample_size(
-                    res.only_a_correct / res.n, res.only_b_correct / res.n, alpha=alpha / m, power=power
-                )
-                entry["more_items"] = None if plan is None else max(0, plan - res.n)
+        _holm_verdicts(per_feature, tests, alpha=alpha, power=power)
     return json_ready(
         {
             "params": {"confidence": confidence, "alpha": alpha, "power": power, "correction": "holm"},
             "features": per_feature,
         }
     )
+
+
+def _compare_feature(
+    fa: pd.DataFrame, fb: pd.DataFrame, *, feature: str, confidence: float
+) -> tuple[dict[str, Any], McNemarResult | None]:
+    """One feature of :func:`compare_outputs`: the paired outcomes, McNemar and the flipped conversations."""
+    for name, frame in (("baseline", fa), ("candidate", fb)):
+        dup = frame["conversation_id"][frame["conversation_id"].duplicated()]
+        if not dup.empty:
+            raise ReportInputError(
+                f"{name} has several reviewed outputs of {feature} for conversation {int(dup.iloc[0])} "
+                f"(models {sorted(frame['model'].unique())}); choose one model"
+            )
+    paired = fa.merge(fb, on="conversation_id", suffixes=("_a", "_b"))
+    if paired.empty:
+        return {"n": 0, "reason": "no conversation was reviewed under both prompts"}, None
+    res = mcnemar_exact(
+        list(paired["correct_b"]), list(paired["correct_a"]), confidence=confidence
+    )  # candidate first, so the difference is candidate - baseline
+    flipped = paired[paired["correct_a"] != paired["correct_b"]]
+    entry = {
+        "n": len(paired),
+        "baseline": _share(paired["correct_a"], confidence=confidence, target_half_width=None),
+        "candidate": _share(paired["correct_b"], confidence=confidence, target_half_width=None),
+        "mcnemar": {
+            "only_baseline_correct": res.only_b_correct,
+            "only_candidate_correct": res.only_a_correct,
+            "p_value": res.p_value,
+        },
+        "difference": {
+            "estimate": res.difference,
+            "low": res.difference_low,
+            "high": res.difference_high,
+            "method": res.difference_method,
+        },
+        "flipped": [
+            {
+                "conversation_id": int(r.conversation_id),
+                "external_id": r.external_id_a,
+                "baseline_extraction_id": int(r.extraction_id_a),
+                "candidate_extraction_id": int(r.extraction_id_b),
+                "baseline_correct": bool(r.correct_a),
+                "candidate_correct": bool(r.correct_b),
+            }
+            for r in flipped.itertuples(index=False)
+        ],
+    }
+    return entry, res
+
+
+def _holm_verdicts(
+    per_feature: dict[str, dict[str, Any]], tests: dict[str, McNemarResult], *, alpha: float, power: float
+) -> None:
+    """Holm-adjust the features' McNemar p-values and write each feature's verdict into ``per_feature``."""
+    holm = holm_correction(tests, alpha=alpha)
+    m = len(tests)
+    for name, adj, reject in zip(holm.names, holm.adjusted, holm.reject, strict=True):
+        entry, res = per_feature[name], tests[name]
+        entry["mcnemar"]["p_holm"] = adj
+        if reject:
+            entry["verdict"] = "better" if res.difference > 0 else "worse"
+            entry["more_items"] = 0
+        else:
+            entry["verdict"] = "no detectable difference"
+            plan = paired_sample_size(
+                res.only_a_correct / res.n, res.only_b_correct / res.n, alpha=alpha / m, power=power
+            )
+            entry["more_items"] = None if plan is None else max(0, plan - res.n)
