@@ -143,19 +143,37 @@ class PromptSet:
         return tuple(f for f in ALL_FEATURES if f in self.prompts)
 
 
+SET_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
+
+
 def prompts_root() -> Path:
     from django.conf import settings
 
     return Path(getattr(settings, "EXTRACTION_PROMPTS_DIR", Path(settings.BASE_DIR) / "prompts"))
 
 
+def prompt_set_names(*, root: Path | None = None) -> list[str]:
+    """The sets of the prompt directory: its sub-directories that hold a ``set.yaml``."""
+    base = root or prompts_root()
+    return sorted(p.name for p in base.iterdir() if (p / "set.yaml").is_file()) if base.is_dir() else []
+
+
 def load_prompt_set(name: str, *, root: Path | None = None) -> PromptSet:
-    """Read ``<root>/<name>/`` (or ``name`` itself when it is a directory); raise PromptFileError."""
-    directory = Path(name) if Path(name).is_dir() else (root or prompts_root()) / name
+    """Read the set ``name`` of the prompt directory (``<root>/<name>/``); raise PromptFileError.
+
+    ``name`` is a plain name, never a path: anything with a separator, ``..`` or a leading dot is refused before the
+    file system is touched, so that a request cannot load, or probe for, a folder outside the prompt directory.
+    """
+    if not SET_NAME.fullmatch(name) or ".." in name:
+        raise PromptFileError(
+            repr(name), "a prompt set is chosen by its name in the prompt directory (letters, digits, '.', '_', '-')"
+        )
+    base = root or prompts_root()
+    if name not in prompt_set_names(root=base):
+        known = ", ".join(prompt_set_names(root=base)) or "none"
+        raise PromptFileError(repr(name), f"no such prompt set; known sets: {known}")
+    directory = base / name
     set_file = directory / "set.yaml"
-    if not set_file.is_file():
-        known = sorted(p.name for p in directory.parent.iterdir() if (p / "set.yaml").is_file())
-        raise PromptFileError(directory, f"no prompt set here (no set.yaml); known sets: {', '.join(known) or 'none'}")
     meta = _read_yaml(set_file)
     set_name = str(meta.get("name") or directory.name)
     layout = str(meta.get("layout", "inline"))
