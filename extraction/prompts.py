@@ -158,21 +158,25 @@ def prompt_set_names(*, root: Path | None = None) -> list[str]:
     return sorted(p.name for p in base.iterdir() if (p / "set.yaml").is_file()) if base.is_dir() else []
 
 
+def _set_directory(name: str, *, root: Path) -> Path:
+    """``root/name`` when ``name`` is a plain name of a set there; PromptFileError otherwise."""
+    if not SET_NAME.fullmatch(name) or ".." in name:
+        raise PromptFileError(
+            repr(name), "a prompt set is chosen by its name in the prompt directory (letters, digits, '.', '_', '-')"
+        )
+    known = prompt_set_names(root=root)
+    if name not in known:
+        raise PromptFileError(repr(name), f"no such prompt set; known sets: {', '.join(known) or 'none'}")
+    return root / name
+
+
 def load_prompt_set(name: str, *, root: Path | None = None) -> PromptSet:
     """Read the set ``name`` of the prompt directory (``<root>/<name>/``); raise PromptFileError.
 
     ``name`` is a plain name, never a path: anything with a separator, ``..`` or a leading dot is refused before the
     file system is touched, so that a request cannot load, or probe for, a folder outside the prompt directory.
     """
-    if not SET_NAME.fullmatch(name) or ".." in name:
-        raise PromptFileError(
-            repr(name), "a prompt set is chosen by its name in the prompt directory (letters, digits, '.', '_', '-')"
-        )
-    base = root or prompts_root()
-    if name not in prompt_set_names(root=base):
-        known = ", ".join(prompt_set_names(root=base)) or "none"
-        raise PromptFileError(repr(name), f"no such prompt set; known sets: {known}")
-    directory = base / name
+    directory = _set_directory(name, root=root or prompts_root())
     set_file = directory / "set.yaml"
     meta = _read_yaml(set_file)
     set_name = str(meta.get("name") or directory.name)
