@@ -157,6 +157,8 @@ LLM_TIMEOUT_S = env.float("LLM_TIMEOUT_S", default=120.0)
 # Extraction runs (extraction/services/). Models per feature override the prompt files' defaults,
 # e.g. EXTRACTION_MODELS="ai_values=claude-opus-4-5,task=claude-haiku-4-5".
 EXTRACTION_PROMPTS_DIR = BASE_DIR / "prompts"
+# Candidate prompt sets made in the browser (the same files as a set in prompts/, downloadable from their page).
+EXTRACTION_CANDIDATES_DIR = env.path("EXTRACTION_CANDIDATES_DIR", default=BASE_DIR / "var" / "prompt-candidates")
 EXTRACTION_PROVIDER = env("EXTRACTION_PROVIDER", default="replay")  # "replay" (no key) or "anthropic"
 EXTRACTION_REPLAY_FILE = env("EXTRACTION_REPLAY_FILE", default=str(BASE_DIR / "sample" / "responses.jsonl"))
 EXTRACTION_MODELS = env.dict("EXTRACTION_MODELS", default={})

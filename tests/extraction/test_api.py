@@ -128,5 +128,5 @@ def test_an_unknown_prompt_set_name_lists_only_the_configured_sets(small_dataset
     response = client_for(Role.LEAD).post(URL, {"dataset": "small", "prompt_set": "paper-v9"}, format="json")
     assert response.status_code == 400
     text = response.content.decode()
-    assert "no such prompt set; known sets: fused-v1, paper-v1" in text
+    assert "no prompt set here by that name; known sets: fused-v1, paper-v1" in text
     assert str(settings.BASE_DIR) not in text  # no server path in the answer
