@@ -68,6 +68,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "accounts.context_processors.roles",
             ],
         },
     },
@@ -98,13 +99,13 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
         "rest_framework.authentication.TokenAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PERMISSION_CLASSES": ["accounts.roles.HasAnyRole"],  # a role, not only a login
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
 }
 SPECTACULAR_SETTINGS: dict[str, object] = {
     "TITLE": "Values in the Wild workbench API",
     "VERSION": "0.1.0",
-    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+    "SERVE_PERMISSIONS": ["accounts.roles.HasAnyRole"],
     # Swagger UI from the drf-spectacular-sidecar package, served as static files: no CDN, works offline. (No Redoc
     # page: its bundle always loads its logo from cdn.redoc.ly.)
     "SWAGGER_UI_DIST": "SIDECAR",
@@ -170,6 +171,8 @@ LLM_TIMEOUT_S = env.float("LLM_TIMEOUT_S", default=120.0)
 # Extraction runs (extraction/services/). Models per feature override the prompt files' defaults,
 # e.g. EXTRACTION_MODELS="ai_values=claude-opus-4-5,task=claude-haiku-4-5".
 EXTRACTION_PROMPTS_DIR = BASE_DIR / "prompts"
+# Candidate prompt sets made in the browser (the same files as a set in prompts/, downloadable from their page).
+EXTRACTION_CANDIDATES_DIR = env.path("EXTRACTION_CANDIDATES_DIR", default=BASE_DIR / "var" / "prompt-candidates")
 EXTRACTION_PROVIDER = env("EXTRACTION_PROVIDER", default="replay")  # "replay" (no key) or "anthropic"
 EXTRACTION_REPLAY_FILE = env("EXTRACTION_REPLAY_FILE", default=str(BASE_DIR / "sample" / "responses.jsonl"))
 EXTRACTION_MODELS = env.dict("EXTRACTION_MODELS", default={})
