@@ -102,7 +102,11 @@ def test_every_response_carries_the_content_security_policy(client: Client, url:
 def test_the_api_docs_load_nothing_from_other_sites(client: Client) -> None:
     from django.contrib.auth import get_user_model
 
-    client.force_login(get_user_model().objects.create_user("docs"))
+    from accounts.roles import Role, user_add_role
+
+    user = get_user_model().objects.create_user("docs")
+    user_add_role(user=user, role=Role.LEAD)
+    client.force_login(user)
     page = client.get("/api/docs/")
     assert page.status_code == 200
     html = page.content.decode()
