@@ -11,7 +11,7 @@ from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 
-from accounts.roles import ANALYSTS, Role, analyst_required, user_has_role
+from accounts.roles import ANALYSTS, ANY_ROLE, Role, analyst_required, user_has_role
 from annotate.selectors import reviewer_progress
 from charts import bar_chart
 from corpus.models import Conversation, Dataset
@@ -30,6 +30,9 @@ RECENT = 10
 
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
+    if not user_has_role(request.user, *ANY_ROLE):
+        # Signed in, but no one has given this account a role yet: it sees nothing of the data.
+        return render(request, "workbench/no_role.html")
     analyst = user_has_role(request.user, *ANALYSTS)
     context = {
         "analyst": analyst,
