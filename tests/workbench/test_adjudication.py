@@ -11,7 +11,7 @@ from django.contrib.auth import get_user_model
 from django.test import Client
 from django.urls import reverse
 
-from accounts.roles import Role
+from accounts.roles import Role, user_add_role
 from annotate.models import Adjudication, Annotator, FlagRule, ReviewFlag
 from annotate.selectors import adjudication_queue, flag_counts
 from tests.pages import client_as
@@ -128,6 +128,7 @@ def test_reviewer_progress_on_the_dashboard_and_the_annotators_home(loop: DemoLo
         assert f"<td>{email}</td><td>sample {loop.sample.pk}</td><td>{len(done)} of 50</td>" in lead_page
         assert f"<td>{median:.0f}</td>" in lead_page
     user = get_user_model().objects.create_user(username="ada", password="x")
+    user_add_role(user=user, role=Role.ANNOTATOR)
     ada = Annotator.objects.get(email="reviewer-ada@example.org")
     ada.user = user
     ada.save()
