@@ -1,0 +1,296 @@
+"""Reads: prompt versions and runs scored against a gold set, their paired comparison on it, and how often the
+scoring rule agrees with the reviewers (the statistics are in ``validation.scoring`` and
+``validation.gold_compare``; this module fetches the rows and hands them over).
+
+Every function here is a selector: keyword-only, no writes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from django.db.models import Avg, Count, Sum
+
+from extraction.models import FUSED, Extraction, ExtractionRun, PromptVersion
+from validation import reports, scoring
+from validation.gold_compare import Side, compare_on_gold
+from validation.selectors import (
+    PromptSpecError,
+    gold_set_get,
+    gold_set_labels,
+    output_verdicts_for_run,
+    prompt_versions_resolve,
+)
+
+
+def produced_features(*, versions: Iterable[PromptVersion]) -> list[str]:
+    """The features a list of prompt versions produced: a version's own feature, or for a fused version every
+    feature its outputs carry."""
+    out: set[str] = set()
+    for v in versions:
+        if v.feature == FUSED:
+            out.update(Extraction.objects.filter(prompt_version=v).values_list("feature", flat=True).distinct())
+        else:
+            out.add(v.feature)
+    return sorted(out)
+
+
+def value_matcher(*, embeddings: bool = False, similarity: float = scoring.DEFAULT_SIMILARITY) -> scoring.ValueMatcher:
+    """The soft match: the newest taxonomy's mapping of values to nodes, and (``embeddings``) the taxonomy's
+    offline sentence embeddings with a cosine ``similarity`` threshold."""
+    from taxonomy.models import ValueMapping
+
+    # A value maps to a node within one taxonomy: key by (taxonomy, node) so two taxonomies never mix.
+    mapping = {
+        v: f"{t}:{n}"
+        for v, t, n in ValueMapping.objects.exclude(node=None)
+        .order_by("taxonomy_id")
+        .values_list("value", "taxonomy_id", "node_id")
+    }
+    embed = None
+    if embeddings:
+        from taxonomy.services import taxonomy_embedder
+
+        embed = taxonomy_embedder().encode
+    return scoring.ValueMatcher(mapping=mapping, embed=embed, threshold=similarity)
+
+
+def side_outputs(
+    *,
+    conversation_ids: Iterable[int],
+    prompt_version_ids: Iterable[int] | None = None,
+    run_id: int | None = None,
+    model: str | None = None,
+) -> dict[str, dict[int, scoring.Output]]:
+    """Outputs by feature and conversation: of a run, or of prompt versions in any run (then one model per
+    conversation and feature, or ``model`` names it). A failed or unparsable output is ``Output(None)``."""
+    qs = Extraction.objects.filter(conversation_id__in=list(conversation_ids))
+    if run_id is not None:
+        qs = qs.filter(run_id=run_id)
+    if prompt_version_ids is not None:
+        qs = qs.filter(prompt_version_id__in=list(prompt_version_ids))
+    if model is not None:
+        qs = qs.filter(model=model)
+    out: dict[str, dict[int, scoring.Output]] = {}
+    models: dict[tuple[str, int], str] = {}
+    for conversation_id, feature, status, labels, level, m in qs.order_by("pk").values_list(
+        "conversation_id", "feature", "status", "labels", "level", "model"
+    ):
+        seen = models.setdefault((feature, conversation_id), m)
+        if seen != m:
+            raise PromptSpecError(f"{feature} of conversation {conversation_id} has outputs of models {seen} and {m}")
+        labels_t = tuple(str(x) for x in labels) if status == "ok" else None
+        out.setdefault(feature, {})[conversation_id] = scoring.Output(labels=labels_t, level=level)
+        if feature == "subjectivity":
+            out.setdefault(scoring.SUBJECTIVITY_LEVEL, {})[conversation_id] = scoring.Output(labels_t, level)
+    return out
+
+
+def _answer(feature: str, out: scoring.Output | scoring.Gold | None) -> Any:
+    if out is None or out.labels is None:
+        return None
+    if feature == scoring.SUBJECTIVITY_LEVEL:
+        return out.level
+    return list(out.labels)
+
+
+def _scored(
+    outputs: dict[str, dict[int, scoring.Output]],
+    gold: dict[str, dict[int, scoring.Gold]],
+    features: Iterable[str],
+    *,
+    matcher: scoring.ValueMatcher,
+    rule: scoring.CorrectRule,
+) -> dict[str, Side]:
+    sides: dict[str, Side] = {}
+    for feature in features:
+        if feature not in scoring.SCORED_FEATURES or feature not in gold:
+            continue
+        mine = outputs.get(feature, {})
+        if feature == scoring.SUBJECTIVITY_LEVEL and all(o.level is None for o in mine.values()):
+            continue  # this prompt gives no level: nothing to score
+        items = [(cid, mine.get(cid, scoring.Output(None)), g) for cid, g in sorted(gold[feature].items())]
+        matcher.prepare(v for _, o, g in items for v in (*(o.labels or ()), *g.labels))
+        scores = scoring.item_scores(feature, items, matcher=matcher, rule=rule)
+        sides[feature] = Side(scores=scores, answers={cid: _answer(feature, mine.get(cid)) for cid, _, _ in items})
+    return sides
+
+
+def _features(base: Sequence[str]) -> list[str]:
+    out = list(base)
+    if "subjectivity" in out:
+        out.append(scoring.SUBJECTIVITY_LEVEL)
+    return out
+
+
+def _side_spec(spec: str | None, run_id: int | None) -> tuple[list[int] | None, int | None, list[str], str]:
+    if (spec is None) == (run_id is None):
+        raise PromptSpecError("name either a prompt spec or a run")
+    if run_id is not None:
+        run = ExtractionRun.objects.filter(pk=run_id).first()
+        if run is None:
+            raise PromptSpecError(f"no extraction run with id {run_id}")
+        features = sorted(set(Extraction.objects.filter(run=run).values_list("feature", flat=True).distinct()))
+        return None, run_id, features, f"run {run_id} ({run.prompt_set})"
+    versions = prompt_versions_resolve(str(spec))
+    return [v.pk for v in versions], None, produced_features(versions=versions), str(spec)
+
+
+def gold_score(
+    *,
+    gold_set_id: int,
+    spec: str | None = None,
+    run_id: int | None = None,
+    model: str | None = None,
+    confidence: float = 0.95,
+    n_boot: int = 1000,
+    seed: int = 0,
+    embeddings: bool = False,
+    similarity: float = scoring.DEFAULT_SIMILARITY,
+    value_threshold: float = scoring.DEFAULT_VALUE_THRESHOLD,
+) -> dict[str, Any]:
+    """A run's outputs (``run_id``) or a prompt spec's (``spec``: id, SET, SET/FEATURE[@HASH]) scored against a
+    gold set, per feature it produced (see ``validation.scoring``). Returns ``{"gold_set", "subject", "params",
+    "features": {feature: {...}}}``."""
+    gold_set = gold_set_get(gold_set_id=gold_set_id)
+    ids, run, produced, subject = _side_spec(spec, run_id)
+    gold = gold_set_labels(gold_set_id=gold_set_id)
+    conversations = {cid for by in gold.values() for cid in by}
+    outputs = side_outputs(conversation_ids=conversations, prompt_version_ids=ids, run_id=run, model=model)
+    matcher = value_matcher(embeddings=embeddings, similarity=similarity)
+    rule = scoring.CorrectRule(value_threshold=value_threshold)
+    sides = _scored(outputs, gold, _features(produced), matcher=matcher, rule=rule)
+    features = {
+        f: scoring.score_feature(f, side.scores, confidence=confidence, n_boot=n_boot, seed=seed)
+        for f, side in sides.items()
+    }
+    return reports.json_ready(
+        {
+            "gold_set": {"id": gold_set.pk, "name": gold_set.name, "version": gold_set.version},
+            "subject": subject,
+            "model": model,
+            "params": {
+                "confidence": confidence,
+                "n_boot": n_boot,
+                "seed": seed,
+                "correct_rule": rule.describe(),
+                "match": matcher.describe(),
+            },
+            "features": features,
+        }
+    )
+
+
+def gold_comparison(
+    *,
+    gold_set_id: int,
+    baseline: str,
+    candidate: str,
+    baseline_model: str | None = None,
+    candidate_model: str | None = None,
+    confidence: float = 0.95,
+    alpha: float = 0.05,
+    n_boot: int = 1000,
+    seed: int = 0,
+    embeddings: bool = False,
+    similarity: float = scoring.DEFAULT_SIMILARITY,
+    value_threshold: float = scoring.DEFAULT_VALUE_THRESHOLD,
+) -> dict[str, Any]:
+    """Baseline vs candidate on a gold set, per feature both produced (a fused prompt on each of its features):
+    any two prompt versions or sets (specs as in ``prompt_versions_resolve``), or one spec under two models.
+    See ``validation.gold_compare`` for the figures; flipped conversations carry both answers and the gold."""
+    gold_set = gold_set_get(gold_set_id=gold_set_id)
+    base_versions = prompt_versions_resolve(baseline)
+    cand_versions = prompt_versions_resolve(candidate)
+    if {v.pk for v in base_versions} == {v.pk for v in cand_versions} and baseline_model == candidate_model:
+        raise PromptSpecError(f"{baseline!r} and {candidate!r} name the same prompt versions and model")
+    shared = set(produced_features(versions=base_versions)) & set(produced_features(versions=cand_versions))
+    if not shared:
+        raise PromptSpecError(f"{baseline!r} and {candidate!r} produced no common feature")
+    gold = gold_set_labels(gold_set_id=gold_set_id)
+    conversations = {cid for by in gold.values() for cid in by}
+    matcher = value_matcher(embeddings=embeddings, similarity=similarity)
+    rule = scoring.CorrectRule(value_threshold=value_threshold)
+    sides = []
+    for versions, model in ((base_versions, baseline_model), (cand_versions, candidate_model)):
+        outputs = side_outputs(conversation_ids=conversations, prompt_version_ids=[v.pk for v in versions], model=model)
+        sides.append(_scored(outputs, gold, _features(sorted(shared)), matcher=matcher, rule=rule))
+    gold_answers = {f: {cid: _answer(f, g) for cid, g in by.items()} for f, by in gold.items()}
+    payload = compare_on_gold(
+        sides[0], sides[1], gold_answers, confidence=confidence, alpha=alpha, n_boot=n_boot, seed=seed
+    )
+    external = dict(gold_set.dataset.conversations.values_list("pk", "external_id"))
+    for entry in payload["features"].values():
+        for flip in entry.get("flipped", []):
+            flip["external_id"] = external.get(flip["conversation_id"])
+    payload["params"].update(correct_rule=rule.describe(), match=matcher.describe(), method="gold set")
+    payload["gold_set"] = {"id": gold_set.pk, "name": gold_set.name, "version": gold_set.version}
+    payload["baseline"] = {"spec": baseline, "model": baseline_model, "versions": [str(v) for v in base_versions]}
+    payload["candidate"] = {"spec": candidate, "model": candidate_model, "versions": [str(v) for v in cand_versions]}
+    payload["cost"] = {
+        "baseline": version_costs(prompt_version_ids=[v.pk for v in base_versions], conversation_ids=conversations),
+        "candidate": version_costs(prompt_version_ids=[v.pk for v in cand_versions], conversation_ids=conversations),
+    }
+    return payload
+
+
+def version_costs(*, prompt_version_ids: Iterable[int], conversation_ids: Iterable[int]) -> dict[str, Any]:
+    """What the versions' outputs on these conversations cost: total USD, per 1,000 conversations, and the mean
+    latency of a call (a fused call is one call for all its features; its cost is booked on one of its rows)."""
+    qs = Extraction.objects.filter(
+        prompt_version_id__in=list(prompt_version_ids), conversation_id__in=list(conversation_ids)
+    )
+    agg = qs.aggregate(cost=Sum("cost_usd"), conversations=Count("conversation", distinct=True))
+    calls = qs.exclude(latency_ms=0).aggregate(latency=Avg("latency_ms"))
+    n = int(agg["conversations"] or 0)
+    cost = float(agg["cost"] or 0)
+    return {
+        "conversations": n,
+        "cost_usd": cost,
+        "cost_per_1000_conversations": cost / n * 1000 if n else None,
+        "mean_latency_ms": None if calls["latency"] is None else float(calls["latency"]),
+    }
+
+
+def rule_agreement(
+    *,
+    run_id: int,
+    gold_set_id: int,
+    embeddings: bool = False,
+    similarity: float = scoring.DEFAULT_SIMILARITY,
+    value_threshold: float = scoring.DEFAULT_VALUE_THRESHOLD,
+) -> dict[str, Any]:
+    """How often the scoring rule's "correct" (the run's output against the gold set) matches the reviewers'
+    verdict (strict majority, ties not correct) on the reviewed outputs of the run, per feature and overall."""
+    verdicts = output_verdicts_for_run(run_id=run_id)
+    gold = gold_set_labels(gold_set_id=gold_set_id)
+    matcher = value_matcher(embeddings=embeddings, similarity=similarity)
+    rule = scoring.CorrectRule(value_threshold=value_threshold)
+    outputs = side_outputs(conversation_ids={cid for by in gold.values() for cid in by}, run_id=run_id)
+    sides = _scored(outputs, gold, sorted(set(verdicts["feature"])), matcher=matcher, rule=rule)
+    per_feature: dict[str, dict[str, Any]] = {}
+    agree_all = total_all = 0
+    for feature, side in sides.items():
+        by_rule = {s.conversation_id: s.correct for s in side.scores}
+        rows = verdicts[verdicts["feature"] == feature]
+        pairs = [
+            (bool(r.correct), by_rule[r.conversation_id]) for r in rows.itertuples() if r.conversation_id in by_rule
+        ]
+        agree = sum(a == b for a, b in pairs)
+        per_feature[feature] = {
+            "n": len(pairs),
+            "agree": agree,
+            "share": agree / len(pairs) if pairs else None,
+            "reviewers_correct_rule_wrong": sum(a and not b for a, b in pairs),
+            "reviewers_wrong_rule_correct": sum(b and not a for a, b in pairs),
+        }
+        agree_all += agree
+        total_all += len(pairs)
+    return {
+        "run": run_id,
+        "gold_set": gold_set_id,
+        "rule": rule.describe(),
+        "features": per_feature,
+        "overall": {"n": total_all, "agree": agree_all, "share": agree_all / total_all if total_all else None},
+    }
