@@ -12,7 +12,7 @@ from typing import Any
 
 from django.db.models import Avg, Count, Sum
 
-from extraction.models import FUSED, Extraction, ExtractionRun, PromptVersion
+from extraction.models import Extraction, ExtractionRun
 from validation import reports, scoring
 from validation.gold_compare import Side, compare_on_gold
 from validation.selectors import (
@@ -20,20 +20,9 @@ from validation.selectors import (
     gold_set_get,
     gold_set_labels,
     output_verdicts_for_run,
+    produced_features,
     prompt_versions_resolve,
 )
-
-
-def produced_features(*, versions: Iterable[PromptVersion]) -> list[str]:
-    """The features a list of prompt versions produced: a version's own feature, or for a fused version every
-    feature its outputs carry."""
-    out: set[str] = set()
-    for v in versions:
-        if v.feature == FUSED:
-            out.update(Extraction.objects.filter(prompt_version=v).values_list("feature", flat=True).distinct())
-        else:
-            out.add(v.feature)
-    return sorted(out)
 
 
 def value_matcher(*, embeddings: bool = False, similarity: float = scoring.DEFAULT_SIMILARITY) -> scoring.ValueMatcher:
@@ -260,13 +249,14 @@ def rule_agreement(
     embeddings: bool = False,
     similarity: float = scoring.DEFAULT_SIMILARITY,
     value_threshold: float = scoring.DEFAULT_VALUE_THRESHOLD,
+    response_type_tolerance: int = scoring.DEFAULT_RESPONSE_TYPE_TOLERANCE,
 ) -> dict[str, Any]:
     """How often the scoring rule's "correct" (the run's output against the gold set) matches the reviewers'
     verdict (strict majority, ties not correct) on the reviewed outputs of the run, per feature and overall."""
     verdicts = output_verdicts_for_run(run_id=run_id)
     gold = gold_set_labels(gold_set_id=gold_set_id)
     matcher = value_matcher(embeddings=embeddings, similarity=similarity)
-    rule = scoring.CorrectRule(value_threshold=value_threshold)
+    rule = scoring.CorrectRule(value_threshold=value_threshold, response_type_tolerance=response_type_tolerance)
     outputs = side_outputs(conversation_ids={cid for by in gold.values() for cid in by}, run_id=run_id)
     sides = _scored(outputs, gold, sorted(set(verdicts["feature"])), matcher=matcher, rule=rule)
     per_feature: dict[str, dict[str, Any]] = {}

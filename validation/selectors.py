@@ -17,7 +17,15 @@ from django.db.models import Count, Q, QuerySet
 from django.urls import reverse
 
 from annotate.models import Annotation, ReviewItem
-from extraction.models import RESPONSE_TYPES, VALUE_FEATURES, ExtractionRun, Feature, PromptVersion
+from extraction.models import (
+    FUSED,
+    RESPONSE_TYPES,
+    VALUE_FEATURES,
+    Extraction,
+    ExtractionRun,
+    Feature,
+    PromptVersion,
+)
 from stats.errors import EmptyInputError
 from validation import reports, scoring, trust
 from validation.models import GoldLabel, GoldSet, GoldSetStatus, ReportSnapshot, TrustTarget
@@ -106,6 +114,18 @@ def prompt_versions_resolve(spec: str) -> list[PromptVersion]:
     return versions
 
 
+def produced_features(*, versions: Iterable[PromptVersion]) -> list[str]:
+    """The features a list of prompt versions produced: a version's own feature, or for a fused version every
+    feature its outputs carry."""
+    out: set[str] = set()
+    for v in versions:
+        if v.feature == FUSED:
+            out.update(Extraction.objects.filter(prompt_version=v).values_list("feature", flat=True).distinct())
+        else:
+            out.add(v.feature)
+    return sorted(out)
+
+
 class RunNotFoundError(LookupError):
     pass
 
@@ -161,11 +181,13 @@ def prompt_comparison(
     cand_ids = {v.pk for v in cand_versions}
     if base_ids & cand_ids:
         raise PromptSpecError(f"{baseline!r} and {candidate!r} name the same prompt version")
-    shared = {v.feature for v in base_versions} & {v.feature for v in cand_versions}
+    # A fused version is compared on each feature it produced.
+    base_features = produced_features(versions=base_versions)
+    cand_features = produced_features(versions=cand_versions)
+    shared = set(base_features) & set(cand_features)
     if not shared:
         raise PromptSpecError(
-            f"{baseline!r} and {candidate!r} cover no common feature "
-            f"({sorted({v.feature for v in base_versions})} vs {sorted({v.feature for v in cand_versions})})"
+            f"{baseline!r} and {candidate!r} produced no common feature ({base_features} vs {cand_features})"
         )
     frames = []
     for ids in (base_ids, cand_ids):
@@ -176,7 +198,11 @@ def prompt_comparison(
         frames.append(df)
     for name, df in zip((baseline, candidate), frames, strict=True):
         if df.empty:
-            raise EmptyInputError(f"no reviews of {name!r}" + (f" with model {model!r}" if model else ""))
+            raise EmptyInputError(
+                f"no reviews of {name!r}"
+                + (f" with model {model!r}" if model else "")
+                + "; review a sample of its outputs first, or compare on a gold set"
+            )
     payload = reports.compare_outputs(frames[0], frames[1], confidence=confidence, alpha=alpha)
     for entry in payload["features"].values():
         for flip in entry.get("flipped", []):

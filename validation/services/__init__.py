@@ -10,6 +10,7 @@ from validation.services.gold import (
 from validation.services.snapshots import (
     TrustTargetError,
     agreement_snapshot_create,
+    comparison_payload,
     comparison_snapshot_create,
     trust_target_clear,
     trust_target_set,
@@ -19,6 +20,7 @@ __all__ = [
     "GoldSetError",
     "TrustTargetError",
     "agreement_snapshot_create",
+    "comparison_payload",
     "comparison_snapshot_create",
     "gold_rows_read",
     "gold_set_create_from_reviews",
