@@ -22,6 +22,7 @@ defaults are those that reproduce the reviewers' verdicts best on the demo's rev
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -137,7 +138,7 @@ class ValueMatcher:
     def matched(self, a: Sequence[str], b: Sequence[str], *, soft: bool) -> int:
         if not a or not b:
             return 0
-        if not soft:
+        if not soft or (not self.mapping and self.embed is None):
             return len(set(a) & set(b))
         m = np.array([[x == y for y in b] for x in a], dtype=bool)
         if self.mapping:
@@ -152,9 +153,14 @@ class ValueMatcher:
         return matched_count(m)
 
 
+@functools.lru_cache(maxsize=65536)
+def _normalised(value: str) -> str:
+    return normalise_value(value)
+
+
 def norm_labels(labels: Iterable[str]) -> tuple[str, ...]:
     """Normalised, de-duplicated, sorted; "none" means no value."""
-    out = {normalise_value(str(v)) for v in labels}
+    out = {_normalised(str(v)) for v in labels}
     return tuple(sorted(v for v in out if v and v != "none"))
 
 
@@ -166,7 +172,7 @@ def _single(feature: str, out: Output, gold: Gold) -> tuple[str | None, str | No
         return o, g
     g = gold.labels[0] if len(gold.labels) == 1 else None
     o = out.labels[0] if out.labels is not None and len(out.labels) == 1 else None
-    return (None if o is None else normalise_value(o)), (None if g is None else normalise_value(g))
+    return (None if o is None else _normalised(o)), (None if g is None else _normalised(g))
 
 
 @dataclass(frozen=True)

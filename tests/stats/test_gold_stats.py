@@ -87,3 +87,17 @@ def test_micro_prf_equals_scikit_learn_micro_average() -> None:
 
 def test_micro_prf_weights_repeat_items() -> None:
     assert micro_prf([1, 0], [2, 1], [1, 1], weights=[2, 0]) == pytest.approx(micro_prf([1, 1], [2, 2], [1, 1]))
+
+
+def test_holm_equals_statsmodels_multipletests() -> None:
+    from statsmodels.stats.multitest import multipletests
+
+    from stats.paired import holm_correction
+
+    rng = np.random.default_rng(5)
+    for _ in range(50):
+        p = rng.random(rng.integers(1, 8)) ** 3
+        ours = holm_correction(list(p), alpha=0.05)
+        reject, adjusted, _, _ = multipletests(p, alpha=0.05, method="holm")
+        assert ours.adjusted == pytest.approx(tuple(adjusted))
+        assert ours.reject == tuple(bool(x) for x in reject)
