@@ -209,10 +209,10 @@ def holm_correction(
     for name, p in zip(names, pvals, strict=True):
         if not 0.0 <= p <= 1.0:
             raise OutOfScaleError(f"p-value of {name} is {p!r}; must be within [0, 1]")
-    p = np.asarray(pvals, dtype=np.float64)
-    order = np.argsort(p, kind="stable")
-    m = len(p)
-    stepped = np.minimum(1.0, np.maximum.accumulate((m - np.arange(m)) * p[order]))
+    arr = np.asarray(pvals, dtype=np.float64)
+    order = np.argsort(arr, kind="stable")
+    m = len(arr)
+    stepped = np.minimum(1.0, np.maximum.accumulate((m - np.arange(m)) * arr[order]))
     adjusted = np.empty(m)
     adjusted[order] = stepped
     reject = adjusted <= alpha
