@@ -1,9 +1,10 @@
-"""The demo without Label Studio: the sample dataset, its recorded paper-v1 and fused-v1 outputs, and the example
-reviews of ``sample/reviews.jsonl`` taken in through intake exactly as Label Studio would deliver them.
+"""The demo without Label Studio: the sample dataset, its recorded paper-v1, fused-v1 and paper-v2 outputs, and
+the example reviews of ``sample/reviews.jsonl`` taken in through intake exactly as Label Studio would deliver them.
 """
 
 from __future__ import annotations
 
+import io
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,12 +27,20 @@ class DemoLoop:
 
 
 def demo_loop() -> DemoLoop:
-    """Import, extract both prompt sets (recorded responses), draw the demo's sample, assign every reviewer every
-    conversation (as ``annotate.demo`` does), number the tasks as if pushed, and take the example reviews in
-    through intake."""
+    """Import, extract the three prompt sets as the demo does (recorded responses), draw the demo's sample, assign
+    every reviewer every conversation (as ``annotate.demo`` does), number the tasks as if pushed, and take the
+    example reviews in through intake."""
     call_command("import_conversations", str(REPO / "sample" / "conversations.jsonl"), dataset="sample")
-    for prompt_set in ("paper-v1", "fused-v1"):
-        call_command("extract", dataset="sample", prompts=prompt_set, provider="replay", no_progress=True)
+    for prompt_set, every in (("paper-v1", False), ("fused-v1", False), ("paper-v2", True)):
+        call_command(
+            "extract",
+            dataset="sample",
+            prompts=prompt_set,
+            provider="replay",
+            all_conversations=every,
+            no_progress=True,
+            stdout=io.StringIO(),
+        )
     run = ExtractionRun.objects.get(dataset__name="sample", prompt_set="paper-v1")
     reviews = demo.example_reviews_read()
     population = run.extractions.values("conversation_id").distinct().count()

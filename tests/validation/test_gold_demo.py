@@ -9,8 +9,9 @@ import json
 import pytest
 from django.core.management import call_command
 
+from scripts import demo
 from validation import scores, selectors
-from validation.models import GoldSet
+from validation.models import GoldSet, ReportSnapshot
 
 from .demo_loop import demo_loop
 
@@ -57,3 +58,20 @@ def test_demo_gold_set_comparison_and_rule_agreement() -> None:
 
     exported = selectors.gold_set_export(gold_set_id=gold.pk, fmt="jsonl").splitlines()
     assert len(exported) == 46 + 37 + 31
+
+    # The demo's own step: its gold set, and the candidate paper-v2 (written for the project) against paper-v1's
+    # response-type prompt: four conversations fixed, two broken, so no detectable difference yet.
+    lines = demo.step_gold()
+    assert lines[0].startswith("Gold set sample reviews v1 (114 labels, 18 left out")
+    snapshot = ReportSnapshot.objects.get(kind="comparison", candidate="paper-v2")
+    entry = snapshot.payload["features"]["response_type"]
+    assert entry["mcnemar"]["only_candidate_correct"] == 4
+    assert entry["mcnemar"]["only_baseline_correct"] == 2
+    assert entry["verdict"] == "no detectable difference"
+    assert entry["more_items"] > 0
+    flipped = {f["external_id"]: f for f in entry["flipped"]}
+    assert flipped["sample-045"]["candidate"] == ["mild_resistance"]
+    assert flipped["sample-045"]["gold"] == ["mild_resistance"]
+    assert flipped["sample-023"]["baseline_correct"]
+    assert demo.step_gold()[0] == lines[0]  # idempotent: the second run makes no new gold set
+    assert ReportSnapshot.objects.filter(kind="comparison").count() == 2
