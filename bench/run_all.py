@@ -9,6 +9,7 @@ import sys
 BENCHMARKS: list[str] = [
     "bench.bench_import",
     "bench.bench_validation",
+    "bench.bench_gold_power",
     "bench.bench_taxonomy",
     "bench.bench_residuals",
     "bench.bench_caching_cost",

@@ -13,6 +13,7 @@ from typing import Any
 from django.db.models import Avg, Count, Sum
 
 from extraction.models import Extraction, ExtractionRun
+from stats.proportions import proportion_ci
 from validation import reports, scoring
 from validation.gold_compare import Side, compare_on_gold
 from validation.selectors import (
@@ -284,3 +285,92 @@ def rule_agreement(
         "features": per_feature,
         "overall": {"n": total_all, "agree": agree_all, "share": agree_all / total_all if total_all else None},
     }
+
+
+def gold_grid(
+    *,
+    gold_set_id: int,
+    specs: Sequence[str],
+    model: str | None = None,
+    confidence: float = 0.95,
+    value_threshold: float = scoring.DEFAULT_VALUE_THRESHOLD,
+) -> dict[str, Any]:
+    """A comparison grid in the manner of promptfoo: the gold set's conversations x the prompt specs.
+
+    Returns ``{"gold_set", "specs", "features", "versions": [{spec, versions, features: {feature: {"k", "n",
+    "estimate", "low", "high"}}, cost}], "rows": [{conversation_id, external_id, gold: {feature: answer},
+    cells: {spec: {feature: {"answer", "correct", "missing"}}}, "differs": bool, "fails": bool}]}``: ``correct``
+    by the stated rule (None where the spec produced no such feature); ``differs`` when the specs' verdicts on a
+    conversation are not all the same, ``fails`` when one of them is wrong (the grid's two filters). Shares are
+    Wilson intervals; no bootstrap, so a grid of many versions stays fast."""
+    gold_set = gold_set_get(gold_set_id=gold_set_id)
+    gold = gold_set_labels(gold_set_id=gold_set_id)
+    conversations = sorted({cid for by in gold.values() for cid in by})
+    matcher = value_matcher()
+    rule = scoring.CorrectRule(value_threshold=value_threshold)
+    columns: list[dict[str, Any]] = []
+    sides: dict[str, dict[str, Side]] = {}
+    for spec in specs:
+        versions = prompt_versions_resolve(spec)
+        ids = [v.pk for v in versions]
+        outputs = side_outputs(conversation_ids=conversations, prompt_version_ids=ids, model=model)
+        sides[spec] = _scored(
+            outputs, gold, _features(produced_features(versions=versions)), matcher=matcher, rule=rule
+        )
+        shares = {}
+        for feature, side in sides[spec].items():
+            k, n = sum(s.correct for s in side.scores), len(side.scores)
+            ci = proportion_ci(k, n, confidence=confidence) if n else None
+            shares[feature] = {
+                "k": k,
+                "n": n,
+                **({"estimate": ci.estimate, "low": ci.low, "high": ci.high} if ci else {}),
+            }
+        columns.append(
+            {
+                "spec": spec,
+                "versions": [str(v) for v in versions],
+                "features": shares,
+                "cost": version_costs(prompt_version_ids=ids, conversation_ids=conversations),
+            }
+        )
+    features = sorted({f for by in sides.values() for f in by})
+    external = dict(gold_set.dataset.conversations.filter(pk__in=conversations).values_list("pk", "external_id"))
+    index = {
+        (spec, f): {s.conversation_id: s for s in side.scores} for spec, by in sides.items() for f, side in by.items()
+    }
+    rows = []
+    for cid in conversations:
+        cells: dict[str, dict[str, Any]] = {}
+        for spec, by_feature in sides.items():
+            cells[spec] = {}
+            for feature, side in by_feature.items():
+                score = index[(spec, feature)].get(cid)
+                if score is not None:
+                    cells[spec][feature] = {
+                        "answer": side.answers.get(cid),
+                        "correct": score.correct,
+                        "missing": score.missing,
+                    }
+        verdicts = [c["correct"] for by in cells.values() for c in by.values()]
+        per_feature = {f: {cells[s][f]["correct"] for s in cells if f in cells[s]} for f in features}
+        rows.append(
+            {
+                "conversation_id": cid,
+                "external_id": external.get(cid),
+                "gold": {f: _answer(f, gold[f][cid]) for f in features if cid in gold.get(f, {})},
+                "cells": cells,
+                "differs": any(len(v) > 1 for v in per_feature.values()),
+                "fails": not all(verdicts),
+            }
+        )
+    return reports.json_ready(
+        {
+            "gold_set": {"id": gold_set.pk, "name": gold_set.name, "version": gold_set.version},
+            "specs": list(specs),
+            "features": features,
+            "correct_rule": rule.describe(),
+            "versions": columns,
+            "rows": rows,
+        }
+    )

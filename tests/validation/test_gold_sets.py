@@ -89,3 +89,21 @@ def test_v2_scores_better_on_ai_values_than_v1(study: Study, gold: GoldSet) -> N
     v2 = scores.gold_score(gold_set_id=gold.pk, spec=str(study.v2.pk), n_boot=0)["features"]["ai_values"]
     assert v2["exact"]["f1"]["estimate"] > v1["exact"]["f1"]["estimate"]
     assert v1["exact"]["precision"]["estimate"] == pytest.approx(0.5, abs=0.05)
+
+
+def test_grid_shows_each_version_per_conversation_with_the_filters(study: Study, gold: GoldSet) -> None:
+    grid = scores.gold_grid(gold_set_id=gold.pk, specs=[str(study.v1.pk), str(study.v2.pk)])
+    assert grid["features"] == ["ai_values"]
+    assert [c["spec"] for c in grid["versions"]] == [str(study.v1.pk), str(study.v2.pk)]
+    rows = {r["external_id"]: r for r in grid["rows"]}
+    assert len(rows) == study.n  # every conversation has a gold response type
+    valued = [r for r in rows.values() if "ai_values" in r["gold"]]
+    assert len(valued) == gold.params["taken"]["ai_values"]
+    for row in valued:
+        a, b = (row["cells"][str(v.pk)]["ai_values"] for v in (study.v1, study.v2))
+        assert row["differs"] == (a["correct"] != b["correct"])
+        assert row["fails"] == (not a["correct"] or not b["correct"])
+    assert rows["study-3"]["cells"][str(study.v2.pk)]["ai_values"]["answer"] == ["honesty"]
+    v2 = grid["versions"][1]["features"]["ai_values"]
+    assert v2["n"] == len(valued)
+    assert 0 <= v2["low"] <= v2["estimate"] <= v2["high"] <= 1
