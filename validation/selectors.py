@@ -227,9 +227,17 @@ def snapshot_get(*, snapshot_id: int) -> ReportSnapshot:
 
 
 def agreement_snapshot_latest(*, limit: int = 10) -> list[dict[str, Any]]:
-    """The newest agreement snapshots, each with its per-feature rows (estimate, half-width, n) for a summary."""
+    """The newest agreement snapshots, each with its per-feature rows (estimate, half-width, n) and the trust verdict
+    of each reviewed feature, for a summary."""
     snapshots = snapshot_list(kind="agreement").select_related("run__dataset")[:limit]
-    return [{"snapshot": s, "features": list(s.payload.get("agreement", {}).get("feature", []))} for s in snapshots]
+    return [
+        {
+            "snapshot": s,
+            "features": list(s.payload.get("agreement", {}).get("feature", [])),
+            "verdicts": [v for v in run_verdicts(run=s.run, payload=s.payload) if v.n] if s.run else [],
+        }
+        for s in snapshots
+    ]
 
 
 def conversation_reviews(*, conversation_id: int) -> dict[int, list[Annotation]]:
