@@ -12,9 +12,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.roles import IsAnalyst
 from stats.errors import StatsInputError
 from validation import scores, selectors, services
-from validation.api import CanValidate
 from validation.models import GoldSet, GoldSetFrozenError
 
 
@@ -88,7 +88,7 @@ class GoldSetListApi(APIView):
     """GET: every gold set, newest version first within a name. POST: a new frozen version, from a run's reviews
     (``run``) or imported (``dataset`` and ``rows``)."""
 
-    permission_classes = [CanValidate]
+    permission_classes = [IsAnalyst]
 
     @extend_schema(responses={200: GoldSetSerializer(many=True)})
     def get(self, request: Request) -> Response:
@@ -121,7 +121,7 @@ class GoldSetListApi(APIView):
 class GoldSetDetailApi(APIView):
     """One gold set with its counts and how it was made (``params``: rule, taken and left out per feature)."""
 
-    permission_classes = [CanValidate]
+    permission_classes = [IsAnalyst]
 
     @extend_schema(responses={200: GoldSetSerializer})
     def get(self, request: Request, pk: int) -> Response:
@@ -133,7 +133,7 @@ class GoldSetExportApi(APIView):
     """The gold set as JSONL (``?fmt=jsonl``, default) or CSV (``?fmt=csv``), as a file download. (Not ``format``:
     REST framework reads that one to choose a renderer.)"""
 
-    permission_classes = [CanValidate]
+    permission_classes = [IsAnalyst]
 
     def get(self, request: Request, pk: int) -> HttpResponse:
         gs = _get(pk)
@@ -150,7 +150,7 @@ class GoldSetExportApi(APIView):
 class GoldSetScoreApi(APIView):
     """A run (``?run=ID``) or a prompt spec (``?prompts=SPEC``) scored against the gold set, per feature."""
 
-    permission_classes = [CanValidate]
+    permission_classes = [IsAnalyst]
 
     @extend_schema(parameters=[ScoreParams], responses={200: dict})
     def get(self, request: Request, pk: int) -> Response:

@@ -10,7 +10,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from django.conf import settings
 from django.db.models import Avg, Count, Sum
+from django.utils.module_loading import import_string
 
 from extraction.models import Extraction, ExtractionRun
 from stats.proportions import proportion_ci
@@ -27,22 +29,9 @@ from validation.selectors import (
 
 
 def value_matcher(*, embeddings: bool = False, similarity: float = scoring.DEFAULT_SIMILARITY) -> scoring.ValueMatcher:
-    """The soft match: the newest taxonomy's mapping of values to nodes, and (``embeddings``) the taxonomy's
-    offline sentence embeddings with a cosine ``similarity`` threshold."""
-    from taxonomy.models import ValueMapping
-
-    # A value maps to a node within one taxonomy: key by (taxonomy, node) so two taxonomies never mix.
-    mapping = {
-        v: f"{t}:{n}"
-        for v, t, n in ValueMapping.objects.exclude(node=None)
-        .order_by("taxonomy_id")
-        .values_list("value", "taxonomy_id", "node_id")
-    }
-    embed = None
-    if embeddings:
-        from taxonomy.services import taxonomy_embedder
-
-        embed = taxonomy_embedder().encode
+    """The soft match: the taxonomies' mapping of values to nodes, and (``embeddings``) the taxonomy's offline
+    sentence embeddings with a cosine ``similarity`` threshold, from ``settings.VALUE_MATCH_SOURCES``."""
+    mapping, embed = import_string(settings.VALUE_MATCH_SOURCES)(embeddings=embeddings)
     return scoring.ValueMatcher(mapping=mapping, embed=embed, threshold=similarity)
 
 
@@ -287,6 +276,15 @@ def rule_agreement(
     }
 
 
+def _shares(sides: dict[str, Side], *, confidence: float) -> dict[str, dict[str, Any]]:
+    out = {}
+    for feature, side in sides.items():
+        k, n = sum(s.correct for s in side.scores), len(side.scores)
+        ci = proportion_ci(k, n, confidence=confidence) if n else None
+        out[feature] = {"k": k, "n": n, **({"estimate": ci.estimate, "low": ci.low, "high": ci.high} if ci else {})}
+    return out
+
+
 def gold_grid(
     *,
     gold_set_id: int,
@@ -314,23 +312,13 @@ def gold_grid(
         versions = prompt_versions_resolve(spec)
         ids = [v.pk for v in versions]
         outputs = side_outputs(conversation_ids=conversations, prompt_version_ids=ids, model=model)
-        sides[spec] = _scored(
-            outputs, gold, _features(produced_features(versions=versions)), matcher=matcher, rule=rule
-        )
-        shares = {}
-        for feature, side in sides[spec].items():
-            k, n = sum(s.correct for s in side.scores), len(side.scores)
-            ci = proportion_ci(k, n, confidence=confidence) if n else None
-            shares[feature] = {
-                "k": k,
-                "n": n,
-                **({"estimate": ci.estimate, "low": ci.low, "high": ci.high} if ci else {}),
-            }
+        features = _features(produced_features(versions=versions))
+        sides[spec] = _scored(outputs, gold, features, matcher=matcher, rule=rule)
         columns.append(
             {
                 "spec": spec,
                 "versions": [str(v) for v in versions],
-                "features": shares,
+                "features": _shares(sides[spec], confidence=confidence),
                 "cost": version_costs(prompt_version_ids=ids, conversation_ids=conversations),
             }
         )

@@ -179,6 +179,9 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("CELERY_VISIBIL
 # clusters with an LLM; empty = clusters are named after their most central member (flagged as fallback names).
 TAXONOMY_EMBEDDING_MODEL = env("TAXONOMY_EMBEDDING_MODEL", default="")
 TAXONOMY_EMBEDDING_CACHE = env("TAXONOMY_EMBEDDING_CACHE", default=str(BASE_DIR / "var" / "embeddings"))
+# Gold-set scoring's soft match of values (validation.scores): taxonomy nodes and embeddings, by dotted path because
+# the validation app does not import the analysis apps.
+VALUE_MATCH_SOURCES = "taxonomy.matching.value_match_sources"
 TAXONOMY_NAMER = env("TAXONOMY_NAMER", default="")  # e.g. extraction.services.namer_complete
 # Free-form completions through the extraction client (taxonomy naming).
 LLM_TEXT_MODEL = env("LLM_TEXT_MODEL", default="claude-sonnet-4-6")
