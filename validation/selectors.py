@@ -23,13 +23,14 @@ from extraction.models import (
     VALUE_FEATURES,
     Extraction,
     ExtractionRun,
+    ExtractionStatus,
     Feature,
     PromptVersion,
 )
 from stats.errors import EmptyInputError
-from validation import reports, scoring, trust
+from validation import prevalence, reports, scoring, trust
 from validation.models import GoldLabel, GoldSet, GoldSetStatus, ReportSnapshot, TrustTarget
-from validation.reports import REVIEW_COLUMNS
+from validation.reports import DESIGN_COLUMNS, REVIEW_COLUMNS
 
 
 class PromptSpecError(ValueError):
@@ -52,6 +53,10 @@ _FIELDS = {
     "verdict": "verdict",
     "machine_labels": "extraction__labels",
     "corrected_labels": "corrected_labels",
+    "sample_id": "item__sample_id",
+    "design": "item__sample__strategy",
+    "inclusion_probability": "item__inclusion_probability",
+    "sample_params": "item__sample__params",
 }
 
 
@@ -70,7 +75,10 @@ def review_frame(*, run_id: int | None = None, prompt_version_ids: Iterable[int]
         f"{s}/{f}@{h[:10]}" for s, f, h in zip(df["prompt_set"], df["feature"], df["content_hash"], strict=True)
     ]
     df["stratum"] = [s or None for s in df["stratum"]]
-    return df.loc[:, list(REVIEW_COLUMNS)]
+    df["stratum_size"] = [
+        (p or {}).get("stratum_sizes", {}).get(s or "") for p, s in zip(df["sample_params"], df["stratum"], strict=True)
+    ]
+    return df.loc[:, [*REVIEW_COLUMNS, *DESIGN_COLUMNS]]
 
 
 _SPEC = re.compile(r"^(?P<set>[^/@]+)(?:/(?P<feature>[^/@]+)(?:@(?P<hash>[0-9a-fA-F]+))?)?$")
@@ -154,6 +162,15 @@ def agreement_report_for_run(
         target_half_width=target_half_width,
         on_step=on_step,
     )
+    payload["prevalences"] = reports.json_ready(
+        prevalence.corrected_prevalences(
+            df,
+            run_outputs_frame(run_id=run_id),
+            features=PREVALENCE_FEATURES,
+            labels={str(Feature.SUBJECTIVITY): ["yes"], str(Feature.RESPONSE_TYPE): list(RESPONSE_TYPES)},
+            confidence=confidence,
+        )
+    )
     return {"run": run_id, **payload}
 
 
@@ -164,6 +181,17 @@ def output_verdicts_for_run(*, run_id: int) -> pd.DataFrame:
     if df.empty:
         return pd.DataFrame(columns=["extraction_id", "feature", "conversation_id", "correct"])
     return reports.output_verdicts(df)
+
+
+PREVALENCE_FEATURES = [
+    str(f) for f in (Feature.SUBJECTIVITY, Feature.RESPONSE_TYPE, Feature.AI_VALUES, Feature.HUMAN_VALUES)
+]
+
+
+def run_outputs_frame(*, run_id: int) -> pd.DataFrame:
+    """Every parsed output of a run: extraction id, feature and the classifier's labels."""
+    rows = Extraction.objects.filter(run_id=run_id, status=ExtractionStatus.OK).values_list("id", "feature", "labels")
+    return pd.DataFrame(list(rows), columns=list(prevalence.OUTPUT_COLUMNS))
 
 
 def prompt_comparison(
