@@ -192,8 +192,16 @@ def gold_comparison(
     matcher = value_matcher(embeddings=embeddings, similarity=similarity)
     rule = scoring.CorrectRule(value_threshold=value_threshold)
     sides = []
-    for versions, model in ((base_versions, baseline_model), (cand_versions, candidate_model)):
+    for spec, versions, model in (
+        (baseline, base_versions, baseline_model),
+        (candidate, cand_versions, candidate_model),
+    ):
         outputs = side_outputs(conversation_ids=conversations, prompt_version_ids=[v.pk for v in versions], model=model)
+        if not outputs:
+            raise PromptSpecError(
+                f"{spec!r}" + (f" with model {model!r}" if model else "") + f" has no output on the conversations of "
+                f"gold set {gold_set}; run it on dataset {gold_set.dataset.name!r} first"
+            )
         sides.append(_scored(outputs, gold, _features(sorted(shared)), matcher=matcher, rule=rule))
     gold_answers = {f: {cid: _answer(f, g) for cid, g in by.items()} for f, by in gold.items()}
     payload = compare_on_gold(
