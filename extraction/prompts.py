@@ -131,6 +131,7 @@ class PromptSet:
     attribution: str
     layout: str
     prompts: dict[str, PromptSpec]  # keyed by feature ("fused" for a fused set)
+    base: str = ""  # the set a candidate was derived from (``base:`` in set.yaml); "" for an original set
 
     @property
     def fused(self) -> bool:
@@ -149,9 +150,41 @@ def prompts_root() -> Path:
     return Path(getattr(settings, "EXTRACTION_PROMPTS_DIR", Path(settings.BASE_DIR) / "prompts"))
 
 
+def candidates_root() -> Path:
+    """Where candidate sets made in the browser are written (the same files as a set in ``prompts/``)."""
+    from django.conf import settings
+
+    return Path(getattr(settings, "EXTRACTION_CANDIDATES_DIR", Path(settings.BASE_DIR) / "var" / "prompt-candidates"))
+
+
+def prompt_set_directory(name: str) -> Path:
+    """The directory of set ``name``: in ``prompts/``, else among the candidates (``prompts/`` wins)."""
+    directory = prompts_root() / name
+    candidate = candidates_root() / name
+    if not (directory / "set.yaml").is_file() and (candidate / "set.yaml").is_file():
+        return candidate
+    return directory
+
+
+def prompt_set_names() -> list[tuple[str, bool]]:
+    """(name, is_candidate) of every set on disk: the ``prompts/`` sets first, then the candidates."""
+    found: list[tuple[str, bool]] = []
+    for root, is_candidate in ((prompts_root(), False), (candidates_root(), True)):
+        if not root.is_dir():
+            continue
+        seen = {n for n, _ in found}
+        found += [
+            (p.name, is_candidate) for p in sorted(root.iterdir()) if (p / "set.yaml").is_file() and p.name not in seen
+        ]
+    return found
+
+
 def load_prompt_set(name: str, *, root: Path | None = None) -> PromptSet:
-    """Read ``<root>/<name>/`` (or ``name`` itself when it is a directory); raise PromptFileError."""
-    directory = Path(name) if Path(name).is_dir() else (root or prompts_root()) / name
+    """Read ``<root>/<name>/`` (or ``name`` itself when it is a directory); raise PromptFileError.
+
+    Without ``root`` a set is looked for in ``prompts/``, then among the browser-made candidates.
+    """
+    directory = Path(name) if Path(name).is_dir() else (root / name if root else prompt_set_directory(name))
     set_file = directory / "set.yaml"
     if not set_file.is_file():
         known = sorted(p.name for p in directory.parent.iterdir() if (p / "set.yaml").is_file())
@@ -227,6 +260,7 @@ def load_prompt_set(name: str, *, root: Path | None = None) -> PromptSet:
         attribution=set_meta["attribution"],
         layout=layout,
         prompts=prompts,
+        base=str(meta.get("base") or ""),
     )
 
 

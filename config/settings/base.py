@@ -137,6 +137,12 @@ LOGGING = {
     "loggers": {"httpx": {"level": "WARNING"}, "httpcore": {"level": "WARNING"}},
 }
 
+# Import size policy (corpus/reading.py): a longer line, message or conversation is rejected with file:line, never
+# truncated; the reader never holds more than one line of IMPORT_MAX_LINE_BYTES, whatever the input.
+IMPORT_MAX_LINE_BYTES = env.int("IMPORT_MAX_LINE_BYTES", default=8 * 1024 * 1024)
+IMPORT_MAX_MESSAGE_CHARS = env.int("IMPORT_MAX_MESSAGE_CHARS", default=500_000)
+IMPORT_MAX_CONVERSATION_CHARS = env.int("IMPORT_MAX_CONVERSATION_CHARS", default=1_000_000)
+
 # Anthropic client (extraction/llm.py). The key comes only from the environment and is never logged.
 # The limits are the account's; the limiter shares them across all workers through REDIS_URL.
 ANTHROPIC_API_KEY = env("ANTHROPIC_API_KEY", default="")
@@ -150,6 +156,8 @@ LLM_TIMEOUT_S = env.float("LLM_TIMEOUT_S", default=120.0)
 # Extraction runs (extraction/services/). Models per feature override the prompt files' defaults,
 # e.g. EXTRACTION_MODELS="ai_values=claude-opus-4-5,task=claude-haiku-4-5".
 EXTRACTION_PROMPTS_DIR = BASE_DIR / "prompts"
+# Candidate prompt sets made in the browser (the same files as a set in prompts/, downloadable from their page).
+EXTRACTION_CANDIDATES_DIR = env.path("EXTRACTION_CANDIDATES_DIR", default=BASE_DIR / "var" / "prompt-candidates")
 EXTRACTION_PROVIDER = env("EXTRACTION_PROVIDER", default="replay")  # "replay" (no key) or "anthropic"
 EXTRACTION_REPLAY_FILE = env("EXTRACTION_REPLAY_FILE", default=str(BASE_DIR / "sample" / "responses.jsonl"))
 EXTRACTION_MODELS = env.dict("EXTRACTION_MODELS", default={})
