@@ -144,6 +144,9 @@ class PromptSet:
         return tuple(f for f in ALL_FEATURES if f in self.prompts)
 
 
+SET_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
+
+
 def prompts_root() -> Path:
     from django.conf import settings
 
@@ -179,16 +182,35 @@ def prompt_set_names() -> list[tuple[str, bool]]:
     return found
 
 
-def load_prompt_set(name: str, *, root: Path | None = None) -> PromptSet:
-    """Read ``<root>/<name>/`` (or ``name`` itself when it is a directory); raise PromptFileError.
+def _set_directory(name: str, *, root: Path | None) -> Path:
+    """The directory of set ``name`` (in ``root``, or in ``prompts/`` then the candidates); PromptFileError unless
+    ``name`` is a plain name of a set there."""
+    if not SET_NAME.fullmatch(name) or ".." in name:
+        raise PromptFileError(
+            repr(name), "a prompt set is chosen by its name in the prompt directory (letters, digits, '.', '_', '-')"
+        )
+    if root is not None:
+        known = sorted(p.name for p in root.iterdir() if (p / "set.yaml").is_file()) if root.is_dir() else []
+    else:
+        known = [n for n, _ in prompt_set_names()]
+    if name not in known:
+        raise PromptFileError(repr(name), f"no prompt set here by that name; known sets: {', '.join(sorted(known)) or 'none'}")
+    return root / name if root is not None else prompt_set_directory(name)
 
-    Without ``root`` a set is looked for in ``prompts/``, then among the browser-made candidates.
+
+def load_prompt_set(name: str, *, root: Path | None = None) -> PromptSet:
+    """Read set ``name`` from ``root`` or, without it, from ``prompts/`` then the browser-made candidates; raise
+    PromptFileError.
+
+    ``name`` is a plain name, never a path: anything with a separator, ``..`` or a leading dot is refused before the
+    file system is touched, so that a request cannot load, or probe for, a folder outside the prompt directory.
     """
-    directory = Path(name) if Path(name).is_dir() else (root / name if root else prompt_set_directory(name))
+    return load_prompt_dir(_set_directory(name, root=root))
+
+
+def load_prompt_dir(directory: Path) -> PromptSet:
+    """Read the set in ``directory``, a path the project itself chose (never one from a request); PromptFileError."""
     set_file = directory / "set.yaml"
-    if not set_file.is_file():
-        known = sorted(p.name for p in directory.parent.iterdir() if (p / "set.yaml").is_file())
-        raise PromptFileError(directory, f"no prompt set here (no set.yaml); known sets: {', '.join(known) or 'none'}")
     meta = _read_yaml(set_file)
     set_name = str(meta.get("name") or directory.name)
     layout = str(meta.get("layout", "inline"))

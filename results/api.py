@@ -10,7 +10,6 @@ from django.conf import settings
 from django.shortcuts import get_object_or_404
 from rest_framework import serializers, status
 from rest_framework.generics import ListAPIView, RetrieveAPIView
-from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -70,8 +69,8 @@ class ResidualAnalysisListApi(APIView):
         subjective_only = serializers.BooleanField(required=False, default=True)
         include_none = serializers.BooleanField(required=False, default=False)
 
-    def get_permissions(self):  # type: ignore[no-untyped-def]
-        return [IsAuthenticated()] if self.request.method == "GET" else [IsAnalyst()]
+    # Residual analyses are for leads and prompt engineers, to read as to run (the pages refuse annotators too).
+    permission_classes = [IsAnalyst]
 
     def get(self, request: Request) -> Response:
         qs = residual_analysis_list()
@@ -115,6 +114,7 @@ class ResidualAnalysisListApi(APIView):
 
 
 class ResidualAnalysisDetailApi(RetrieveAPIView[ResidualAnalysis]):
+    permission_classes = [IsAnalyst]
     serializer_class = ResidualAnalysisSerializer
     queryset = ResidualAnalysis.objects.all()
 
@@ -123,6 +123,7 @@ class ResidualCellListApi(ListAPIView[ResidualCell]):
     """Reported cells, strongest first; ?significant=true|false, ?row=, ?col=, ?negative=true (most negative first),
     ?limit= (default 100, at most 5000)."""
 
+    permission_classes = [IsAnalyst]
     serializer_class = ResidualCellSerializer
 
     def get_queryset(self):  # type: ignore[no-untyped-def]

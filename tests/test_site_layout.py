@@ -27,7 +27,7 @@ def test_every_page_of_the_layout_sets_the_viewport_for_small_screens() -> None:
 def test_the_admin_link_is_hidden_from_users_who_cannot_use_the_admin(role: str | None) -> None:
     text = client_as(role).get(reverse("home")).content.decode()
     assert 'href="/admin/"' not in text
-    assert 'href="/api/docs/"' in text
+    assert ('href="/api/docs/"' in text) == (role is not None)  # no menu entry that would answer 403
 
 
 def test_staff_see_the_admin_link() -> None:
@@ -69,7 +69,7 @@ def test_a_missing_page_answers_404_in_the_sites_layout(path: str) -> None:
 
 
 def test_the_api_docs_load_swagger_ui_from_the_apps_static_files() -> None:
-    client = client_as(None)
+    client = client_as(Role.ANNOTATOR)
     page = client.get(reverse("api-docs"))
     assert page.status_code == 200
     text = page.content.decode()
@@ -84,6 +84,12 @@ def test_the_api_docs_load_swagger_ui_from_the_apps_static_files() -> None:
 
 def test_the_api_docs_need_a_login() -> None:
     assert Client().get(reverse("api-docs")).status_code in (401, 403)
+
+
+def test_the_api_docs_and_schema_need_a_role() -> None:
+    client = client_as(None)
+    assert client.get(reverse("api-docs")).status_code == 403
+    assert client.get(reverse("schema")).status_code == 403
 
 
 def test_the_layout_and_error_pages_carry_no_inline_style_or_script() -> None:

@@ -11,7 +11,7 @@ from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 
-from accounts.roles import ANALYSTS, analyst_required, user_has_role
+from accounts.roles import ANALYSTS, ANY_ROLE, analyst_required, user_has_role
 from charts import bar_chart
 from corpus.models import Conversation, Dataset
 from corpus.selectors import conversation_list, dataset_list, dataset_models
@@ -29,6 +29,9 @@ RECENT = 10
 
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
+    if not user_has_role(request.user, *ANY_ROLE):
+        # Signed in, but no one has given this account a role yet: it sees nothing of the data.
+        return render(request, "workbench/no_role.html")
     analyst = user_has_role(request.user, *ANALYSTS)
     context = {"analyst": analyst, "datasets": dataset_list(), "taxonomies": taxonomy_list()[:RECENT]}
     if analyst:

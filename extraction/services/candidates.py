@@ -19,6 +19,7 @@ from extraction.prompts import (
     PromptFileError,
     PromptSet,
     candidates_root,
+    load_prompt_dir,
     load_prompt_set,
     prompt_set_directory,
     prompt_set_register,
@@ -86,7 +87,7 @@ def prompt_candidate_create(
         )
         (staging / path.name).write_text(new_front + new_body, encoding="utf-8")
         try:
-            candidate = load_prompt_set(str(staging))
+            candidate = load_prompt_dir(staging)
         except PromptFileError as exc:
             raise CandidateError(f"{exc.reason} (in {path.name})") from exc
         if all(candidate.prompts[k].stored_metadata() == s.stored_metadata() for k, s in source.prompts.items()):

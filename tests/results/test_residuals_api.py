@@ -31,7 +31,7 @@ def test_login_and_roles_are_required(run_id: int, django_user_model) -> None:  
     annotator = client_for(django_user_model, Role.ANNOTATOR)
     assert annotator.post("/api/analysis/residuals/", body, format="json").status_code == 403
     assert annotator.get("/api/analysis/descriptive/").status_code == 403
-    assert annotator.get("/api/analysis/residuals/").status_code == 200
+    assert annotator.get("/api/analysis/residuals/").status_code == 403  # analysts only, as on the pages
     assert not ResidualAnalysis.objects.exists()
 
 
