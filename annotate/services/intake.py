@@ -8,7 +8,6 @@ the stored one, changes nothing.
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -20,9 +19,10 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from annotate import labeling_config
-from annotate.label_studio import ANNOTATION_ACTIONS, LsAnnotation
+from annotate.label_studio import ANNOTATION_ACTIONS, LsAnnotation, stored_id
 from annotate.models import Annotation, Annotator, EventStatus, LabelStudioTask, ReviewItem, ReviewSample, WebhookEvent
 from annotate.services.bulk import DB_CHUNK, chunks
+from corpus.reading import load_json
 from extraction.models import Extraction, Feature
 
 logger = logging.getLogger(__name__)
@@ -312,10 +312,9 @@ def webhook_payload_check(*, payload: Any) -> tuple[str, list[LsAnnotation] | li
         entries = payload.get("annotations")
         if not isinstance(entries, list):
             raise ValueError("ANNOTATIONS_DELETED needs an 'annotations' list")
-        try:
-            return action, [int(e["id"]) for e in entries]
-        except (KeyError, TypeError, ValueError) as exc:
-            raise ValueError("every entry of 'annotations' needs an integer 'id'") from exc
+        if not all(isinstance(e, dict) for e in entries):
+            raise ValueError("every entry of 'annotations' must be an object with an integer 'id'")
+        return action, [stored_id(e.get("id"), f"annotations[{i}].id") for i, e in enumerate(entries)]
     raw = payload.get("annotation")
     if raw is None:
         raise ValueError(f"{action} needs an 'annotation'")
@@ -336,9 +335,11 @@ def webhook_receive(*, body: bytes) -> tuple[WebhookEvent, bool]:
     Returns the event and whether it is new. Raises ``ValueError`` for a malformed body (nothing stored).
     """
     try:
-        payload = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ValueError(f"the body is not JSON: {exc}") from exc
+        payload = load_json(body.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"the body is not UTF-8 JSON: {exc.reason} at byte {exc.start}") from exc
+    except ValueError as exc:
+        raise ValueError(f"the body is not JSON we accept: {exc}") from exc
     action, _ = webhook_payload_check(payload=payload)
     digest = hashlib.sha256(body).hexdigest()
     existing = WebhookEvent.objects.filter(digest=digest).first()
@@ -369,6 +370,9 @@ def webhook_event_process(*, event_id: int) -> IntakeReport:
             report = annotations_upsert(annotations=parsed)  # type: ignore[arg-type]
     except ValueError as exc:
         event.status, event.error = EventStatus.FAILED, str(exc)
+    except Exception as exc:  # an event must never stay 'received' for ever: record why it failed
+        logger.exception("webhook event %s failed", event_id)
+        event.status, event.error = EventStatus.FAILED, f"{type(exc).__name__}: {str(exc)[:500]}"
     else:
         if report.unknown_tasks:
             event.status = EventStatus.UNKNOWN_TASK
