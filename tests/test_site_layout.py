@@ -148,3 +148,27 @@ def test_breadcrumbs_lead_from_a_conversation_back_through_agreement_and_run_to_
     assert f'href="{dataset_url}"' in plain_crumbs
     assert f'href="{run_url}"' not in plain_crumbs  # without a run to come from, the trail is dataset -> conversation
     assert f'href="{dataset_url}"' in client.get(run_url).content.decode()
+
+
+@pytest.mark.django_db
+def test_no_page_carries_inline_style_or_script_and_the_policy_allows_none(admin_client: Client) -> None:
+    """The Content-Security-Policy allows only the app's own scripts and styles, so every page (each of the page
+    test's URLs, and the API docs) must keep its styles and scripts in files."""
+    from django.conf import settings
+
+    from tests.pages import build_loop
+    from tests.test_pages import _urls
+
+    assert "unsafe-inline" not in settings.CONTENT_SECURITY_POLICY
+    assert "style-src 'self'" in settings.CONTENT_SECURITY_POLICY
+    urls = [url for variants in _urls(build_loop()).values() for url in variants] + [reverse("api-docs")]
+    for url in urls:
+        response = admin_client.get(url)
+        assert response.status_code == 200, url
+        assert response["Content-Security-Policy"] == settings.CONTENT_SECURITY_POLICY, url
+        if not response["Content-Type"].startswith("text/html"):
+            continue  # a download (a prompt set as files, a CSV)
+        text = response.content.decode()
+        for inline in ("style=", "<style", "<script>"):
+            assert inline not in text, (url, inline)
+        assert "<script " not in text.replace("<script src=", ""), url
