@@ -107,3 +107,27 @@ def test_the_layout_and_error_pages_carry_no_inline_style_or_script() -> None:
         assert "/static/workbench/site.css" in text, response.request["PATH_INFO"]
         for inline in ("<style", "style=", "<script"):
             assert inline not in text, (response.request["PATH_INFO"], inline)
+
+
+@pytest.mark.django_db
+def test_no_page_carries_inline_style_or_script_and_the_policy_allows_none(admin_client: Client) -> None:
+    """The Content-Security-Policy allows only the app's own scripts and styles, so every page (each of the page
+    test's URLs, and the API docs) must keep its styles and scripts in files."""
+    from django.conf import settings
+
+    from tests.pages import build_loop
+    from tests.test_pages import _urls
+
+    assert "unsafe-inline" not in settings.CONTENT_SECURITY_POLICY
+    assert "style-src 'self'" in settings.CONTENT_SECURITY_POLICY
+    urls = [url for variants in _urls(build_loop()).values() for url in variants] + [reverse("api-docs")]
+    for url in urls:
+        response = admin_client.get(url)
+        assert response.status_code == 200, url
+        assert response["Content-Security-Policy"] == settings.CONTENT_SECURITY_POLICY, url
+        if not response["Content-Type"].startswith("text/html"):
+            continue  # a download (a prompt set as files, a CSV)
+        text = response.content.decode()
+        for inline in ("style=", "<style", "<script>"):
+            assert inline not in text, (url, inline)
+        assert "<script " not in text.replace("<script src=", ""), url
