@@ -15,6 +15,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.roles import IsAnalyst
+from corpus.selectors import UnknownDatasetError, dataset_id_by_name
 from extraction.models import Feature
 from results.models import ResidualAnalysis, ResidualCell
 from results.requests import ResidualRequest
@@ -144,6 +145,18 @@ class ResidualCellListApi(ListAPIView[ResidualCell]):
         return qs[:limit]
 
 
+def _dataset_param(value: str | None) -> int | None:
+    """?dataset= by id or by name, like every command (which takes the name)."""
+    if not value:
+        return None
+    if value.isdigit():
+        return int(value)
+    try:
+        return dataset_id_by_name(value)
+    except UnknownDatasetError as exc:
+        raise serializers.ValidationError({"dataset": [str(exc)]}) from exc
+
+
 class DescriptiveResultsApi(APIView):
     """The paper's descriptive tables for ?dataset= or ?run= (or everything), with the privacy threshold applied;
     ?min_conversations= may only raise the configured threshold."""
@@ -153,14 +166,12 @@ class DescriptiveResultsApi(APIView):
     def get(self, request: Request) -> Response:
         params = request.query_params
         try:
-            dataset = int(params["dataset"]) if params.get("dataset") else None
+            dataset = _dataset_param(params.get("dataset"))
             run = int(params["run"]) if params.get("run") else None
             k = int(params.get("min_conversations", settings.ANALYSIS_MIN_CONVERSATIONS))
             top = min(max(int(params.get("top", 20)), 1), 200)
         except ValueError as exc:
-            raise serializers.ValidationError(
-                {"detail": ["dataset, run, min_conversations and top are integers"]}
-            ) from exc
+            raise serializers.ValidationError({"detail": ["run, min_conversations and top are integers"]}) from exc
         # Lowering the threshold through the API would defeat it.
         k = max(k, settings.ANALYSIS_MIN_CONVERSATIONS)
         tables = descriptive_results(

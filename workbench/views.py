@@ -90,5 +90,9 @@ def conversation_page(request: HttpRequest, pk: int) -> HttpResponse:
         for e in extraction_selectors.conversation_extractions(conversation_id=conversation.pk)
     ]
     turns = [{"speaker": SPEAKERS.get(m["role"], m["role"]), **m} for m in conversation.messages]
-    context = {"conversation": conversation, "turns": turns, "extractions": extractions}
+    # The run the reader came from (?run=), for the breadcrumbs back to it and its agreement; only one of this dataset.
+    run = None
+    if request.GET.get("run", "").isdigit():
+        run = ExtractionRun.objects.filter(pk=int(request.GET["run"]), dataset_id=conversation.dataset_id).first()
+    context = {"conversation": conversation, "turns": turns, "extractions": extractions, "run": run}
     return render(request, "workbench/conversation.html", context)

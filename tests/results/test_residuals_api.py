@@ -107,3 +107,17 @@ def test_descriptive_endpoint_cannot_lower_the_privacy_threshold(run_id: int, dj
     raised = lead.get(f"/api/analysis/descriptive/?run={run_id}&min_conversations=10").json()
     assert raised["min_conversations"] == 10
     assert lead.get("/api/analysis/descriptive/?run=abc").status_code == 400
+
+
+def test_descriptive_endpoint_takes_the_dataset_by_name_or_id(run_id: int, django_user_model) -> None:  # type: ignore[no-untyped-def]
+    from extraction.models import ExtractionRun
+
+    dataset = ExtractionRun.objects.select_related("dataset").get(pk=run_id).dataset
+    lead = client_for(django_user_model, Role.LEAD)
+    by_name = lead.get(f"/api/analysis/descriptive/?dataset={dataset.name}&min_conversations=2").json()
+    by_id = lead.get(f"/api/analysis/descriptive/?dataset={dataset.pk}&min_conversations=2").json()
+    assert by_name == by_id
+    assert by_name["tables"]["ai_values"]["rows"]
+    unknown = lead.get("/api/analysis/descriptive/?dataset=no-such-set")
+    assert unknown.status_code == 400
+    assert unknown.json()["dataset"] == [f"no dataset named 'no-such-set' (datasets: {dataset.name})"]
