@@ -20,7 +20,16 @@ from django.utils import timezone
 
 from annotate import labeling_config
 from annotate.label_studio import ANNOTATION_ACTIONS, LsAnnotation, stored_id
-from annotate.models import Annotation, Annotator, EventStatus, LabelStudioTask, ReviewItem, ReviewSample, WebhookEvent
+from annotate.models import (
+    Annotation,
+    AnnotationTombstone,
+    Annotator,
+    EventStatus,
+    LabelStudioTask,
+    ReviewItem,
+    ReviewSample,
+    WebhookEvent,
+)
 from annotate.services.bulk import DB_CHUNK, chunks
 from corpus.reading import load_json
 from extraction.models import Extraction, Feature
@@ -35,6 +44,7 @@ class IntakeReport:
     unchanged: int = 0
     deleted: int = 0
     cancelled: int = 0
+    tombstoned: int = 0
     unknown_tasks: list[int] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
 
@@ -44,6 +54,7 @@ class IntakeReport:
         self.unchanged += other.unchanged
         self.deleted += other.deleted
         self.cancelled += other.cancelled
+        self.tombstoned += other.tombstoned
         self.unknown_tasks += other.unknown_tasks
         self.problems += other.problems
 
@@ -94,6 +105,7 @@ class _Known:
     sample_features: dict[int, list[str]]
     annotator_by_ls_user: dict[int | None, int]
     stored: dict[int, dict[str, Annotation]]  # Label Studio annotation id -> feature -> row
+    tombstones: set[int] = field(default_factory=set)  # Label Studio annotation ids deleted there
 
 
 @dataclass
@@ -144,7 +156,19 @@ def _stored_rows(annotation_ids: Sequence[int]) -> dict[int, dict[str, Annotatio
     return stored
 
 
+def _tombstones(annotation_ids: Sequence[int]) -> set[int]:
+    found: set[int] = set()
+    for chunk in chunks(annotation_ids):
+        found.update(
+            AnnotationTombstone.objects.filter(label_studio_annotation_id__in=chunk).values_list(
+                "label_studio_annotation_id", flat=True
+            )
+        )
+    return found
+
+
 def _known_read(annotations: Sequence[LsAnnotation]) -> _Known:
+    annotation_ids = sorted({a.annotation_id for a in annotations})
     links = _task_links(sorted({a.task_id for a in annotations}))
     items = _review_items(sorted({link[1] for link in links.values()}))
     sample_features = {
@@ -160,7 +184,8 @@ def _known_read(annotations: Sequence[LsAnnotation]) -> _Known:
         extractions=_extraction_ids(items),
         sample_features=sample_features,
         annotator_by_ls_user=annotator_by_ls_user,
-        stored=_stored_rows(sorted({a.annotation_id for a in annotations})),
+        stored=_stored_rows(annotation_ids),
+        tombstones=_tombstones(annotation_ids),
     )
 
 
@@ -174,9 +199,7 @@ def _latest_copies(annotations: Sequence[LsAnnotation]) -> list[LsAnnotation]:
     return list(latest.values())
 
 
-def _cancelled_apply(stored: dict[str, Annotation], writes: _Writes, report: IntakeReport) -> None:
-    """A cancelled (skipped) annotation counts as no review: its rows, if any, are marked deleted."""
-    report.cancelled += 1
+def _rows_delete(stored: dict[str, Annotation], writes: _Writes, report: IntakeReport) -> None:
     for row in stored.values():
         if not row.deleted:
             row.deleted = True
@@ -240,8 +263,13 @@ def _annotation_apply(ann: LsAnnotation, known: _Known, writes: _Writes, report:
         )
         return
     stored = known.stored.get(ann.annotation_id, {})
-    if ann.was_cancelled:
-        _cancelled_apply(stored, writes, report)
+    if ann.annotation_id in known.tombstones:  # deleted in Label Studio; this copy arrived late
+        report.tombstoned += 1
+        _rows_delete(stored, writes, report)
+        return
+    if ann.was_cancelled:  # a cancelled (skipped) annotation counts as no review
+        report.cancelled += 1
+        _rows_delete(stored, writes, report)
         return
     try:
         reviews = {r.feature: r for r in labeling_config.annotation_parse(ann.result, known.sample_features[link[3]])}
@@ -287,8 +315,12 @@ def annotations_upsert(*, annotations: Sequence[LsAnnotation]) -> IntakeReport:
 
 
 def annotations_mark_deleted(*, annotation_ids: Iterable[int]) -> int:
+    """Mark the rows of these annotations deleted, and leave a tombstone so a late create cannot revive them."""
     ids = sorted(set(annotation_ids))
     count = 0
+    AnnotationTombstone.objects.bulk_create(
+        [AnnotationTombstone(label_studio_annotation_id=i) for i in ids], batch_size=DB_CHUNK, ignore_conflicts=True
+    )
     for chunk in chunks(ids):
         count += Annotation.objects.filter(label_studio_annotation_id__in=chunk, deleted=False).update(
             deleted=True, updated_at=timezone.now()

@@ -66,3 +66,22 @@ def test_an_event_that_fails_in_processing_is_marked_failed_not_left_received(db
     assert event.status == EventStatus.FAILED
     assert "out of range" in event.error
     assert not WebhookEvent.objects.filter(status=EventStatus.RECEIVED).exists()
+
+
+def test_a_deletion_arriving_before_the_creation_is_not_undone(
+    client: Client,
+    settings: Any,
+    pushed: dict[str, Any],  # noqa: F811
+) -> None:
+    settings.LABEL_STUDIO_WEBHOOK_SECRET = "s"
+    assert _post(client, {"action": "ANNOTATIONS_DELETED", "annotations": [{"id": 7}]}, "s").status_code == 200
+    assert _post(client, _created(annotation_id=7), "s").status_code == 200
+    assert _post(client, _created(annotation_id=7, updated_at="2026-02-01T00:00:00Z"), "s").status_code == 200
+    assert not Annotation.objects.filter(label_studio_annotation_id=7, deleted=False).exists()
+    assert set(WebhookEvent.objects.values_list("status", flat=True)) == {EventStatus.PROCESSED}
+    # Another annotation is unaffected, and a deletion after the creation still marks its rows.
+    assert _post(client, _created(annotation_id=8), "s").status_code == 200
+    assert Annotation.objects.filter(label_studio_annotation_id=8, deleted=False).count() == 2
+    assert _post(client, {"action": "ANNOTATIONS_DELETED", "annotations": [{"id": 8}]}, "s").status_code == 200
+    assert _post(client, _created(annotation_id=8, updated_at="2026-03-01T00:00:00Z"), "s").status_code == 200
+    assert not Annotation.objects.filter(deleted=False).exists()
