@@ -43,6 +43,12 @@ def _urls(loop: Loop) -> dict[str, list[str]]:
         "taxonomy-list-page": [reverse("taxonomy-list-page")],
         "taxonomy-detail-page": [reverse("taxonomy-detail-page", args=[loop.taxonomy.pk])],
         "residual-list-page": [reverse("residual-list-page")],
+        "descriptive-page": [
+            reverse("descriptive-page"),
+            reverse("descriptive-page") + f"?dataset={loop.alpha.name}",
+            reverse("descriptive-page") + f"?run={loop.run.pk}",
+            reverse("descriptive-page") + "?dataset=no-such-set",
+        ],
         "residual-page": [reverse("residual-page", args=[loop.residuals.pk])],
         **_prompt_urls(loop),
     }

@@ -109,7 +109,7 @@ def test_the_layout_and_error_pages_carry_no_inline_style_or_script() -> None:
             assert inline not in text, (response.request["PATH_INFO"], inline)
 
 
-ANALYST_MENU = ("taxonomy-list-page", "residual-list-page", "prompt-set-list")
+ANALYST_MENU = ("taxonomy-list-page", "descriptive-page", "residual-list-page", "prompt-set-list")
 
 
 @pytest.mark.parametrize("role", [Role.ANNOTATOR, Role.LEAD, Role.PROMPT_ENGINEER])
@@ -123,7 +123,7 @@ def test_the_menu_offers_each_role_its_pages_and_every_link_opens(role: str) -> 
     for name in ANALYST_MENU:
         assert (f'href="{reverse(name)}"' in menu) == analyst
     links = re.findall(r'<a href="([^"]+)"', menu)
-    assert len(links) == (5 if analyst else 2)  # home, the analyst pages, the API docs
+    assert len(links) == (6 if analyst else 2)  # home, the analyst pages, the API docs
     assert all(client.get(href).status_code == 200 for href in links)
 
 

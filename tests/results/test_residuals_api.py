@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.test import override_settings
 from rest_framework.test import APIClient
@@ -125,3 +127,26 @@ def test_descriptive_endpoint_takes_the_dataset_by_name_or_id(run_id: int, djang
     unknown = lead.get("/api/analysis/descriptive/?dataset=no-such-set")
     assert unknown.status_code == 400
     assert unknown.json()["dataset"] == [f"no dataset named 'no-such-set' (datasets: {dataset.name})"]
+
+
+def test_the_descriptive_page_shows_the_endpoints_tables_for_a_dataset(run_id: int, django_user_model) -> None:  # type: ignore[no-untyped-def]
+    from django.urls import reverse
+
+    from tests.pages import client_as
+
+    lead = client_for(django_user_model, Role.LEAD)
+    body = lead.get("/api/analysis/descriptive/?dataset=api-synthetic").json()
+    page = client_as(Role.LEAD).get(reverse("descriptive-page") + "?dataset=api-synthetic")
+    assert page.status_code == 200
+    text = page.content.decode()
+    ai = body["tables"]["ai_values"]
+    section = text[text.index('<section id="ai_values">') :]
+    section = section[: section.index("</section>")]
+    assert "(the paper's Table 1)" in section
+    first = ai["rows"][0]
+    cells = "".join(f"<td>{v:.2f}</td>" if isinstance(v, float) else f"<td>{v}</td>" for v in first.values())
+    assert f"<tr>{cells}</tr>" in section
+    assert section.count("<tr>") == len(ai["rows"]) + 1
+    assert re.findall(r'<section id="([^"]+)">', text) == list(body["tables"])
+    annotator = client_as(Role.ANNOTATOR).get(reverse("descriptive-page"))
+    assert annotator.status_code == 403
