@@ -23,6 +23,9 @@ from results.selectors import Scope, descriptive_results, residual_analysis_list
 from results.services import CELL_COLUMNS, AnalysisRequestError, residual_analysis_check
 from results.tasks import residual_analysis_task
 
+#: The most residual cells one request returns.
+MAX_CELLS = 5000
+
 
 class ResidualAnalysisSerializer(serializers.ModelSerializer[ResidualAnalysis]):
     class Meta:
@@ -122,7 +125,7 @@ class ResidualAnalysisDetailApi(RetrieveAPIView[ResidualAnalysis]):
 
 class ResidualCellListApi(ListAPIView[ResidualCell]):
     """Reported cells, strongest first; ?significant=true|false, ?row=, ?col=, ?negative=true (most negative first),
-    ?limit= (default 100, at most 5000)."""
+    ?limit= (default 100, at most 5000; anything else is a 400)."""
 
     permission_classes = [IsAnalyst]
     serializer_class = ResidualCellSerializer
@@ -138,11 +141,10 @@ class ResidualCellListApi(ListAPIView[ResidualCell]):
             col=params.get("col"),
             negative=params.get("negative", "").lower() in {"1", "true", "yes"},
         )
-        try:
-            limit = min(max(int(params.get("limit", 100)), 1), 5000)
-        except ValueError as exc:
-            raise serializers.ValidationError({"limit": ["must be an integer"]}) from exc
-        return qs[:limit]
+        raw = params.get("limit", "100")
+        if not (raw.isascii() and raw.isdigit() and len(raw) <= 4 and 1 <= int(raw) <= MAX_CELLS):
+            raise serializers.ValidationError({"limit": [f"must be an integer from 1 to {MAX_CELLS}"]})
+        return qs[: int(raw)]
 
 
 def _dataset_param(value: str | None) -> int | None:
