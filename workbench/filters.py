@@ -19,7 +19,7 @@ CHOICES = ("", "yes", "no")
 
 @dataclass(frozen=True)
 class ConversationFilters:
-    label: str = ""
+    labels: tuple[str, ...] = ()  # each kept conversation has every one; "feature:label" names the feature too
     subjective: str = ""  # "", "yes" or "no"
     reviewed: str = ""  # "", "yes" or "no"
 
@@ -29,12 +29,26 @@ class ConversationFilters:
             value = params.get(name, "").strip().lower()
             return value if value in CHOICES else ""
 
-        return cls(" ".join(params.get("label", "").split()), choice("subjective"), choice("reviewed"))
+        labels = tuple(" ".join(v.split()) for v in params.getlist("label") if v.strip())
+        return cls(labels, choice("subjective"), choice("reviewed"))
+
+    @property
+    def label(self) -> str:
+        """The first label, for the form's one label box."""
+        return self.labels[0] if self.labels else ""
 
     def query(self) -> str:
         """The filters as a query string (for the pager's links)."""
-        pairs = [("label", self.label), ("subjective", self.subjective), ("reviewed", self.reviewed)]
+        pairs = [*(("label", v) for v in self.labels), ("subjective", self.subjective), ("reviewed", self.reviewed)]
         return "".join(f"&{urlencode({k: v})}" for k, v in pairs if v)
+
+
+def _label_query(value: str) -> Q:
+    """``label`` given by any feature, or ``feature:label`` by that feature only."""
+    feature, sep, label = value.partition(":")
+    if sep and feature in Feature.values:
+        return _has_label(label.strip()) & Q(feature=feature)
+    return _has_label(value)
 
 
 def _has_label(label: str) -> Q:
@@ -50,8 +64,8 @@ def conversations_filtered(
     extractions = Extraction.objects.filter(conversation=OuterRef("pk"), status=ExtractionStatus.OK)
     if run is not None:
         extractions = extractions.filter(run=run)
-    if filters.label:
-        conversations = conversations.filter(Exists(extractions.filter(_has_label(filters.label))))
+    for label in filters.labels:
+        conversations = conversations.filter(Exists(extractions.filter(_label_query(label))))
     if filters.subjective:
         subjective = Q()
         for accepted in settings.ANALYSIS_SUBJECTIVE_LABELS:

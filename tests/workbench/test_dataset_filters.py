@@ -56,3 +56,10 @@ def test_filters_apply_within_a_run_and_the_count_says_so(loop: Loop) -> None:
     text = client_as(Role.LEAD).get(url).content.decode()
     assert "5 conversations" in text
     assert 'value="empathy"' in text
+
+
+def test_several_labels_each_named_with_its_feature_keep_the_conversations_with_all(loop: Loop) -> None:
+    both = "?label=ai_values:empathy&label=task:relationship advice"
+    assert listed(loop, both) == [f"alpha-{i:02d}" for i in range(10)]
+    assert listed(loop, "?label=task:empathy") == []  # empathy is a value, not a task
+    assert listed(loop, "?label=ai_values:empathy&label=task:coding help") == []
