@@ -194,7 +194,9 @@ def _set_directory(name: str, *, root: Path | None) -> Path:
     else:
         known = [n for n, _ in prompt_set_names()]
     if name not in known:
-        raise PromptFileError(repr(name), f"no prompt set here by that name; known sets: {', '.join(sorted(known)) or 'none'}")
+        raise PromptFileError(
+            repr(name), f"no prompt set here by that name; known sets: {', '.join(sorted(known)) or 'none'}"
+        )
     return root / name if root is not None else prompt_set_directory(name)
 
 

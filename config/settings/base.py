@@ -120,7 +120,7 @@ SPECTACULAR_SETTINGS: dict[str, object] = {
 CONTENT_SECURITY_POLICY = env(
     "DJANGO_CONTENT_SECURITY_POLICY",
     default=(
-        "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
         "font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; "
         "frame-ancestors 'none'"
     ),
@@ -202,6 +202,9 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("CELERY_VISIBIL
 # clusters with an LLM; empty = clusters are named after their most central member (flagged as fallback names).
 TAXONOMY_EMBEDDING_MODEL = env("TAXONOMY_EMBEDDING_MODEL", default="")
 TAXONOMY_EMBEDDING_CACHE = env("TAXONOMY_EMBEDDING_CACHE", default=str(BASE_DIR / "var" / "embeddings"))
+# Gold-set scoring's soft match of values (validation.scores): taxonomy nodes and embeddings, by dotted path because
+# the validation app does not import the analysis apps.
+VALUE_MATCH_SOURCES = "taxonomy.matching.value_match_sources"
 TAXONOMY_NAMER = env("TAXONOMY_NAMER", default="")  # e.g. extraction.services.namer_complete
 # Free-form completions through the extraction client (taxonomy naming).
 LLM_TEXT_MODEL = env("LLM_TEXT_MODEL", default="claude-sonnet-4-6")
@@ -222,6 +225,8 @@ ANALYSIS_SAFETY_WATCHLIST = env.list("ANALYSIS_SAFETY_WATCHLIST", default=[])
 LABEL_STUDIO_PORT = env.int("LABEL_STUDIO_PORT", default=8089)
 LABEL_STUDIO_URL = env("LABEL_STUDIO_URL", default=f"http://127.0.0.1:{LABEL_STUDIO_PORT}")
 LABEL_STUDIO_API_KEY = env("LABEL_STUDIO_API_KEY", default="")
+# How long a push/reconcile request waits for Label Studio's /health before answering 503 + Retry-After.
+LABEL_STUDIO_PROBE_TIMEOUT_S = env.float("LABEL_STUDIO_PROBE_TIMEOUT_S", default=2.0)
 LABEL_STUDIO_DATA_DIR = env("LABEL_STUDIO_DATA_DIR", default=str(BASE_DIR / "var" / "labelstudio"))
 LABEL_STUDIO_WEBHOOK_SECRET = env("LABEL_STUDIO_WEBHOOK_SECRET", default="")
 LABEL_STUDIO_WEBHOOK_HEADER = env("LABEL_STUDIO_WEBHOOK_HEADER", default="X-Webhook-Secret")
