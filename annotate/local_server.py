@@ -29,6 +29,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = ROOT / "scripts" / "labelstudio.sh"
 VAR = ROOT / "var"
+LS_EXTENSIONS = ROOT / "scripts" / "labelstudio_ext"
+LS_SETTINGS = "vitw_label_studio_settings"
 
 
 class LocalLabelStudioError(RuntimeError):
@@ -204,6 +206,8 @@ class LocalLabelStudio:
             child_env = {k: v for k, v in os.environ.items() if not k.startswith(("LABEL_STUDIO_", "DJANGO_"))}
             child_env.update(
                 DJANGO_DB="sqlite",
+                DJANGO_SETTINGS_MODULE=LS_SETTINGS,
+                PYTHONPATH=str(LS_EXTENSIONS),
                 LABEL_STUDIO_BASE_DATA_DIR=str(self.data_dir),
                 LATEST_VERSION_CHECK="false",
                 COLLECT_ANALYTICS="false",
