@@ -6,11 +6,13 @@ Studio version, credentials generated for it), and every later instance starts f
 about twenty seconds. The install itself is done on demand by the script and reused.
 
 Blind review. Label Studio's community edition has no roles: every member of an organization lists, opens and
-edits every project of it, while everything (projects, tasks, annotations, exports) is scoped to the user's
-active organization. So on a server the app manages, :meth:`LocalLabelStudio.reviewers_setup` gives each
-reviewer an organization of their own (through Label Studio's own shell, which only the server's owner has):
-the reviewer is its only member, their projects live in it, and the app acts there with the reviewer's own
-token. Another reviewer's project, task or annotation is then a 404 for them, by Label Studio's own scoping.
+edits every project of it, while lists (projects, tasks, exports) are scoped to the user's active organization.
+So on a server the app manages, :meth:`LocalLabelStudio.reviewers_setup` gives each reviewer an organization of
+their own (through Label Studio's own shell, which only the server's owner has): the reviewer is its only member,
+their projects live in it, and the app acts there with the reviewer's own token. Two assumptions of the
+community edition would still let them out (any user passes an object's check unless their membership was
+revoked, and anyone may switch their active organization); the server starts with settings that replace both
+(``scripts/labelstudio_ext``). Another reviewer's project, task or annotation is then a 404 or 403 for them.
 """
 
 from __future__ import annotations
