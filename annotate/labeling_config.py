@@ -26,7 +26,16 @@ from typing import Any
 from xml.sax.saxutils import quoteattr
 
 from annotate import instructions
-from extraction.models import RESPONSE_TYPES, VALUE_FEATURES, Feature
+from extraction.features import (
+    ALL_FEATURES,
+    FEATURE_LABELS,
+    RESPONSE_TYPES,
+    SUBJECTIVE_LEVELS,
+    SUBJECTIVITY_NO,
+    SUBJECTIVITY_YES,
+    VALUE_FEATURE_NAMES,
+    FeatureName,
+)
 
 DIALOGUE = "dialogue"
 DIALOGUE_HTML = "dialogue_html"
@@ -47,7 +56,6 @@ SUBJECTIVITY_LEVELS = {
     3: "Level 3 - mostly subjective",
     4: "Level 4 - purely subjective",
 }
-SUBJECTIVE_LEVELS = (3, 4)
 RESPONSE_TYPE_HINTS = {
     "strong_support": "Strong support",
     "mild_support": "Mild support",
@@ -100,11 +108,11 @@ def control_names(feature: str) -> dict[str, str]:
 
 
 def _label_kind(feature: str, taxonomy: Taxonomy | None) -> str:
-    if feature == Feature.RESPONSE_TYPE:
+    if feature == FeatureName.RESPONSE_TYPE:
         return "choices"
-    if feature == Feature.SUBJECTIVITY:
+    if feature == FeatureName.SUBJECTIVITY:
         return "choices"
-    if feature in VALUE_FEATURES and taxonomy:
+    if feature in VALUE_FEATURE_NAMES and taxonomy:
         return "taxonomy"
     return "textarea"
 
@@ -120,10 +128,9 @@ def _taxonomy_xml(node: Taxonomy | Sequence[str], depth: int) -> str:
 
 
 def _feature_label(feature: str) -> str:
-    try:
-        return str(Feature(feature).label)
-    except ValueError:
-        return feature.replace("_", " ").capitalize()
+    if feature in FEATURE_LABELS:
+        return FEATURE_LABELS[feature]
+    return feature.replace("_", " ").capitalize()
 
 
 def hotkeys(features: Sequence[str]) -> list[tuple[str, str]]:
@@ -144,13 +151,13 @@ def _hotkey(keys: Mapping[str, str], value: str, column: int) -> str:
 
 
 def _correction_xml(feature: str, name: str, taxonomy: Taxonomy | None) -> list[str]:
-    if feature == Feature.RESPONSE_TYPE:
+    if feature == FeatureName.RESPONSE_TYPE:
         return [
             f'    <Choices name="{name}" toName="{DIALOGUE}" choice="single-radio">',
             *(f'      <Choice value="{r}" hint="{RESPONSE_TYPE_HINTS[r]}"/>' for r in RESPONSE_TYPES),
             "    </Choices>",
         ]
-    if feature == Feature.SUBJECTIVITY:
+    if feature == FeatureName.SUBJECTIVITY:
         # Multiple: a yes/no output pre-selects both levels of its side, and the reviewer keeps the exact one.
         return [
             f'    <Choices name="{name}" toName="{DIALOGUE}" choice="multiple" showInline="true">',
@@ -210,7 +217,7 @@ def labeling_config_build(
     features = list(features)
     if not features:
         raise ValueError("a labeling config needs at least one feature")
-    known = set(Feature.values)
+    known = set(ALL_FEATURES)
     unknown = [f for f in features if f not in known]
     if unknown:
         raise ValueError(f"unknown feature(s) {unknown}; known: {sorted(known)}")
@@ -256,15 +263,15 @@ def _levels_of(labels: Sequence[str]) -> tuple[int, ...]:
     if level is not None:
         return (level,)
     side = str(labels[0]).strip().lower() if labels else ""
-    if side == "yes":
+    if side == SUBJECTIVITY_YES:
         return SUBJECTIVE_LEVELS
-    if side == "no":
+    if side == SUBJECTIVITY_NO:
         return tuple(k for k in SUBJECTIVITY_LEVELS if k not in SUBJECTIVE_LEVELS)
     return ()
 
 
 def _shown(output: FeatureOutput) -> str:
-    if output.feature == Feature.SUBJECTIVITY:
+    if output.feature == FeatureName.SUBJECTIVITY:
         level = _level_of(output.labels)
         if level is not None:
             return SUBJECTIVITY_LEVELS[level]
@@ -293,11 +300,11 @@ def prediction_result(outputs: Iterable[FeatureOutput], *, taxonomy: Taxonomy | 
         name = control_names(output.feature)["labels"]
         kind = _label_kind(output.feature, taxonomy)
         value: dict[str, Any] | None
-        if output.feature == Feature.SUBJECTIVITY:
+        if output.feature == FeatureName.SUBJECTIVITY:
             levels = _levels_of(output.labels)
             value = {"choices": [SUBJECTIVITY_LEVELS[level] for level in levels]} if levels else None
             kind = "choices"
-        elif output.feature == Feature.RESPONSE_TYPE:
+        elif output.feature == FeatureName.RESPONSE_TYPE:
             value = {"choices": list(output.labels[:1])} if output.labels else None
         elif kind == "taxonomy":
             value = {"taxonomy": [paths.get(label.lower(), [label]) for label in output.labels]}
@@ -387,9 +394,9 @@ def _feature_review(
     level: int | None = None
     raw = by_name.get(names["labels"])
     if raw is not None:
-        if feature == Feature.SUBJECTIVITY:
+        if feature == FeatureName.SUBJECTIVITY:
             labels, level = _subjectivity(raw, names["labels"])
-        elif feature == Feature.RESPONSE_TYPE:
+        elif feature == FeatureName.RESPONSE_TYPE:
             choice = _single_choice(raw, RESPONSE_TYPES, names["labels"])
             labels = [choice] if choice else None
         elif "taxonomy" in raw:
@@ -419,7 +426,7 @@ def _subjectivity(raw: Mapping[str, Any], name: str) -> tuple[list[str] | None, 
         if level is None:
             raise ValueError(f"{name}: {choice!r} is not one of {list(SUBJECTIVITY_LEVELS.values())}")
         levels.add(level)
-    sides = {"yes" if level in SUBJECTIVE_LEVELS else "no" for level in levels}
+    sides = {SUBJECTIVITY_YES if level in SUBJECTIVE_LEVELS else SUBJECTIVITY_NO for level in levels}
     if len(sides) > 1:
         raise ValueError(f"{name}: levels {sorted(levels)} are on both sides of the yes/no divide; keep one")
     return (sorted(sides) or None), (levels.pop() if len(levels) == 1 else None)
@@ -462,17 +469,17 @@ def review_result(review: FeatureReview, *, taxonomy: Taxonomy | None = None) ->
         add(names["verdict"], "choices", {"choices": [review.verdict]})
     if review.reasoning_check:
         add(names["reasoning_check"], "choices", {"choices": [review.reasoning_check]})
-    if review.feature == Feature.SUBJECTIVITY and review.subjectivity_level is not None:
+    if review.feature == FeatureName.SUBJECTIVITY and review.subjectivity_level is not None:
         add(names["labels"], "choices", {"choices": [SUBJECTIVITY_LEVELS[review.subjectivity_level]]})
-    elif review.feature == Feature.SUBJECTIVITY and review.labels:
+    elif review.feature == FeatureName.SUBJECTIVITY and review.labels:
         add(names["labels"], "choices", {"choices": [SUBJECTIVITY_LEVELS[k] for k in _levels_of(review.labels)]})
     elif review.labels is not None:
-        if review.feature == Feature.RESPONSE_TYPE:
+        if review.feature == FeatureName.RESPONSE_TYPE:
             add(names["labels"], "choices", {"choices": list(review.labels[:1])})
-        elif review.feature in VALUE_FEATURES and taxonomy:
+        elif review.feature in VALUE_FEATURE_NAMES and taxonomy:
             paths = _taxonomy_paths(taxonomy)
             add(names["labels"], "taxonomy", {"taxonomy": [paths.get(v.lower(), [v]) for v in review.labels]})
-        elif review.feature != Feature.SUBJECTIVITY:
+        elif review.feature != FeatureName.SUBJECTIVITY:
             add(names["labels"], "textarea", {"text": list(review.labels)})
     if review.comment:
         add(names["comment"], "textarea", {"text": [review.comment]})

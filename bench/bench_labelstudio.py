@@ -37,6 +37,7 @@ from annotate import labeling_config, services  # noqa: E402
 from annotate.label_studio import LabelStudio  # noqa: E402
 from annotate.local_server import LocalLabelStudio, free_port  # noqa: E402
 from annotate.models import Annotation, LabelStudioProject, ReviewSample  # noqa: E402
+from annotate.services import push  # noqa: E402
 from corpus.models import Conversation, Dataset  # noqa: E402
 from extraction.models import Extraction, ExtractionRun, ExtractionStatus, PromptVersion  # noqa: E402
 
@@ -129,7 +130,7 @@ def bench_push(client: LabelStudio) -> dict[str, float]:
     services.sample_push(sample_id=sample.pk, client=client, batch_size=1)  # creates the project and pushes
     project = LabelStudioProject.objects.get(sample=sample)
     links = list(project.tasks.order_by("pk"))
-    payload = services._tasks_payload(sample, links, FEATURES, services._model_version(sample, FEATURES), None)
+    payload = push._tasks_payload(sample, links, FEATURES, push._model_version(sample, FEATURES), None)
     start = time.perf_counter()
     for task in payload:
         client.task_create(project_id=int(project.label_studio_project_id or 0), task=task)
@@ -151,9 +152,9 @@ def bench_reconcile(client: LabelStudio, admin_id: int) -> dict[str, float]:
     project.label_studio_project_id = ls_id
     project.save()
     links = list(project.tasks.order_by("item__position"))
-    version = services._model_version(sample, FEATURES)
+    version = push._model_version(sample, FEATURES)
     for i in range(0, len(links), 1000):
-        payload = services._tasks_payload(sample, links[i : i + 1000], FEATURES, version, None)
+        payload = push._tasks_payload(sample, links[i : i + 1000], FEATURES, version, None)
         for j, task in enumerate(payload):
             task["annotations"] = [{"result": _review_result(i + j), "lead_time": 5.0 + j % 7}]
         client.tasks_import(project_id=ls_id, tasks=payload)

@@ -17,7 +17,8 @@ from annotate import services
 from annotate.label_studio import LabelStudio, LabelStudioUnavailableError
 from annotate.labeling_config import FeatureReview, review_result
 from annotate.local_server import LocalLabelStudio
-from annotate.models import Annotation, LabelStudioProject, LabelStudioTask, ProjectStatus, WebhookEvent
+from annotate.models import Annotation, Annotator, LabelStudioProject, LabelStudioTask, ProjectStatus, WebhookEvent
+from annotate.services import push
 from tests.annotate.factories import run_with_extractions
 
 pytestmark = [pytest.mark.labelstudio, pytest.mark.slow]
@@ -92,7 +93,7 @@ def test_webhooks_and_reconciliation_bring_exactly_the_annotations_made_in_label
     assert report.pushed == 200
 
     # 200 tasks in Label Studio, each with the item id we map it by and the model's prediction.
-    version = services._model_version(sample, services._sample_features(sample))
+    version = push._model_version(sample, push._sample_features(sample))
     assert version.startswith("paper-v1@")
     ls_tasks: dict[int, list[dict[str, Any]]] = {}
     for project in LabelStudioProject.objects.filter(sample=sample):
@@ -108,7 +109,7 @@ def test_webhooks_and_reconciliation_bring_exactly_the_annotations_made_in_label
 
     # Three people annotate through Label Studio's API, each as themselves, in their own project.
     expected: dict[tuple[int, str], tuple[Any, ...]] = {}
-    emails = {a: services.Annotator.objects.get(pk=a).email for a in annotator_ids}
+    emails = {a: Annotator.objects.get(pk=a).email for a in annotator_ids}
     created: list[int] = []
     for n, annotator_id in enumerate(annotator_ids):
         for i, task in enumerate(ls_tasks[annotator_id][:8]):
@@ -222,8 +223,8 @@ def test_push_resumes_after_label_studio_stops_and_never_duplicates_a_task(
     project = LabelStudioProject.objects.get(sample=sample)
     ls_id = int(project.label_studio_project_id or 0)
     lost = list(project.tasks.filter(label_studio_task_id=None).order_by("item__position")[:20])
-    version = services._model_version(sample, services._sample_features(sample))
-    payload = services._tasks_payload(sample, lost, services._sample_features(sample), version, None)
+    version = push._model_version(sample, push._sample_features(sample))
+    payload = push._tasks_payload(sample, lost, push._sample_features(sample), version, None)
     label_studio.tasks_import(project_id=ls_id, tasks=payload)
 
     report = services.sample_push(sample_id=sample.pk, client=label_studio, batch_size=20)

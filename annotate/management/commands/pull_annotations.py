@@ -8,8 +8,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
 from annotate import services
-from annotate.label_studio import LabelStudio, LabelStudioError
-from annotate.models import LabelStudioProject, ProjectStatus
+from annotate.label_studio import LabelStudioError
 
 
 class Command(BaseCommand):
@@ -23,24 +22,16 @@ class Command(BaseCommand):
         parser.add_argument("--no-progress", action="store_true")
 
     def handle(self, *args: Any, **opts: Any) -> None:
-        projects = LabelStudioProject.objects.filter(status=ProjectStatus.ACTIVE).exclude(label_studio_project_id=None)
-        if opts["sample"] is not None:
-            projects = projects.filter(sample_id=opts["sample"])
-        total = services.ReconcileReport()
-        try:
-            client = LabelStudio.from_settings()
-            for project_id in tqdm(
-                list(projects.order_by("pk").values_list("pk", flat=True)),
-                unit=" project",
-                desc="pulling",
-                disable=opts["no_progress"] or opts["verbosity"] == 0,
-            ):
-                part = services.project_reconcile(project_id=project_id, client=client)
-                total.merge(part)
-                total.projects += part.projects
-                total.deleted_projects += part.deleted_projects
-        except LabelStudioError as exc:
-            raise CommandError(f"{exc}\nNothing is lost: rerun the command when Label Studio is back.") from exc
+        with tqdm(unit=" project", desc="pulling", disable=opts["no_progress"] or opts["verbosity"] == 0) as bar:
+
+            def advance(done: int, total: int) -> None:
+                bar.total = total
+                bar.update(1)
+
+            try:
+                total = services.annotations_reconcile(sample_id=opts["sample"], on_project=advance)
+            except LabelStudioError as exc:
+                raise CommandError(f"{exc}\nNothing is lost: rerun the command when Label Studio is back.") from exc
         self.stdout.write(
             f"{total.projects} projects: {total.created} annotations new, {total.updated} updated, "
             f"{total.unchanged} unchanged, {total.deleted} rows marked deleted"

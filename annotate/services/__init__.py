@@ -1,0 +1,49 @@
+"""Writes of the review loop, one module per concern.
+
+- :mod:`~annotate.services.samples`: review samples drawn from an extraction run, annotators, assignment.
+- :mod:`~annotate.services.push`: one Label Studio project per annotator, ensured, and its tasks pushed.
+- :mod:`~annotate.services.intake`: annotations stored as one row per feature; webhooks received and applied.
+- :mod:`~annotate.services.reconcile`: the database brought in line with Label Studio, project by project.
+
+Every step can be rerun after a crash and picks up where it stopped. The services are importable from
+here (``from annotate import services``) as well as from their module.
+"""
+
+from annotate.services.intake import (
+    IntakeReport,
+    annotations_mark_deleted,
+    annotations_upsert,
+    webhook_event_process,
+    webhook_payload_check,
+    webhook_receive,
+)
+from annotate.services.push import ProjectDeletedError, PushReport, project_mark_deleted, sample_push
+from annotate.services.reconcile import ReconcileReport, annotations_reconcile, project_reconcile
+from annotate.services.samples import (
+    STRATIFY_BY_MODEL,
+    annotator_get_or_create,
+    annotator_link_label_studio,
+    review_sample_assign,
+    review_sample_create,
+)
+
+__all__ = [
+    "STRATIFY_BY_MODEL",
+    "IntakeReport",
+    "ProjectDeletedError",
+    "PushReport",
+    "ReconcileReport",
+    "annotations_mark_deleted",
+    "annotations_reconcile",
+    "annotations_upsert",
+    "annotator_get_or_create",
+    "annotator_link_label_studio",
+    "project_mark_deleted",
+    "project_reconcile",
+    "review_sample_assign",
+    "review_sample_create",
+    "sample_push",
+    "webhook_event_process",
+    "webhook_payload_check",
+    "webhook_receive",
+]

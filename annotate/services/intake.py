@@ -1,0 +1,381 @@
+"""Annotation intake: Label Studio annotations stored as one row per feature, from webhooks or an export.
+
+Idempotence is carried by the database: an annotation row exists once per (Label Studio annotation id,
+feature); a webhook call is stored once per body digest and applied once. A replay, or a copy older than
+the stored one, changes nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from annotate import labeling_config
+from annotate.label_studio import ANNOTATION_ACTIONS, LsAnnotation
+from annotate.models import Annotation, Annotator, EventStatus, LabelStudioTask, ReviewItem, ReviewSample, WebhookEvent
+from annotate.services.bulk import DB_CHUNK, chunks
+from extraction.models import Extraction, Feature
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class IntakeReport:
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    deleted: int = 0
+    cancelled: int = 0
+    unknown_tasks: list[int] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+    def merge(self, other: IntakeReport) -> None:
+        self.created += other.created
+        self.updated += other.updated
+        self.unchanged += other.unchanged
+        self.deleted += other.deleted
+        self.cancelled += other.cancelled
+        self.unknown_tasks += other.unknown_tasks
+        self.problems += other.problems
+
+
+def _parse_time(value: str) -> datetime | None:
+    try:
+        return datetime.fromisoformat(value) if value else None
+    except ValueError:
+        return None
+
+
+def _is_newer(incoming: str, stored: str) -> bool:
+    """True unless ``stored`` is at least as recent: a replay (same time) or an older copy changes nothing."""
+    new, old = _parse_time(incoming), _parse_time(stored)
+    if new is None or old is None:
+        return incoming != stored
+    return new > old
+
+
+# A Label Studio task id -> (our task row, review item, the project's annotator, sample).
+_Link = tuple[int, int, int, int]
+
+# The columns an upsert writes on an existing row.
+_ROW_FIELDS = [
+    "item_id",
+    "extraction_id",
+    "annotator_id",
+    "task_id",
+    "verdict",
+    "reasoning_check",
+    "corrected_labels",
+    "subjectivity_level",
+    "comment",
+    "lead_time_s",
+    "label_studio_updated_at",
+    "deleted",
+    "updated_at",
+]
+
+
+@dataclass
+class _Known:
+    """What the database holds about a batch of annotations, read in bulk before anything is written."""
+
+    links: dict[int, _Link]
+    items: dict[int, tuple[int, int]]  # review item -> (conversation, extraction run)
+    extractions: dict[tuple[int, int, str], int]  # (run, conversation, feature) -> extraction
+    sample_features: dict[int, list[str]]
+    annotator_by_ls_user: dict[int | None, int]
+    stored: dict[int, dict[str, Annotation]]  # Label Studio annotation id -> feature -> row
+
+
+@dataclass
+class _Writes:
+    create: list[Annotation] = field(default_factory=list)
+    update: list[Annotation] = field(default_factory=list)
+
+
+def _task_links(task_ids: Sequence[int]) -> dict[int, _Link]:
+    links: dict[int, _Link] = {}
+    for chunk in chunks(task_ids):
+        for pk, ls_id, item_id, annotator_id, sample_id in LabelStudioTask.objects.filter(
+            label_studio_task_id__in=chunk
+        ).values_list("pk", "label_studio_task_id", "item_id", "project__annotator_id", "project__sample_id"):
+            links[int(ls_id or 0)] = (pk, item_id, annotator_id, sample_id)
+    return links
+
+
+def _review_items(item_ids: Sequence[int]) -> dict[int, tuple[int, int]]:
+    items: dict[int, tuple[int, int]] = {}
+    for chunk in chunks(item_ids):
+        for pk, conversation_id, run_id in ReviewItem.objects.filter(pk__in=chunk).values_list(
+            "pk", "conversation_id", "sample__run_id"
+        ):
+            items[pk] = (conversation_id, run_id)
+    return items
+
+
+def _extraction_ids(items: dict[int, tuple[int, int]]) -> dict[tuple[int, int, str], int]:
+    extractions: dict[tuple[int, int, str], int] = {}
+    by_run: dict[int, set[int]] = defaultdict(set)
+    for conversation_id, run_id in items.values():
+        by_run[run_id].add(conversation_id)
+    for run_id, conversations in by_run.items():
+        for chunk in chunks(sorted(conversations)):
+            for pk, conversation_id, feature in Extraction.objects.filter(
+                run_id=run_id, conversation_id__in=chunk
+            ).values_list("pk", "conversation_id", "feature"):
+                extractions[(run_id, conversation_id, feature)] = pk
+    return extractions
+
+
+def _stored_rows(annotation_ids: Sequence[int]) -> dict[int, dict[str, Annotation]]:
+    stored: dict[int, dict[str, Annotation]] = defaultdict(dict)
+    for chunk in chunks(annotation_ids):
+        for row in Annotation.objects.filter(label_studio_annotation_id__in=chunk):
+            stored[row.label_studio_annotation_id][row.feature] = row
+    return stored
+
+
+def _known_read(annotations: Sequence[LsAnnotation]) -> _Known:
+    links = _task_links(sorted({a.task_id for a in annotations}))
+    items = _review_items(sorted({link[1] for link in links.values()}))
+    sample_features = {
+        pk: list(params.get("features") or sorted(Feature.values))
+        for pk, params in ReviewSample.objects.filter(pk__in={v[3] for v in links.values()}).values_list("pk", "params")
+    }
+    annotator_by_ls_user = dict(
+        Annotator.objects.exclude(label_studio_user_id=None).values_list("label_studio_user_id", "pk")
+    )
+    return _Known(
+        links=links,
+        items=items,
+        extractions=_extraction_ids(items),
+        sample_features=sample_features,
+        annotator_by_ls_user=annotator_by_ls_user,
+        stored=_stored_rows(sorted({a.annotation_id for a in annotations})),
+    )
+
+
+def _latest_copies(annotations: Sequence[LsAnnotation]) -> list[LsAnnotation]:
+    """The latest copy of each annotation: it wins when a batch holds several."""
+    latest: dict[int, LsAnnotation] = {}
+    for ann in annotations:
+        kept = latest.get(ann.annotation_id)
+        if kept is None or _is_newer(ann.updated_at, kept.updated_at):
+            latest[ann.annotation_id] = ann
+    return list(latest.values())
+
+
+def _cancelled_apply(stored: dict[str, Annotation], writes: _Writes, report: IntakeReport) -> None:
+    """A cancelled (skipped) annotation counts as no review: its rows, if any, are marked deleted."""
+    report.cancelled += 1
+    for row in stored.values():
+        if not row.deleted:
+            row.deleted = True
+            writes.update.append(row)
+            report.deleted += 1
+
+
+def _reviews_apply(
+    ann: LsAnnotation,
+    reviews: dict[str, labeling_config.FeatureReview],
+    link: _Link,
+    known: _Known,
+    writes: _Writes,
+    report: IntakeReport,
+) -> bool:
+    """Queue one row per reviewed feature (new or overwritten); returns whether any row was queued."""
+    link_pk, item_id, project_annotator_id, _ = link
+    stored = known.stored.get(ann.annotation_id, {})
+    conversation_id, run_id = known.items[item_id]
+    annotator_id = known.annotator_by_ls_user.get(ann.completed_by, project_annotator_id)
+    changed = False
+    for feature, review in reviews.items():
+        extraction_id = known.extractions.get((run_id, conversation_id, feature))
+        if extraction_id is None:
+            report.problems.append(
+                f"annotation {ann.annotation_id}: no extraction of {feature!r} for item {item_id}; row skipped"
+            )
+            continue
+        values = {
+            "item_id": item_id,
+            "extraction_id": extraction_id,
+            "annotator_id": annotator_id,
+            "task_id": link_pk,
+            "verdict": review.verdict,
+            "reasoning_check": review.reasoning_check,
+            "corrected_labels": review.labels,
+            "subjectivity_level": review.subjectivity_level,
+            "comment": review.comment,
+            "lead_time_s": ann.lead_time,
+            "label_studio_updated_at": ann.updated_at,
+            "deleted": False,
+        }
+        current = stored.get(feature)
+        if current is None:
+            writes.create.append(Annotation(label_studio_annotation_id=ann.annotation_id, feature=feature, **values))
+        else:
+            for key, value in values.items():
+                setattr(current, key, value)
+            writes.update.append(current)
+        changed = True
+    return changed
+
+
+def _annotation_apply(ann: LsAnnotation, known: _Known, writes: _Writes, report: IntakeReport) -> None:
+    """Queue the writes one annotation asks for, and count it in ``report``."""
+    link = known.links.get(ann.task_id)
+    if link is None:
+        report.unknown_tasks.append(ann.task_id)
+        logger.warning(
+            "annotation %s is for Label Studio task %s, which we did not push", ann.annotation_id, ann.task_id
+        )
+        return
+    stored = known.stored.get(ann.annotation_id, {})
+    if ann.was_cancelled:
+        _cancelled_apply(stored, writes, report)
+        return
+    try:
+        reviews = {r.feature: r for r in labeling_config.annotation_parse(ann.result, known.sample_features[link[3]])}
+    except ValueError as exc:
+        report.problems.append(f"annotation {ann.annotation_id} (task {ann.task_id}): {exc}")
+        logger.warning("annotation %s (task %s) is malformed: %s", ann.annotation_id, ann.task_id, exc)
+        return
+    # A replay, or a copy older than what we hold, changes nothing (not even a deletion made since).
+    if stored and not any(_is_newer(ann.updated_at, row.label_studio_updated_at) for row in stored.values()):
+        report.unchanged += 1
+        return
+    changed = _reviews_apply(ann, reviews, link, known, writes, report)
+    for feature, row in stored.items():
+        if feature not in reviews and not row.deleted:
+            row.deleted = True
+            row.label_studio_updated_at = ann.updated_at
+            writes.update.append(row)
+    if changed:
+        if stored:
+            report.updated += 1
+        else:
+            report.created += 1
+
+
+def annotations_upsert(*, annotations: Sequence[LsAnnotation]) -> IntakeReport:
+    """Store Label Studio annotations as one row per feature; bulk reads and writes, idempotent.
+
+    An annotation whose ``updated_at`` is not newer than the stored copy changes nothing. An annotation on a
+    task we never pushed is reported (``unknown_tasks``) and skipped. A cancelled (skipped) annotation counts
+    as no review: its rows, if any, are marked deleted.
+    """
+    report = IntakeReport()
+    if not annotations:
+        return report
+    known = _known_read(annotations)
+    writes = _Writes()
+    for ann in _latest_copies(annotations):
+        _annotation_apply(ann, known, writes, report)
+    with transaction.atomic():
+        Annotation.objects.bulk_create(writes.create, batch_size=DB_CHUNK, ignore_conflicts=True)
+        Annotation.objects.bulk_update(writes.update, _ROW_FIELDS, batch_size=DB_CHUNK)
+    return report
+
+
+def annotations_mark_deleted(*, annotation_ids: Iterable[int]) -> int:
+    ids = sorted(set(annotation_ids))
+    count = 0
+    for chunk in chunks(ids):
+        count += Annotation.objects.filter(label_studio_annotation_id__in=chunk, deleted=False).update(
+            deleted=True, updated_at=timezone.now()
+        )
+    return count
+
+
+# -- webhooks -----------------------------------------------------------------------------------------------
+
+
+def webhook_payload_check(payload: Any) -> tuple[str, list[LsAnnotation] | list[int]]:
+    """Validate a webhook body; returns its action and annotations (or deleted ids). Raises ``ValueError``."""
+    if not isinstance(payload, dict):
+        raise ValueError("the body must be a JSON object")
+    action = payload.get("action")
+    if not isinstance(action, str) or not action:
+        raise ValueError("'action' is missing")
+    if action not in ANNOTATION_ACTIONS:
+        return action, []
+    if action == "ANNOTATIONS_DELETED":
+        entries = payload.get("annotations")
+        if not isinstance(entries, list):
+            raise ValueError("ANNOTATIONS_DELETED needs an 'annotations' list")
+        try:
+            return action, [int(e["id"]) for e in entries]
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ValueError("every entry of 'annotations' needs an integer 'id'") from exc
+    raw = payload.get("annotation")
+    if raw is None:
+        raise ValueError(f"{action} needs an 'annotation'")
+    raw_list = raw if isinstance(raw, list) else [raw]
+    tasks = payload.get("task")
+    task_list = tasks if isinstance(tasks, list) else [tasks] * len(raw_list)
+    out = []
+    for i, entry in enumerate(raw_list):
+        task = task_list[i] if i < len(task_list) else None
+        task_id = task.get("id") if isinstance(task, dict) else None
+        out.append(LsAnnotation.from_payload(entry, task_id=task_id))
+    return action, out
+
+
+def webhook_receive(*, body: bytes) -> tuple[WebhookEvent, bool]:
+    """Validate and store a webhook call, then queue its processing; a repeated body is stored once.
+
+    Returns the event and whether it is new. Raises ``ValueError`` for a malformed body (nothing stored).
+    """
+    try:
+        payload = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValueError(f"the body is not JSON: {exc}") from exc
+    action, _ = webhook_payload_check(payload)
+    digest = hashlib.sha256(body).hexdigest()
+    existing = WebhookEvent.objects.filter(digest=digest).first()
+    if existing is not None:
+        return existing, False
+    try:
+        with transaction.atomic():
+            event = WebhookEvent.objects.create(action=action[:40], digest=digest, payload=payload)
+    except IntegrityError:
+        return WebhookEvent.objects.get(digest=digest), False
+    from annotate.tasks import webhook_event_process_task
+
+    transaction.on_commit(lambda: webhook_event_process_task.delay(event.pk))
+    return event, True
+
+
+def webhook_event_process(*, event_id: int) -> IntakeReport:
+    """Apply a stored webhook event. Idempotent: a processed event is not applied again."""
+    event = WebhookEvent.objects.filter(pk=event_id).first()
+    report = IntakeReport()
+    if event is None or event.status != EventStatus.RECEIVED:
+        return report
+    try:
+        action, parsed = webhook_payload_check(event.payload)
+        if action == "ANNOTATIONS_DELETED":
+            report.deleted = annotations_mark_deleted(annotation_ids=parsed)  # type: ignore[arg-type]
+        elif action in ANNOTATION_ACTIONS:
+            report = annotations_upsert(annotations=parsed)  # type: ignore[arg-type]
+    except ValueError as exc:
+        event.status, event.error = EventStatus.FAILED, str(exc)
+    else:
+        if report.unknown_tasks:
+            event.status = EventStatus.UNKNOWN_TASK
+            event.error = f"annotation(s) for Label Studio task(s) we did not push: {sorted(set(report.unknown_tasks))}"
+        else:
+            event.status = EventStatus.PROCESSED
+            event.error = "; ".join(report.problems)
+    event.processed_at = timezone.now()
+    event.save(update_fields=["status", "error", "processed_at"])
+    return report
