@@ -432,6 +432,28 @@ def _subjectivity(raw: Mapping[str, Any], name: str) -> tuple[list[str] | None, 
     return (sorted(sides) or None), (levels.pop() if len(levels) == 1 else None)
 
 
+def _label_set(labels: Iterable[str]) -> set[str]:
+    return {" ".join(str(label).split()).casefold() for label in labels if str(label).strip()}
+
+
+def labels_edited(feature: str, model_labels: Sequence[str], review: FeatureReview) -> bool | None:
+    """Whether the reviewer's correction says something other than the model's output (None: no correction).
+
+    Values and tasks compare as sets (case and spacing aside). For subjectivity, picking the exact level inside
+    the side the model gave is not an edit; another side, or another level than the model's own, is.
+    """
+    if review.labels is None:
+        return None
+    if feature == FeatureName.SUBJECTIVITY:
+        model_levels = set(_levels_of(model_labels))
+        if review.subjectivity_level is not None:
+            return review.subjectivity_level not in model_levels
+        return _label_set(review.labels) != _label_set(
+            [SUBJECTIVITY_YES if model_levels <= set(SUBJECTIVE_LEVELS) else SUBJECTIVITY_NO] if model_levels else []
+        )
+    return _label_set(review.labels) != _label_set(model_labels)
+
+
 def _texts(value: Mapping[str, Any] | None) -> list[str]:
     if not value:
         return []
