@@ -141,7 +141,7 @@ def test_each_reviewer_sees_only_their_own_project_tasks_and_annotations(
         answer = me.web.patch(
             f"/api/users/{me.web.get('/api/current-user/whoami').json()['id']}/",
             json={"active_organization": other_org},
-            headers={"X-CSRFToken": me.web.cookies.get("csrftoken", ""), "Referer": me.api.url},
+            headers={"X-CSRFToken": me.web.cookies.get("csrftoken") or "", "Referer": me.api.url},
         )
         assert answer.status_code == 405, answer.text
         _assert_refused(me, others, annotations)
@@ -164,7 +164,7 @@ def test_a_labeling_config_changed_in_label_studio_is_drift_and_its_reviews_are_
     answer = changer.web.patch(
         f"/api/projects/{changer.project_id}",
         json={"label_config": changed},
-        headers={"X-CSRFToken": changer.web.cookies.get("csrftoken", ""), "Referer": changer.api.url},
+        headers={"X-CSRFToken": changer.web.cookies.get("csrftoken") or "", "Referer": changer.api.url},
     )
     assert answer.status_code == 200, answer.text
 
