@@ -1,7 +1,7 @@
 """Validation statistics against their reference implementations, in the same run.
 
 1. Nominal Krippendorff's alpha with a 1,000-draw unit bootstrap on 10,000 units x 3 coders (10% missing):
-   ``validation.stats.krippendorff_alpha`` against ``krippendorff.alpha`` called once per resample on the
+   ``stats.alpha.krippendorff_alpha`` against ``krippendorff.alpha`` called once per resample on the
    same resampled units (the two intervals must agree to 1e-9). Acceptance: at most 5 s.
 2. Set-valued alpha with MASI distance on 2,000 units x 3 coders: against NLTK's ``AnnotationTask`` with
    ``masi_distance`` (same value to 1e-9). Acceptance: at least 20 times faster.
@@ -54,7 +54,7 @@ def set_data(units: int = 2_000, coders: int = 3, vocab: int = 60, seed: int = 2
 def bench_bootstrap() -> tuple[str, float]:
     import krippendorff
 
-    from validation.stats import krippendorff_alpha
+    from stats.alpha import krippendorff_alpha
 
     data = nominal_data()
     n_boot, seed = 1000, 0
@@ -94,7 +94,7 @@ def bench_masi() -> tuple[str, float]:
     from nltk.metrics.agreement import AnnotationTask
     from nltk.metrics.distance import masi_distance
 
-    from validation.stats import krippendorff_alpha
+    from stats.alpha import krippendorff_alpha
 
     rows = set_data()
     distinct = len({frozenset(v) for r in rows for v in r if v is not None})

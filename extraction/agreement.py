@@ -23,6 +23,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import combinations
 
+from stats.sets import jaccard_similarity
+
 
 @dataclass(frozen=True)
 class Consensus:
@@ -32,11 +34,10 @@ class Consensus:
 
 
 def jaccard(a: frozenset[str] | None, b: frozenset[str] | None) -> float:
+    """Jaccard similarity (:func:`stats.sets.jaccard_similarity`), 0 when either sample could not be parsed."""
     if a is None or b is None:
         return 0.0
-    if not a and not b:
-        return 1.0
-    return len(a & b) / len(a | b)
+    return jaccard_similarity(a, b)
 
 
 def single_label_consensus(samples: Sequence[tuple[str, ...] | None]) -> Consensus:

@@ -13,7 +13,9 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.roles import HasRole, Role
-from validation import selectors, services, stats
+from stats.errors import StatsInputError
+from stats.proportions import additional_reviews_needed, proportion_ci, required_sample_size
+from validation import selectors, services
 from validation.models import ReportSnapshot
 
 CanValidate = HasRole.of(Role.LEAD, Role.PROMPT_ENGINEER)
@@ -85,7 +87,7 @@ class AgreementApi(APIView):
             return Response(selectors.agreement_report_for_run(run_id=run_id, **params))
         except selectors.RunNotFoundError as exc:
             raise NotFound(str(exc)) from None
-        except stats.StatsInputError as exc:
+        except StatsInputError as exc:
             raise _bad_input(exc) from None
 
 
@@ -106,7 +108,7 @@ class RunSnapshotsApi(APIView):
             snap = services.agreement_snapshot_create(run_id=run_id, user=request.user, **params)
         except selectors.RunNotFoundError as exc:
             raise NotFound(str(exc)) from None
-        except stats.StatsInputError as exc:
+        except StatsInputError as exc:
             raise _bad_input(exc) from None
         return Response(SnapshotSerializer(snap).data, status=status.HTTP_201_CREATED)
 
@@ -129,7 +131,7 @@ class CompareApi(APIView):
         params = _params(CompareParams, request.query_params)
         try:
             return Response(selectors.prompt_comparison(**params))
-        except (selectors.PromptSpecError, stats.StatsInputError) as exc:
+        except (selectors.PromptSpecError, StatsInputError) as exc:
             raise _bad_input(exc) from None
 
     @extend_schema(request=CompareParams, responses={201: SnapshotSerializer})
@@ -137,7 +139,7 @@ class CompareApi(APIView):
         params = _params(CompareParams, request.data)
         try:
             snap = services.comparison_snapshot_create(user=request.user, **params)
-        except (selectors.PromptSpecError, stats.StatsInputError) as exc:
+        except (selectors.PromptSpecError, StatsInputError) as exc:
             raise _bad_input(exc) from None
         return Response(SnapshotSerializer(snap).data, status=status.HTTP_201_CREATED)
 
@@ -154,9 +156,9 @@ class PlannerApi(APIView):
         common = {"confidence": p["confidence"], "method": p["method"]}
         try:
             if "successes" in p and "n" in p:
-                more = stats.additional_reviews_needed(p["successes"], p["n"], p["half_width"], **common)
-                current = stats.proportion_ci(p["successes"], p["n"], **common)
+                more = additional_reviews_needed(p["successes"], p["n"], p["half_width"], **common)
+                current = proportion_ci(p["successes"], p["n"], **common)
                 return Response({"additional": more, "current": current.as_dict(), **p})
-            return Response({"n": stats.required_sample_size(p["expected"], p["half_width"], **common), **p})
-        except stats.StatsInputError as exc:
+            return Response({"n": required_sample_size(p["expected"], p["half_width"], **common), **p})
+        except StatsInputError as exc:
             raise _bad_input(exc) from None

@@ -25,7 +25,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from validation import stats
+from stats.alpha import krippendorff_alpha
+from stats.bootstrap import DEFAULT_BOOT
+from stats.errors import EmptyInputError, OutOfScaleError, StatsInputError
+from stats.kappa import cohen_kappa, fleiss_kappa, gwet_ac1, percent_agreement
+from stats.paired import McNemarResult, holm_correction, mcnemar_exact, paired_sample_size
+from stats.proportions import additional_reviews_needed, proportion_ci
+from stats.sets import set_agreement
 
 REVIEW_COLUMNS = (
     "annotation_id",
@@ -47,7 +53,7 @@ REVIEW_COLUMNS = (
 GROUPINGS = ("feature", "prompt_version", "model", "annotator", "stratum")
 
 
-class ReportInputError(stats.StatsInputError):
+class ReportInputError(StatsInputError):
     """The review table cannot make a report (missing columns, no reviews)."""
 
 
@@ -56,10 +62,10 @@ def _check_frame(df: pd.DataFrame) -> None:
     if missing:
         raise ReportInputError(f"review table lacks columns {missing}")
     if df.empty:
-        raise stats.EmptyInputError("no reviews with a verdict for this selection")
+        raise EmptyInputError("no reviews with a verdict for this selection")
     bad = sorted(set(df["verdict"]) - {"correct", "incorrect"})
     if bad:
-        raise stats.OutOfScaleError(f"verdicts must be 'correct' or 'incorrect', found {bad}")
+        raise OutOfScaleError(f"verdicts must be 'correct' or 'incorrect', found {bad}")
 
 
 def _reviewer_labels(row: Any) -> list[str] | None:
@@ -92,10 +98,10 @@ def output_verdicts(df: pd.DataFrame) -> pd.DataFrame:
 def _share(correct: Iterable[bool], *, confidence: float, target_half_width: float | None) -> dict[str, Any]:
     values = list(correct)
     n, k = len(values), int(sum(values))
-    ci = stats.proportion_ci(k, n, confidence=confidence)
+    ci = proportion_ci(k, n, confidence=confidence)
     out = {"n": n, "correct": k, **{f: getattr(ci, f) for f in ("estimate", "low", "high", "half_width")}}
     if target_half_width is not None:
-        out["more_for_target"] = stats.additional_reviews_needed(k, n, target_half_width, confidence=confidence)
+        out["more_for_target"] = additional_reviews_needed(k, n, target_half_width, confidence=confidence)
     return out
 
 
@@ -140,7 +146,7 @@ def label_agreement(df: pd.DataFrame) -> dict[str, dict[str, Any]]:
         if not machine:
             out[str(feature)] = {"n": 0, "unknown": unknown, "reason": "no review gave or confirmed labels"}
             continue
-        res = stats.set_agreement(machine, reviewer)
+        res = set_agreement(machine, reviewer)
         out[str(feature)] = {**res.as_dict(), "unknown": unknown}
     return out
 
@@ -189,7 +195,7 @@ def reviewer_reliability(
     *,
     value_features: Sequence[str],
     confidence: float = 0.95,
-    n_boot: int = stats.DEFAULT_BOOT,
+    n_boot: int = DEFAULT_BOOT,
     seed: int = 0,
 ) -> dict[str, dict[str, Any]]:
     """Per feature, among reviewers of the same outputs: on verdicts (correct/incorrect) Krippendorff's alpha
@@ -213,10 +219,10 @@ def reviewer_reliability(
         boot: dict[str, Any] = {"n_boot": n_boot, "confidence": confidence, "seed": seed}
         cats = ["correct", "incorrect"]
         entry["verdict"] = {
-            "alpha": stats.krippendorff_alpha(data, level="nominal", value_domain=cats, **boot).as_dict(),
-            "fleiss_kappa": stats.fleiss_kappa(data, categories=cats, **boot).as_dict(),
-            "gwet_ac1": stats.gwet_ac1(data, categories=cats, **boot).as_dict(),
-            "percent_agreement": stats.percent_agreement(data, categories=cats, **boot).as_dict(),
+            "alpha": krippendorff_alpha(data, level="nominal", value_domain=cats, **boot).as_dict(),
+            "fleiss_kappa": fleiss_kappa(data, categories=cats, **boot).as_dict(),
+            "gwet_ac1": gwet_ac1(data, categories=cats, **boot).as_dict(),
+            "percent_agreement": percent_agreement(data, categories=cats, **boot).as_dict(),
             "cohen_kappa_pairs": _cohen_pairs(wide, cats, boot),
         }
         labelled = shared.assign(reviewer_labels=[_reviewer_labels(r) for r in shared.itertuples(index=False)])
@@ -232,7 +238,7 @@ def reviewer_reliability(
         else:
             wide_l = labelled.pivot_table(index="annotator", columns="extraction_id", values="key", aggfunc="first")
             data_l = [[None if _isna(v) else (list(v) if is_set else v) for v in row] for row in wide_l.to_numpy()]
-            entry["labels"] = stats.krippendorff_alpha(data_l, level="masi" if is_set else "nominal", **boot).as_dict()
+            entry["labels"] = krippendorff_alpha(data_l, level="masi" if is_set else "nominal", **boot).as_dict()
         out[str(feature)] = entry
     return out
 
@@ -247,7 +253,7 @@ def _cohen_pairs(wide: pd.DataFrame, cats: list[str], boot: dict[str, Any]) -> l
         both = wide.loc[a].notna() & wide.loc[b].notna()
         if both.sum() < 2:
             continue
-        res = stats.cohen_kappa(list(wide.loc[a][both]), list(wide.loc[b][both]), categories=cats, **boot)
+        res = cohen_kappa(list(wide.loc[a][both]), list(wide.loc[b][both]), categories=cats, **boot)
         pairs.append({"annotators": [a, b], **res.as_dict()})
     return pairs
 
@@ -259,7 +265,7 @@ def agreement_report(
     response_type_feature: str,
     response_type_labels: Sequence[str],
     confidence: float = 0.95,
-    n_boot: int = stats.DEFAULT_BOOT,
+    n_boot: int = DEFAULT_BOOT,
     seed: int = 0,
     target_half_width: float | None = 0.05,
     on_step: Callable[[str], None] | None = None,
@@ -324,9 +330,9 @@ def compare_outputs(
     b = output_verdicts(candidate)
     features = sorted(set(a["feature"]) & set(b["feature"]))
     if not features:
-        raise stats.EmptyInputError("the two prompt versions share no reviewed feature")
+        raise EmptyInputError("the two prompt versions share no reviewed feature")
     per_feature: dict[str, dict[str, Any]] = {}
-    tests: dict[str, stats.McNemarResult] = {}
+    tests: dict[str, McNemarResult] = {}
     for feature in features:
         fa = a[a["feature"] == feature]
         fb = b[b["feature"] == feature]
@@ -341,7 +347,7 @@ def compare_outputs(
         if paired.empty:
             per_feature[feature] = {"n": 0, "reason": "no conversation was reviewed under both prompts"}
             continue
-        res = stats.mcnemar_exact(
+        res = mcnemar_exact(
             list(paired["correct_b"]), list(paired["correct_a"]), confidence=confidence
         )  # candidate first, so the difference is candidate - baseline
         tests[feature] = res
@@ -374,7 +380,7 @@ def compare_outputs(
             ],
         }
     if tests:
-        holm = stats.holm_correction(tests, alpha=alpha)
+        holm = holm_correction(tests, alpha=alpha)
         m = len(tests)
         for name, adj, reject in zip(holm.names, holm.adjusted, holm.reject, strict=True):
             entry, res = per_feature[name], tests[name]
@@ -384,7 +390,7 @@ def compare_outputs(
                 entry["more_items"] = 0
             else:
                 entry["verdict"] = "no detectable difference"
-                plan = stats.paired_sample_size(
+                plan = paired_sample_size(
                     res.only_a_correct / res.n, res.only_b_correct / res.n, alpha=alpha / m, power=power
                 )
                 entry["more_items"] = None if plan is None else max(0, plan - res.n)

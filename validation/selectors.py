@@ -12,6 +12,7 @@ from django.urls import reverse
 
 from annotate.models import Annotation
 from extraction.models import RESPONSE_TYPES, VALUE_FEATURES, ExtractionRun, Feature, PromptVersion
+from stats.errors import EmptyInputError
 from validation import reports
 from validation.models import ReportSnapshot
 from validation.reports import REVIEW_COLUMNS
@@ -160,7 +161,7 @@ def prompt_comparison(
         frames.append(df)
     for name, df in zip((baseline, candidate), frames, strict=True):
         if df.empty:
-            raise reports.stats.EmptyInputError(f"no reviews of {name!r}" + (f" with model {model!r}" if model else ""))
+            raise EmptyInputError(f"no reviews of {name!r}" + (f" with model {model!r}" if model else ""))
     payload = reports.compare_outputs(frames[0], frames[1], confidence=confidence, alpha=alpha)
     for entry in payload["features"].values():
         for flip in entry.get("flipped", []):

@@ -13,9 +13,9 @@ from django.views.decorators.http import require_http_methods
 
 from accounts.roles import Role, user_has_role
 from extraction.models import ExtractionRun
+from stats.errors import StatsInputError
 from validation.selectors import snapshot_list
 from validation.services import agreement_snapshot_create
-from validation.stats import StatsInputError
 
 
 def _history_row(snapshot: Any) -> dict[str, Any]:

@@ -26,7 +26,7 @@ from annotate.models import (
 )
 from annotate.services.bulk import DB_CHUNK
 from extraction.models import Extraction, ExtractionStatus, Feature
-from validation.stats import required_sample_size
+from stats.proportions import required_sample_size
 
 STRATIFY_BY_MODEL = "model"
 
@@ -70,7 +70,7 @@ def review_sample_create(
 ) -> ReviewSample:
     """Draw and store a review sample of ``size`` conversations from an extraction run.
 
-    With ``strategy="target_width"`` the size is the planner's (``validation.stats.required_sample_size``):
+    With ``strategy="target_width"`` the size is the planner's (``stats.proportions.required_sample_size``):
     the fewest items whose Wilson interval at ``expected_agreement`` has half-width at most
     ``target_half_width``; the items are then drawn at random and the planner's inputs recorded. The seed
     (drawn when not given) and every parameter are stored, so :func:`review_sample_create` with the stored

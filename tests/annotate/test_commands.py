@@ -60,7 +60,7 @@ def test_periodic_reconciliation_is_quiet_when_nothing_was_pushed(db: None, sett
 
 
 def test_target_width_sample_is_sized_by_the_planner_and_recorded(db: None) -> None:
-    from validation.stats import proportion_ci, required_sample_size
+    from stats.proportions import proportion_ci, required_sample_size
 
     run = run_with_extractions(60)
     out = StringIO()

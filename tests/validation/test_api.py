@@ -7,8 +7,8 @@ from django.contrib.auth import get_user_model
 from rest_framework.test import APIClient
 
 from accounts.roles import Role, user_add_role
+from stats.proportions import additional_reviews_needed, required_sample_size
 from tests.validation.conftest import Study
-from validation import stats
 from validation.models import ReportSnapshot
 
 
@@ -70,9 +70,9 @@ def test_compare(study: Study) -> None:
 
 def test_planner(lead: APIClient) -> None:
     res = lead.get("/api/validation/planner/?expected=0.95&half_width=0.05").json()
-    assert res["n"] == stats.required_sample_size(0.95, 0.05)
+    assert res["n"] == required_sample_size(0.95, 0.05)
     res = lead.get("/api/validation/planner/?successes=79&n=80&half_width=0.02").json()
-    assert res["additional"] == stats.additional_reviews_needed(79, 80, 0.02)
+    assert res["additional"] == additional_reviews_needed(79, 80, 0.02)
     assert round(res["current"]["half_width"], 3) == 0.033
     assert lead.get("/api/validation/planner/?half_width=0.02").status_code == 400
     assert lead.get("/api/validation/planner/?successes=9&n=8&half_width=0.02").status_code == 400

@@ -9,7 +9,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from validation import reports, stats
+from stats.errors import EmptyInputError, OutOfScaleError
+from stats.paired import paired_sample_size
+from stats.proportions import additional_reviews_needed, proportion_ci
+from validation import reports
 
 VALUE_FEATURES = ("ai_values", "human_values", "ai_values_stated")
 RESPONSE_TYPES = ("strong_support", "mild_support", "reframing", "no_values")
@@ -78,9 +81,9 @@ def test_agreement_shares_by_group() -> None:
     by = reports.agreement_shares(_frame(rows), target_half_width=0.02)
     feature = by["feature"][0]
     assert (feature["feature"], feature["n"], feature["correct"]) == ("ai_values", 80, 78)
-    expected = stats.proportion_ci(78, 80)
+    expected = proportion_ci(78, 80)
     assert feature["half_width"] == pytest.approx(expected.half_width)
-    assert feature["more_for_target"] == stats.additional_reviews_needed(78, 80, 0.02)
+    assert feature["more_for_target"] == additional_reviews_needed(78, 80, 0.02)
     annotators = {r["annotator"]: r for r in by["annotator"]}
     assert annotators["a"]["n"] == 40
     assert annotators["a"]["correct"] == 40
@@ -169,14 +172,14 @@ def test_agreement_report_sections_and_bad_input() -> None:
     assert set(rep) == {"params", "counts", "agreement", "labels", "response_type_confusion", "reliability"}
     assert rep["counts"] == {"reviews": 4, "outputs": 2, "conversations": 2, "annotators": 2}
     assert len(steps) == reports.REPORT_STEPS
-    with pytest.raises(stats.EmptyInputError, match="no reviews"):
+    with pytest.raises(EmptyInputError, match="no reviews"):
         reports.agreement_report(
             df.iloc[0:0],
             value_features=VALUE_FEATURES,
             response_type_feature="response_type",
             response_type_labels=RESPONSE_TYPES,
         )
-    with pytest.raises(stats.OutOfScaleError, match="maybe"):
+    with pytest.raises(OutOfScaleError, match="maybe"):
         reports.output_verdicts(_frame([_row(1, "a", "maybe")]))
     with pytest.raises(reports.ReportInputError, match="lacks columns"):
         reports.output_verdicts(df.drop(columns=["verdict"]))
@@ -215,7 +218,7 @@ def test_compare_outputs_no_difference_gives_items_needed_and_holm_across_featur
     out = reports.compare_outputs(pd.concat([b1, b2]), pd.concat([c1, c2]))["features"]
     small = out["ai_values"]
     assert small["verdict"] == "no detectable difference"
-    planned = stats.paired_sample_size(5 / 60, 2 / 60, alpha=0.05 / 2)
+    planned = paired_sample_size(5 / 60, 2 / 60, alpha=0.05 / 2)
     assert planned is not None
     assert small["more_items"] == planned - 60
     worse = out["human_values"]

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from stats.errors import EmptyInputError
 from tests.validation import factories as f
 from tests.validation.conftest import Study
-from validation import selectors, stats
+from validation import selectors
 from validation.reports import REVIEW_COLUMNS
 
 
@@ -55,7 +56,7 @@ def test_agreement_report_for_missing_run(db: None) -> None:
 
 def test_agreement_report_for_run_without_reviews(db: None) -> None:
     run = f.ExtractionRunFactory.create()
-    with pytest.raises(stats.EmptyInputError, match="no reviews"):
+    with pytest.raises(EmptyInputError, match="no reviews"):
         selectors.agreement_report_for_run(run_id=run.pk)
 
 
@@ -96,7 +97,7 @@ def test_prompt_comparison(study: Study) -> None:
         selectors.prompt_comparison(baseline="paper-v1", candidate=str(study.v1.pk))
     with pytest.raises(selectors.PromptSpecError, match="no common feature"):
         selectors.prompt_comparison(baseline=str(study.rt.pk), candidate="paper-v2")
-    with pytest.raises(stats.EmptyInputError, match="with model 'other'"):
+    with pytest.raises(EmptyInputError, match="with model 'other'"):
         selectors.prompt_comparison(baseline="paper-v1", candidate="paper-v2", model="other")
 
 

@@ -7,11 +7,11 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
+from stats.errors import StatsInputError
 from validation.management.commands._render import render_agreement, write_report
 from validation.reports import REPORT_STEPS
 from validation.selectors import RunNotFoundError, agreement_report_for_run
 from validation.services import agreement_snapshot_create
-from validation.stats import StatsInputError
 
 
 class Command(BaseCommand):

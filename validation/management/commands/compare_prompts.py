@@ -6,11 +6,11 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from stats.errors import StatsInputError
 from validation.management.commands._render import render_comparison, write_report
 from validation.reports import ReportInputError
 from validation.selectors import PromptSpecError, prompt_comparison
 from validation.services import comparison_snapshot_create
-from validation.stats import StatsInputError
 
 SPEC_HELP = (
     "a prompt version id (42), SET/FEATURE@HASH (paper-v1/ai_values@3f2a9c, any unique hash prefix), "
