@@ -11,6 +11,7 @@ from django.db.models import QuerySet
 from django.urls import reverse
 
 from annotate.models import Annotation
+from annotate.selectors import run_independence
 from extraction.models import RESPONSE_TYPES, VALUE_FEATURES, ExtractionRun, Feature, PromptVersion
 from stats.errors import EmptyInputError
 from validation import reports
@@ -128,7 +129,8 @@ def agreement_report_for_run(
         target_half_width=target_half_width,
         on_step=on_step,
     )
-    return {"run": run_id, **payload}
+    # Agreement among reviewers who could see each other's work is not a reliability figure: the report says so.
+    return {"run": run_id, **payload, "independence": run_independence(run_id=run_id).as_dict()}
 
 
 def prompt_comparison(

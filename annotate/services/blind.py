@@ -16,8 +16,11 @@ from __future__ import annotations
 
 import logging
 import re
+import secrets
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 
+from django.conf import settings
 from django.db import transaction
 
 from annotate.label_studio import LabelStudio, LabelStudioError
@@ -126,3 +129,23 @@ def project_drift_check(*, project: LabelStudioProject, client: LabelStudio) -> 
     project.status, project.status_detail = ProjectStatus.DRIFTED, detail
     logger.warning("%s", detail)
     return True
+
+
+def managed_server() -> LocalLabelStudio | None:
+    """The local Label Studio the app runs (``make labelstudio``), when the configured URL is that one."""
+    server = LocalLabelStudio(data_dir=Path(settings.LABEL_STUDIO_DATA_DIR), port=settings.LABEL_STUDIO_PORT)
+    if settings.LABEL_STUDIO_URL.rstrip("/") != server.url or not (server.data_dir / "credentials.env").exists():
+        return None
+    return server
+
+
+def sample_blind_setup(*, sample_id: int, server: LocalLabelStudio, client: LabelStudio) -> dict[str, str]:
+    """:func:`annotators_blind_setup` for every annotator of a sample; returns the logins of accounts made now.
+
+    A new account gets a random password, returned once (by e-mail) for the lead to hand over.
+    """
+    ids = list(LabelStudioProject.objects.filter(sample_id=sample_id).values_list("annotator_id", flat=True))
+    emails = Annotator.objects.filter(pk__in=ids).values_list("email", flat=True)
+    passwords = {email: secrets.token_urlsafe(12) for email in emails}
+    accounts = annotators_blind_setup(annotator_ids=ids, passwords=passwords, server=server, client=client)
+    return {a.email: passwords[a.email] for a in accounts if a.created}

@@ -252,3 +252,22 @@ def test_protocol_sections_appear_above_their_feature_and_in_the_dialog() -> Non
     assert "over-inferring" in dialog
     assert "<kbd>a</kbd>" in dialog
     assert "Ctrl+Enter" in dialog
+
+
+@pytest.mark.parametrize(
+    ("feature", "model", "review", "edited"),
+    [
+        ("ai_values", ["honesty", "care"], lc.FeatureReview("ai_values", labels=["Care", " honesty"]), False),
+        ("ai_values", ["honesty"], lc.FeatureReview("ai_values", labels=["honesty", "care"]), True),
+        ("ai_values", ["honesty"], lc.FeatureReview("ai_values", verdict="correct"), None),
+        ("response_type", ["mild_support"], lc.FeatureReview("response_type", labels=["reframing"]), True),
+        ("subjectivity", ["yes"], lc.FeatureReview("subjectivity", labels=["yes"], subjectivity_level=4), False),
+        ("subjectivity", ["yes"], lc.FeatureReview("subjectivity", labels=["no"], subjectivity_level=2), True),
+        ("subjectivity", ["3"], lc.FeatureReview("subjectivity", labels=["yes"], subjectivity_level=4), True),
+        ("subjectivity", ["no"], lc.FeatureReview("subjectivity", labels=["no"]), False),
+    ],
+)
+def test_an_edit_is_a_correction_that_says_something_else_than_the_model(
+    feature: str, model: list[str], review: lc.FeatureReview, edited: bool | None
+) -> None:
+    assert lc.labels_edited(feature, model, review) is edited
