@@ -7,7 +7,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 PYTEST_ARGS ?=
 
-.PHONY: setup demo test bench lint labelstudio serve clean
+.PHONY: setup demo test bench lint labelstudio browser serve clean
 
 setup: $(VENV)/.installed
 
@@ -40,3 +40,7 @@ clean:
 # Label Studio for the review loop, from its own virtualenv (var/labelstudio-venv); waits for /health.
 labelstudio:
 	scripts/labelstudio.sh start
+
+# Headless Chromium and its driver for the browser tests (tests/browser/), from Debian's packages (needs root).
+browser:
+	scripts/install_browser.sh

@@ -1,0 +1,86 @@
+"""The site's layout (templates/base.html) and what every page gets from it: the viewport, the menu, 403 and 404 pages,
+and the API docs served from the app's own static files."""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.contrib.staticfiles import finders
+from django.test import Client
+from django.urls import reverse
+
+from accounts.roles import Role
+from tests.pages import client_as
+
+pytestmark = pytest.mark.django_db
+
+VIEWPORT = '<meta name="viewport" content="width=device-width, initial-scale=1">'
+MENU_HOME = '<nav><a href="/">Home</a>'
+
+
+def test_every_page_of_the_layout_sets_the_viewport_for_small_screens() -> None:
+    assert VIEWPORT in Client().get(reverse("login")).content.decode()
+    assert VIEWPORT in client_as(Role.LEAD).get(reverse("home")).content.decode()
+
+
+@pytest.mark.parametrize("role", [Role.ANNOTATOR, Role.LEAD, Role.PROMPT_ENGINEER, None])
+def test_the_admin_link_is_hidden_from_users_who_cannot_use_the_admin(role: str | None) -> None:
+    text = client_as(role).get(reverse("home")).content.decode()
+    assert 'href="/admin/"' not in text
+    assert 'href="/api/docs/"' in text
+
+
+def test_staff_see_the_admin_link() -> None:
+    staff = get_user_model().objects.create_user(username="staff", password="x", is_staff=True)
+    client = Client()
+    client.force_login(staff)
+    assert 'href="/admin/"' in client.get(reverse("home")).content.decode()
+
+
+def test_the_login_page_offers_no_link_that_needs_a_login() -> None:
+    text = Client().get(reverse("login")).content.decode()
+    assert 'href="/admin/"' not in text
+    assert 'href="/api/docs/"' not in text
+
+
+@pytest.mark.parametrize("role", [Role.ANNOTATOR, None])
+def test_a_forbidden_page_answers_403_in_the_sites_layout_with_the_reason(role: str | None) -> None:
+    from tests.validation import factories as f
+
+    dataset = f.DatasetFactory.create(name="alpha")
+    response = client_as(role).get(reverse("dataset-page", args=[dataset.pk]))
+    assert response.status_code == 403
+    assert "403.html" in [t.name for t in response.templates]
+    text = response.content.decode()
+    assert MENU_HOME in text
+    assert "<h1>Not allowed</h1>" in text
+    assert "leads and prompt engineers only" in text
+
+
+@pytest.mark.parametrize("path", ["/datasets/999999/", "/no-such-page/"])
+def test_a_missing_page_answers_404_in_the_sites_layout(path: str) -> None:
+    response = client_as(Role.LEAD).get(path)
+    assert response.status_code == 404
+    assert "404.html" in [t.name for t in response.templates]
+    text = response.content.decode()
+    assert MENU_HOME in text
+    assert "<h1>Not found</h1>" in text
+    assert f"<code>{path}</code>" in text
+
+
+def test_the_api_docs_load_swagger_ui_from_the_apps_static_files() -> None:
+    client = client_as(None)
+    page = client.get(reverse("api-docs"))
+    assert page.status_code == 200
+    text = page.content.decode()
+    assert "cdn.jsdelivr.net" not in text
+    for asset in ("swagger-ui.css", "swagger-ui-bundle.js", "swagger-ui-standalone-preset.js"):
+        assert f"/static/drf_spectacular_sidecar/swagger-ui-dist/{asset}" in text
+        assert finders.find(f"drf_spectacular_sidecar/swagger-ui-dist/{asset}"), asset
+    assert "<script>" not in text  # its start-up script is a file (?script), so a strict CSP can allow it
+    script = client.get(reverse("api-docs") + "?script=").content.decode()
+    assert '"validatorUrl": null' in script  # no schema sent to validator.swagger.io
+
+
+def test_the_api_docs_need_a_login() -> None:
+    assert Client().get(reverse("api-docs")).status_code in (401, 403)
