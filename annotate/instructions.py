@@ -82,7 +82,12 @@ def markdown_html(text: str) -> str:
                     items.append(line.lstrip()[2:])
                 elif items:  # a wrapped line continues the item above
                     items[-1] += " " + line.strip()
-            out.append("<ul>" + "".join(f"<li>{_inline(item)}</li>" for item in items) + "</ul>")
+            # Inline style: Label Studio's stylesheet removes list bullets.
+            out.append(
+                '<ul style="list-style: disc; padding-left: 1.5em">'
+                + "".join(f"<li>{_inline(item)}</li>" for item in items)
+                + "</ul>"
+            )
         else:
             out.append("<p>" + _inline(" ".join(line.strip() for line in lines)) + "</p>")
     return "\n".join(out)

@@ -186,6 +186,7 @@ def _feature_xml(feature: str, column: int, taxonomy: Taxonomy | None, guide: st
             f"value={quoteattr(guide)}/></View>"
         )
     parts += [
+        '    <Header size="6" value="The model\'s output"/>',
         f'    <Text name="{feature}_output_text" value="${feature}_output"/>',
         f'    <Collapse><Panel value="Model reasoning"><Text name="{feature}_reasoning_text" '
         f'value="${feature}_reasoning"/></Panel></Collapse>',

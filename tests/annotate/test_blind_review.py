@@ -133,6 +133,7 @@ def test_each_reviewer_sees_only_their_own_project_tasks_and_annotations(
         tasks = me.web.get("/api/tasks", params={"project": me.project_id}).json()["tasks"]
         assert sorted(t["id"] for t in tasks) == me.task_ids
         assert _status(me.web, f"/api/annotations/{annotations[me.email]}") == 200
+        assert [u["email"] for u in me.web.get("/api/users").json()] == [me.email], "no other reviewer is listed"
         others = [r for r in reviewers if r is not me]
         _assert_refused(me, others, annotations)
         # Label Studio lets a user pick their active organization; here it refuses, and nothing opens up.
@@ -180,3 +181,11 @@ def test_a_labeling_config_changed_in_label_studio_is_drift_and_its_reviews_are_
 
     pushed = services.sample_push(sample_id=sample_id, client=label_studio)
     assert pushed.drifted == [drifted.pk], "nothing is pushed into a changed form"
+
+    # A lead who checked the change puts the app's form back; the project's reviews are read again.
+    restored = services.sample_push(sample_id=sample_id, client=label_studio, restore_config=True)
+    assert restored.drifted == []
+    assert services.label_config_same(changer.api.project_label_config(changer.project_id), config)
+    services.annotations_reconcile(sample_id=sample_id, client=label_studio)
+    read = set(Annotation.objects.filter(item__sample_id=sample_id).values_list("annotator_id", flat=True))
+    assert read == {r.annotator_id for r in reviewers}

@@ -41,7 +41,8 @@ def test_markdown_subset_renders_paragraphs_lists_and_emphasis_and_escapes_the_r
     )
     assert html == (
         "<p>A <b>bold</b> and <i>italic</i> line continued.</p>\n"
-        "<ul><li>one wrapped</li><li>two &lt;img src=x onerror=alert(1)&gt;</li></ul>"
+        '<ul style="list-style: disc; padding-left: 1.5em"><li>one wrapped</li>'
+        "<li>two &lt;img src=x onerror=alert(1)&gt;</li></ul>"
     )
 
 
