@@ -334,7 +334,7 @@ def annotations_mark_deleted(*, annotation_ids: Iterable[int]) -> int:
 # -- webhooks -----------------------------------------------------------------------------------------------
 
 
-def webhook_payload_check(payload: Any) -> tuple[str, list[LsAnnotation] | list[int]]:
+def webhook_payload_check(*, payload: Any) -> tuple[str, list[LsAnnotation] | list[int]]:
     """Validate a webhook body; returns its action and annotations (or deleted ids). Raises ``ValueError``."""
     if not isinstance(payload, dict):
         raise ValueError("the body must be a JSON object")
@@ -374,7 +374,7 @@ def webhook_receive(*, body: bytes) -> tuple[WebhookEvent, bool]:
         payload = json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ValueError(f"the body is not JSON: {exc}") from exc
-    action, _ = webhook_payload_check(payload)
+    action, _ = webhook_payload_check(payload=payload)
     digest = hashlib.sha256(body).hexdigest()
     existing = WebhookEvent.objects.filter(digest=digest).first()
     if existing is not None:
@@ -397,7 +397,7 @@ def webhook_event_process(*, event_id: int) -> IntakeReport:
     if event is None or event.status != EventStatus.RECEIVED:
         return report
     try:
-        action, parsed = webhook_payload_check(event.payload)
+        action, parsed = webhook_payload_check(payload=event.payload)
         if action == "ANNOTATIONS_DELETED":
             report.deleted = annotations_mark_deleted(annotation_ids=parsed)  # type: ignore[arg-type]
         elif action in ANNOTATION_ACTIONS:
