@@ -30,10 +30,6 @@ from annotate.models import Annotator, LabelStudioProject, ProjectStatus
 logger = logging.getLogger(__name__)
 
 
-class ProjectDriftedError(Exception):
-    """The project's labeling config was changed in Label Studio; its reviews are not read."""
-
-
 def _account_works(annotator: Annotator, client: LabelStudio) -> bool:
     """The stored token still belongs to the annotator's Label Studio user (a reset server forgets it)."""
     if not (annotator.label_studio_token and annotator.label_studio_organization_id):
