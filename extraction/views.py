@@ -8,8 +8,9 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 
 from accounts.roles import Role, user_has_role
+from charts import bar_chart
 from extraction import selectors
-from extraction.models import ExtractionRun
+from extraction.models import FUSED, ExtractionRun
 
 FAILURES_SHOWN = 200
 
@@ -19,9 +20,20 @@ def run_page(request: HttpRequest, run_id: int) -> HttpResponse:
     if not user_has_role(request.user, Role.LEAD, Role.PROMPT_ENGINEER):
         raise PermissionDenied("leads and prompt engineers only")
     run = get_object_or_404(ExtractionRun.objects.select_related("dataset"), pk=run_id)
+    report = selectors.run_report(run=run, failure_limit=FAILURES_SHOWN)
+    by_feature = report["costs"]["by_feature"]
+    cost_chart = bar_chart(
+        [(feature, float(figures["cost_usd"])) for feature, figures in by_feature.items()],
+        slug="cost-per-feature",
+        title="Cost per feature (USD)",
+        label_title="feature",
+        value_title="cost (USD)",
+    )
     context = {
         "run": run,
-        "report": selectors.run_report(run=run, failure_limit=FAILURES_SHOWN),
+        "report": report,
+        "cost_chart": cost_chart,
+        "fused": FUSED in (run.options or {}).get("prompt_versions", {}),
         "feature_counts": selectors.run_feature_counts(run=run),
         "failures_shown": FAILURES_SHOWN,
     }

@@ -51,3 +51,43 @@ class ReportSnapshot(models.Model):
         else:
             subject = f"{self.baseline} vs {self.candidate}"
         return f"{self.get_kind_display()} of {subject} at {self.created_at:%Y-%m-%d %H:%M}"
+
+
+class TrustTarget(models.Model):
+    """What a lead asks of a feature's agreement before its labels are trusted, e.g. "≥ 95% ± 5%".
+
+    A row with no run is the project default for the feature; a row with a run overrides it for that run.
+    The verdict itself is computed from the reviews (``validation.trust``), never stored."""
+
+    feature = models.CharField(max_length=32)
+    run = models.ForeignKey(
+        "extraction.ExtractionRun",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="trust_targets",
+        help_text="Empty: the project default for the feature.",
+    )
+    share = models.FloatField(help_text="Target share judged correct, 0-1 (0.95 for ≥ 95%).")
+    half_width = models.FloatField(help_text="Largest acceptable interval half-width, 0-0.5 (0.05 for ± 5%).")
+    set_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["feature", "run_id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["feature"], condition=models.Q(run__isnull=True), name="trusttarget_one_default_per_feature"
+            ),
+            models.UniqueConstraint(
+                fields=["feature", "run"], condition=models.Q(run__isnull=False), name="trusttarget_one_per_run"
+            ),
+            models.CheckConstraint(condition=models.Q(share__gt=0, share__lte=1), name="trusttarget_share_in_0_1"),
+            models.CheckConstraint(
+                condition=models.Q(half_width__gt=0, half_width__lte=0.5), name="trusttarget_half_width_in_0_half"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        scope = f"run {self.run_id}" if self.run_id else "project default"
+        return f"{self.feature}: ≥ {100 * self.share:.1f}% ± {100 * self.half_width:.1f}% ({scope})"

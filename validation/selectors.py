@@ -1,4 +1,5 @@
-"""Reads for validation: the review table behind every report, prompt-version lookup, saved snapshots."""
+"""Reads for validation: the review table behind every report, prompt-version lookup, saved snapshots, trust
+verdicts."""
 
 from __future__ import annotations
 
@@ -7,15 +8,15 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 import pandas as pd
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.urls import reverse
 
 from annotate.models import Annotation
 from annotate.selectors import run_independence
 from extraction.models import RESPONSE_TYPES, VALUE_FEATURES, ExtractionRun, Feature, PromptVersion
 from stats.errors import EmptyInputError
-from validation import reports
-from validation.models import ReportSnapshot
+from validation import reports, trust
+from validation.models import ReportSnapshot, TrustTarget
 from validation.reports import REVIEW_COLUMNS
 
 
@@ -204,3 +205,52 @@ def conversation_reviews(*, conversation_id: int) -> dict[int, list[Annotation]]
     for annotation in rows:
         reviews.setdefault(annotation.extraction_id, []).append(annotation)
     return reviews
+
+
+def trust_targets(*, run_id: int, features: Iterable[str]) -> dict[str, trust.Target]:
+    """Each feature's target for a run: the run's own, else the project default, else ``trust.DEFAULT_TARGET``."""
+    wanted = sorted(set(features))
+    out = dict.fromkeys(wanted, trust.DEFAULT_TARGET)
+    rows = TrustTarget.objects.filter(Q(run_id=run_id) | Q(run__isnull=True), feature__in=wanted)
+    for t in sorted(rows, key=lambda t: t.run_id is not None):  # project defaults first, a run's own override them
+        out[t.feature] = trust.Target(share=t.share, half_width=t.half_width, source="run" if t.run_id else "project")
+    return out
+
+
+def run_verdicts(*, run: ExtractionRun, payload: dict[str, Any] | None) -> list[trust.Verdict]:
+    """The trust verdict of every feature of a run (its configured features and every reviewed one), from a saved
+    agreement report; features without reviews are "not yet"."""
+    rows = {r["feature"]: r for r in (payload or {}).get("agreement", {}).get("feature", [])}
+    features = sorted(set(rows) | set((run.options or {}).get("features") or []))
+    targets = trust_targets(run_id=run.pk, features=features)
+    confidence = float((payload or {}).get("params", {}).get("confidence") or 0.95)
+    return [
+        trust.verdict(
+            feature=f,
+            correct=int(rows[f]["correct"]) if f in rows else 0,
+            n=int(rows[f]["n"]) if f in rows else 0,
+            target=targets[f],
+            confidence=confidence,
+        )
+        for f in features
+    ]
+
+
+def agreement_by_prompt_version(*, dataset_id: int) -> list[dict[str, Any]]:
+    """Agreement per feature and prompt version over the runs of a dataset: from each run's newest agreement
+    snapshot, the ``prompt_version`` rows; where two runs measured the same version, the newer snapshot's."""
+    latest: dict[int, tuple[Any, int]] = {}
+    for run_id, pk, created in (
+        ReportSnapshot.objects.filter(kind="agreement", run__dataset_id=dataset_id)
+        .order_by("created_at", "id")
+        .values_list("run_id", "id", "created_at")
+    ):
+        latest[run_id] = (created, pk)
+    chosen = sorted(latest.values())
+    payloads = dict(ReportSnapshot.objects.filter(pk__in=[pk for _, pk in chosen]).values_list("id", "payload"))
+    by_key: dict[tuple[str, str], dict[str, Any]] = {}
+    for _, pk in chosen:  # oldest first, so a newer measurement of the same version replaces an older one
+        for row in payloads[pk].get("agreement", {}).get("prompt_version", []):
+            by_key[(row["feature"], str(row["prompt_version"]))] = row
+    # Grouped by feature; within a feature, versions in the order they were first measured.
+    return [row for _, row in sorted(by_key.items(), key=lambda kv: kv[0][0])]

@@ -1,4 +1,4 @@
-"""Writes for validation: saving report snapshots."""
+"""Writes for validation: saving report snapshots, setting trust targets."""
 
 from __future__ import annotations
 
@@ -7,8 +7,12 @@ from typing import Any
 
 from django.db import transaction
 
-from validation.models import ReportSnapshot, SnapshotKind
+from validation.models import ReportSnapshot, SnapshotKind, TrustTarget
 from validation.selectors import agreement_report_for_run, prompt_comparison
+
+
+class TrustTargetError(ValueError):
+    """A target outside its range."""
 
 
 @transaction.atomic
@@ -60,3 +64,30 @@ def comparison_snapshot_create(
         payload=payload,
         created_by=user if getattr(user, "is_authenticated", False) else None,
     )
+
+
+@transaction.atomic
+def trust_target_set(
+    *, feature: str, run_id: int | None, share: float, half_width: float, user: Any = None
+) -> TrustTarget:
+    """Set the target of one feature, for one run or (``run_id=None``) as the project default."""
+    if not 0 < share <= 1:
+        raise TrustTargetError(f"target share must be within (0, 1], got {share!r}")
+    if not 0 < half_width <= 0.5:
+        raise TrustTargetError(f"half-width must be within (0, 0.5], got {half_width!r}")
+    target, _ = TrustTarget.objects.update_or_create(
+        feature=feature,
+        run_id=run_id,
+        defaults={
+            "share": share,
+            "half_width": half_width,
+            "set_by": user if getattr(user, "is_authenticated", False) else None,
+        },
+    )
+    return target
+
+
+def trust_target_clear(*, feature: str, run_id: int | None) -> int:
+    """Remove a feature's target for a run (it falls back to the project default) or its project default."""
+    deleted, _ = TrustTarget.objects.filter(feature=feature, run_id=run_id).delete()
+    return deleted

@@ -13,6 +13,7 @@ from django.shortcuts import get_object_or_404, render
 
 from accounts.roles import ANALYSTS, analyst_required, user_has_role
 from analysis.selectors import residual_analysis_list, taxonomy_list
+from charts import bar_chart
 from corpus.models import Conversation, Dataset
 from corpus.selectors import conversation_list, dataset_list, dataset_models
 from corpus.transcript import SPEAKERS
@@ -33,6 +34,16 @@ def home(request: HttpRequest) -> HttpResponse:
         runs = list(extraction_selectors.run_list_with_costs()[:RECENT])
         context |= {
             "runs": [(run, extraction_selectors.run_percent(run)) for run in runs],
+            "cost_chart": bar_chart(
+                [
+                    (f"run {run.pk} · {run.prompt_set} · {run.dataset.name}", float(getattr(run, "cost_usd", 0) or 0))
+                    for run in runs
+                ],
+                slug="cost-per-run",
+                title=f"Cost per run (USD, the {len(runs)} newest)",
+                label_title="run",
+                value_title="cost (USD)",
+            ),
             "snapshots": agreement_snapshot_latest(limit=RECENT),
             "residuals": residual_analysis_list()[:RECENT],
         }

@@ -54,6 +54,15 @@ def test_run_page_shows_progress_counts_cost_and_failures(run_id: int) -> None:
     )
     assert f"<strong>${total:.6f}</strong> for 4 conversations" in text
     assert f"<strong>${total * 250:.4f}</strong> per 1,000 conversations" in text
+    figure = re.search(r'<figure class="chart" id="chart-cost-per-feature">(.*?)</figure>', text, re.S)
+    assert figure
+    assert figure.group(1).count('class="mark') == 6  # one bar per feature with rows
+    by_feature = {
+        f: sum(Decimal(str(c)) for c in Extraction.objects.filter(feature=f).values_list("cost_usd", flat=True))
+        for f in ("subjectivity", "ai_values")
+    }
+    assert f"subjectivity: ${by_feature['subjectivity']:,.4f}" in figure.group(1)
+    assert f"ai_values: ${by_feature['ai_values']:,.4f}" in figure.group(1)
     conversation = Extraction.objects.get(status="parse_error").conversation
     assert f'<a href="/conversations/{conversation.pk}/">s1</a></td><td>response_type</td>' in text
     assert "cheering" in text  # the raw answer that could not be parsed

@@ -1,13 +1,15 @@
-"""The leads' page: role-checked, lists snapshots over time, takes a new one."""
+"""The trust page: role-checked, the verdict first with its charts, snapshots over time, targets set by leads."""
 
 from __future__ import annotations
+
+import re
 
 from django.test import Client
 
 from accounts.roles import Role
 from tests.pages import client_as
 from tests.validation.conftest import Study
-from validation.models import ReportSnapshot
+from validation.models import ReportSnapshot, TrustTarget
 from validation.services import agreement_snapshot_create
 
 
@@ -23,7 +25,7 @@ def test_page_shows_history_and_takes_a_snapshot(study: Study) -> None:
     page = lead.get(f"/validation/runs/{study.run.pk}/")
     assert page.status_code == 200
     text = page.content.decode()
-    assert "Over time" in text
+    assert "Snapshots over time" in text
     assert "80.0% ±" in text  # response type: 16 of 20
     assert "Krippendorff" in text
     posted = lead.post(f"/validation/runs/{study.run.pk}/")
@@ -33,3 +35,65 @@ def test_page_shows_history_and_takes_a_snapshot(study: Study) -> None:
     assert newest is not None
     assert posted["Location"].endswith(f"?snapshot={newest.pk}")
     assert lead.get("/validation/runs/999999/").status_code == 404
+
+
+def _figure(text: str, slug: str) -> str:
+    found = re.search(rf'<figure class="chart" id="chart-{slug}">(.*?)</figure>', text, re.S)
+    assert found, slug
+    return found.group(1)
+
+
+def test_trust_page_opens_with_the_verdict_then_draws_every_chart(study: Study) -> None:
+    snap = agreement_snapshot_create(run_id=study.run.pk, n_boot=10)
+    text = client_as(Role.LEAD).get(f"/validation/runs/{study.run.pk}/").content.decode()
+    assert text.index('class="verdicts"') < text.index("<h2>Charts</h2>") < text.index("Reliability among reviewers")
+    # Response type, 16 of 20 correct: Wilson [58.4%, 91.9%], under 95% even at its upper end.
+    row = re.search(r"<td>response_type</td>.*?</tr>", text, re.S)
+    assert row
+    assert "below target" in row.group(0)
+    assert "80.0% ± 16.8%, n = 20" in row.group(0)
+    features = snap.payload["agreement"]["feature"]
+    assert _figure(text, "agreement").count('class="mark') == len(features)
+    labels = snap.payload["response_type_confusion"]["labels"]
+    assert _figure(text, "confusion").count('class="mark') == len(labels) ** 2
+    pairs = {
+        tuple(sorted(p["annotators"]))
+        for entry in snap.payload["reliability"].values()
+        for p in (entry.get("verdict") or {}).get("cohen_kappa_pairs", [])
+    }
+    assert _figure(text, "reviewer-agreement").count('class="mark') == 2 * len(pairs) > 0
+    assert _figure(text, "agreement-trend").count('class="mark') == len(features)  # one snapshot
+    assert "data:text/csv;charset=utf-8," in _figure(text, "agreement")
+    assert "<script" not in text
+    assert ' style="' not in text.split("<nav>", 1)[1].split("</nav>", 1)[1]
+
+
+def test_only_leads_set_targets_and_a_runs_own_target_overrides_the_project_default(study: Study) -> None:
+    agreement_snapshot_create(run_id=study.run.pk, n_boot=10)
+    url = f"/validation/runs/{study.run.pk}/targets/"
+    form = {"feature": "response_type", "scope": "project", "share_pct": "75", "half_width_pct": "20"}
+    assert client_as(Role.PROMPT_ENGINEER).post(url, form).status_code == 403
+    lead = client_as(Role.LEAD)
+    assert lead.post(url, form).status_code == 302
+    page = lead.get(f"/validation/runs/{study.run.pk}/").content.decode()
+    row = re.search(r"<td>response_type</td>.*?</tr>", page, re.S)
+    assert row
+    assert "trusted" in row.group(0)  # 80.0% ± 16.8% meets ≥ 75% ± 20%
+    assert "(project)" in row.group(0)
+    assert lead.post(url, {**form, "scope": "run", "share_pct": "90"}).status_code == 302
+    row = re.search(
+        r"<td>response_type</td>.*?</tr>", lead.get(f"/validation/runs/{study.run.pk}/").content.decode(), re.S
+    )
+    assert row
+    assert "below target" in row.group(0)
+    assert "≥ 90.0% ± 20.0%" in row.group(0)
+    assert "(run)" in row.group(0)
+    assert TrustTarget.objects.count() == 2
+    bad = lead.post(url, {**form, "share_pct": "140"})
+    assert bad.status_code == 400
+    assert "Ensure this value is less than or equal to 100" in bad.content.decode()
+    assert TrustTarget.objects.count() == 2
+    assert (
+        "Set a feature&#x27;s target"
+        not in client_as(Role.PROMPT_ENGINEER).get(f"/validation/runs/{study.run.pk}/").content.decode()
+    )

@@ -51,6 +51,11 @@ def test_dashboard_for_a_lead_shows_every_step(loop: Loop) -> None:
     assert "(n=5)" in text
     assert f'<a href="/analysis/taxonomies/{loop.taxonomy.pk}/">ai-values v3</a>' in text
     assert f'<a href="/analysis/residuals/{loop.residuals.pk}/">ai_values × task</a>' in text
+    # Cost per run as a chart: one bar, $0.0440 as its label and in its numbers.
+    figure = re.search(r'<figure class="chart" id="chart-cost-per-run">(.*?)</figure>', text, re.S)
+    assert figure
+    assert figure.group(1).count('class="mark') == 1
+    assert f"run {loop.run.pk} · {loop.run.prompt_set} · alpha: $0.0440" in figure.group(1)
 
 
 def test_dashboard_for_an_annotator_leaves_out_what_they_may_not_open(loop: Loop) -> None:
