@@ -8,7 +8,7 @@ Figures, in one run:
   resident set, ``resource.getrusage``; plus the peak of Python allocations by ``tracemalloc`` in one extra run).
   Acceptance: at most 30 s and 4 GB;
 - in memory, against the reference: the same long-form labels through ``pandas.crosstab`` then statsmodels'
-  ``Table(...).standardized_resids``, and through ``analysis.residuals`` (table + the full residual matrix, the
+  ``Table(...).standardized_resids``, and through ``results.residuals`` (table + the full residual matrix, the
   same output), at sizes both finish; the two matrices are checked equal. Acceptance: at least 10x faster.
 
 Command: ``python -m bench.bench_residuals`` (``--conversations N``, ``--runs R``). The database is
@@ -90,12 +90,15 @@ def _populate(n: int) -> tuple[int, float, float]:
 
 def _measure(run_id: int, trace: bool) -> dict[str, Any]:
     """One analysis, in this process (called in a fresh subprocess)."""
-    from analysis.services import residual_analysis_create
+    from results.requests import ResidualRequest
+    from results.services import residual_analysis_create
 
     if trace:
         tracemalloc.start()
     started = time.perf_counter()
-    analysis = residual_analysis_create(rows="ai_values", cols="task", run_id=run_id, min_conversations=5)
+    analysis = residual_analysis_create(
+        request=ResidualRequest(rows="ai_values", cols="task", run_id=run_id, min_conversations=5)
+    )
     seconds = time.perf_counter() - started
     peak_trace = tracemalloc.get_traced_memory()[1] if trace else 0
     return {
@@ -118,11 +121,11 @@ def _subprocess_measure(run_id: int, trace: bool) -> dict[str, Any]:
 
 
 def _in_memory(n: int, runs: int) -> dict[str, Any]:
-    """analysis.residuals against pandas.crosstab + statsmodels Table on the same labels (medians)."""
+    """results.residuals against pandas.crosstab + statsmodels Table on the same labels (medians)."""
     from statsmodels.stats.contingency_tables import Table
 
-    from analysis.residuals import residual_table
     from bench.synthetic import generate
+    from results.residuals import residual_table
 
     data = generate(n_conversations=n, seed=SEED)
     ai, task = data.ai_values, data.task
@@ -205,7 +208,7 @@ def main(argv: list[str] | None = None) -> None:
         "",
         f"In memory, same labels, full residual matrix (median of {args.runs}):",
         "",
-        "| conversations | table | analysis.residuals | pandas.crosstab + statsmodels Table | ratio | max diff |",
+        "| conversations | table | results.residuals | pandas.crosstab + statsmodels Table | ratio | max diff |",
         "| --- | --- | --- | --- | --- | --- |",
         *(
             f"| {c['n']:,} | {c['shape']} | {c['ours']:.3f} s | {c['reference']:.3f} s | "

@@ -27,8 +27,9 @@ import numpy as np
 from sklearn.cluster import AgglomerativeClustering
 from sklearn.metrics import adjusted_rand_score
 
-from analysis.embeddings import make_embedder
-from analysis.taxonomy import TaxonomyParams, build_hierarchy, compare_hierarchies, level_sizes, read_values_tree
+from taxonomy.clustering import TaxonomyParams, build_hierarchy, compare_hierarchies, level_sizes
+from taxonomy.embeddings import make_embedder
+from taxonomy.values import read_values_tree
 
 REPO = Path(__file__).resolve().parent.parent
 DATA = REPO.parent / "shared" / "data" / "values-in-the-wild"

@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from analysis.residuals import LabelSet
+from results.labels import LabelSet
 
 if TYPE_CHECKING:
     from corpus.models import Dataset
@@ -136,7 +136,7 @@ class SyntheticConfig:
 
 @dataclass(frozen=True)
 class SyntheticData:
-    """Generated labels, in the long form ``analysis.residuals`` takes; conversations are 0..n-1."""
+    """Generated labels, in the long form ``results.residuals`` takes; conversations are 0..n-1."""
 
     config: SyntheticConfig
     ai_values: LabelSet

@@ -11,11 +11,13 @@ from django.contrib.auth import get_user_model
 from django.test import Client
 
 from accounts.roles import user_add_role
-from analysis.models import ResidualAnalysis, Taxonomy, TaxonomySource
-from analysis.services import residual_analysis_create
 from corpus.models import Conversation, Dataset
 from extraction.models import Extraction, ExtractionRun, ExtractionStatus, RunStatus
 from extraction.services import run_refresh_progress
+from results.models import ResidualAnalysis
+from results.requests import ResidualRequest
+from results.services import residual_analysis_create
+from taxonomy.models import Taxonomy, TaxonomySource
 from tests.validation import factories as f
 from validation.models import ReportSnapshot
 from validation.services import agreement_snapshot_create
@@ -146,7 +148,9 @@ def build_loop() -> Loop:
     snapshot = agreement_snapshot_create(run_id=run.pk, n_boot=10)
     taxonomy = Taxonomy.objects.create(name="ai-values", version=3, source=TaxonomySource.IMPORTED)
     residuals = residual_analysis_create(
-        rows="ai_values", cols="task", dataset_id=alpha.pk, min_conversations=5, subjective_only=False
+        request=ResidualRequest(
+            rows="ai_values", cols="task", dataset_id=alpha.pk, min_conversations=5, subjective_only=False
+        )
     )
     assert parse_error is not None
     run.refresh_from_db()

@@ -9,8 +9,9 @@ from django.test import Client
 from django.urls import URLPattern, reverse
 
 from accounts.roles import Role
-from analysis import page_urls as analysis_pages
 from extraction import page_urls as extraction_pages
+from results import page_urls as results_pages
+from taxonomy import page_urls as taxonomy_pages
 from tests.pages import Loop, build_loop, client_as, strict_templates
 from validation import page_urls as validation_pages
 from workbench import urls as workbench_pages
@@ -19,7 +20,7 @@ from workbench import urls as workbench_pages
 POST_ONLY = {"validation-trust-target"}
 PAGE_NAMES = sorted(
     p.name
-    for module in (workbench_pages, extraction_pages, validation_pages, analysis_pages)
+    for module in (workbench_pages, extraction_pages, validation_pages, taxonomy_pages, results_pages)
     for p in module.urlpatterns
     if isinstance(p, URLPattern) and p.name and p.name not in POST_ONLY
 )

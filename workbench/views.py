@@ -12,13 +12,14 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 
 from accounts.roles import ANALYSTS, analyst_required, user_has_role
-from analysis.selectors import residual_analysis_list, taxonomy_list
 from charts import bar_chart
 from corpus.models import Conversation, Dataset
 from corpus.selectors import conversation_list, dataset_list, dataset_models
 from corpus.transcript import SPEAKERS
 from extraction import selectors as extraction_selectors
 from extraction.models import ExtractionRun
+from results.selectors import residual_analysis_list
+from taxonomy.selectors import taxonomy_list
 from validation.selectors import agreement_snapshot_latest, conversation_reviews
 
 PAGE_SIZE = 50

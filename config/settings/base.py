@@ -36,7 +36,9 @@ INSTALLED_APPS = [
     "extraction",
     "annotate",
     "validation",
-    "analysis",
+    "analysis",  # migrations only: its models moved to taxonomy and results
+    "taxonomy",
+    "results",
     "workbench",
 ]
 

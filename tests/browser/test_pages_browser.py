@@ -104,6 +104,20 @@ def crawl(
     return seen
 
 
+def _charts_drawn(browser: Any, url: str) -> int:
+    """Each chart on the page is an SVG on screen with at least one data mark when its numbers table has rows."""
+    figures = browser.find_elements(By.CSS_SELECTOR, "figure.chart")
+    for figure in figures:
+        title = figure.find_element(By.TAG_NAME, "figcaption").text
+        svg = figure.find_element(By.CSS_SELECTOR, ".chart-body svg")
+        assert min(svg.size["width"], svg.size["height"]) > 0, f"{url}: chart {title!r} takes no space"
+        marks = len(svg.find_elements(By.CSS_SELECTOR, ".mark"))
+        rows = figure.find_elements(By.CSS_SELECTOR, ".chart-numbers tr td:not(.muted)")
+        if rows:
+            assert marks > 0, f"{url}: chart {title!r} has numbers but draws no mark"
+    return len(figures)
+
+
 def _label(origin: str, url: str) -> str:
     parts = urlsplit(url.removeprefix(origin))
     return (parts.path.strip("/") or "home") + (f"_{parts.query}" if parts.query else "")
@@ -115,11 +129,13 @@ def test_every_page_a_role_reaches_opens_offline(
 ) -> None:
     login_as(role)
     origin = live_app.url
+    charts: Counter[str] = Counter()
 
     def check(url: str) -> None:
         text = browser.find_element(By.TAG_NAME, "body").text
         assert not [t for t in ERROR_TEXTS if t in text], f"{url} shows an error page"
         assert browser.find_elements(By.CSS_SELECTOR, "nav a[href='/']"), f"{url} is outside the site's layout"
+        charts[_view_name(url)] += _charts_drawn(browser, url)
         screenshot(_label(origin, url))
         network.assert_local()
 
@@ -132,6 +148,7 @@ def test_every_page_a_role_reaches_opens_offline(
         views = {_view_name(url) for url in pages}
         assert {"dataset-page", "conversation-page", "extraction-run-page", "validation-run-page"} <= views, views
         assert {"taxonomy-detail-page", "residual-page"} <= views, views
+        assert charts["validation-run-page"] > 0, charts  # the agreement page draws its figures
 
 
 @pytest.mark.parametrize("role", [Role.ANNOTATOR, None], ids=lambda r: r or "no-role")
@@ -178,16 +195,24 @@ def test_the_admin_link_is_shown_to_staff_only(
 def test_pages_read_at_a_phone_width(
     loop: Any, browser: Any, network: NetworkLog, login_as: Any, live_app: Any, screenshot: Any
 ) -> None:
-    """With the viewport meta tag a 390 px wide phone lays the page out at 390 CSS px, not a shrunken 980 px."""
+    """With the viewport meta tag a 390 px wide phone lays each page out at 390 CSS px (not a shrunken 980 px), and
+    wide tables and charts scroll inside their own box rather than the page scrolling sideways."""
     login_as(Role.LEAD)
     browser.execute_cdp_cmd(
         "Emulation.setDeviceMetricsOverride", {"width": 390, "height": 844, "deviceScaleFactor": 1, "mobile": True}
     )
-    browser.get(live_app.url + "/")
-    # the layout viewport: 980 px on a phone without the meta tag
-    assert browser.execute_script("return document.documentElement.clientWidth") == 390
-    font_px = browser.execute_script("return parseFloat(getComputedStyle(document.body).fontSize)")
-    assert font_px >= 16
-    # wide tables scroll inside their own box: the page itself does not scroll sideways
-    assert browser.execute_script("return document.documentElement.scrollWidth") <= 390
-    screenshot("390px")
+    origin = live_app.url
+    too_wide: dict[str, int] = {}
+
+    def check(url: str) -> None:
+        assert browser.execute_script("return document.documentElement.clientWidth") == 390, url
+        font_px = browser.execute_script("return parseFloat(getComputedStyle(document.body).fontSize)")
+        assert font_px >= 16, url
+        width = browser.execute_script("return document.documentElement.scrollWidth")
+        if width > 390:
+            too_wide[_label(origin, url)] = width
+        screenshot(_label(origin, url))
+
+    pages = crawl(browser, network, origin, on_page=check)
+    assert len(pages) >= 8
+    assert not too_wide, f"pages wider than the phone: {too_wide}"

@@ -1,0 +1,1 @@
+"""Results: contingency tables with adjusted residuals between extracted features, and descriptive results."""

@@ -1,0 +1,173 @@
+"""REST endpoints of the results app (mounted at /api/analysis/). Reads of stored analyses need a login; running
+one and the descriptive results need a lead or a prompt engineer."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from django.conf import settings
+from django.shortcuts import get_object_or_404
+from rest_framework import serializers, status
+from rest_framework.generics import ListAPIView, RetrieveAPIView
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts.roles import HasRole, Role
+from extraction.models import Feature
+from results.models import ResidualAnalysis, ResidualCell
+from results.requests import ResidualRequest
+from results.selectors import Scope, descriptive_results, residual_analysis_list, residual_cells
+from results.services import CELL_COLUMNS, AnalysisRequestError, residual_analysis_check
+from results.tasks import residual_analysis_task
+
+ANALYSTS = HasRole.of(Role.LEAD, Role.PROMPT_ENGINEER)
+
+
+class ResidualAnalysisSerializer(serializers.ModelSerializer[ResidualAnalysis]):
+    class Meta:
+        model = ResidualAnalysis
+        fields = [
+            "id",
+            "row_feature",
+            "col_feature",
+            "row_level",
+            "col_level",
+            "row_taxonomy",
+            "col_taxonomy",
+            "dataset",
+            "run",
+            "params",
+            "summary",
+            "n_conversations",
+            "critical_value",
+            "created_at",
+        ]
+
+
+class ResidualCellSerializer(serializers.ModelSerializer[ResidualCell]):
+    class Meta:
+        model = ResidualCell
+        fields = list(CELL_COLUMNS)
+
+
+class ResidualAnalysisListApi(APIView):
+    """GET: stored residual analyses (?request_key=). POST (lead, prompt engineer): queue one."""
+
+    class InputSerializer(serializers.Serializer[dict[str, Any]]):
+        rows = serializers.ChoiceField(choices=Feature.values)
+        cols = serializers.ChoiceField(choices=Feature.values)
+        dataset = serializers.IntegerField(required=False, allow_null=True)
+        run = serializers.IntegerField(required=False, allow_null=True)
+        row_level = serializers.IntegerField(required=False, allow_null=True, min_value=0)
+        col_level = serializers.IntegerField(required=False, allow_null=True, min_value=0)
+        row_taxonomy = serializers.IntegerField(required=False, allow_null=True)
+        col_taxonomy = serializers.IntegerField(required=False, allow_null=True)
+        min_conversations = serializers.IntegerField(required=False, allow_null=True, min_value=1)
+        alpha = serializers.FloatField(required=False, default=0.05, min_value=1e-12, max_value=0.5)
+        comparisons = serializers.ChoiceField(choices=["rows", "cols", "cells"], default="rows")
+        top_k = serializers.IntegerField(required=False, default=10, min_value=0, max_value=100)
+        subjective_only = serializers.BooleanField(required=False, default=True)
+        include_none = serializers.BooleanField(required=False, default=False)
+
+    def get_permissions(self):  # type: ignore[no-untyped-def]
+        return [IsAuthenticated()] if self.request.method == "GET" else [ANALYSTS()]
+
+    def get(self, request: Request) -> Response:
+        qs = residual_analysis_list()
+        if request.query_params.get("request_key"):
+            qs = qs.filter(request_key=request.query_params["request_key"])
+        return Response(ResidualAnalysisSerializer(qs[:200], many=True).data)
+
+    def post(self, request: Request) -> Response:
+        """Check the request, queue the analysis, answer 202 with the key to poll ``GET residuals/?request_key=``."""
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        v = data.validated_data
+        residual_request = ResidualRequest(
+            rows=v["rows"],
+            cols=v["cols"],
+            dataset_id=v.get("dataset"),
+            run_id=v.get("run"),
+            row_level=v.get("row_level"),
+            col_level=v.get("col_level"),
+            row_taxonomy_id=v.get("row_taxonomy"),
+            col_taxonomy_id=v.get("col_taxonomy"),
+            min_conversations=v.get("min_conversations"),
+            alpha=v["alpha"],
+            comparisons=v["comparisons"],
+            top_k=v["top_k"],
+            subjective_only=v["subjective_only"],
+            include_none=v["include_none"],
+        )
+        try:
+            residual_analysis_check(request=residual_request)
+        except AnalysisRequestError as exc:
+            raise serializers.ValidationError({"detail": [str(exc)]}) from exc
+        request_key = uuid.uuid4().hex
+        result = residual_analysis_task.delay(
+            request_key=request_key, params=residual_request.as_dict(), user_id=request.user.pk
+        )
+        return Response(
+            {"request_key": request_key, "task_id": result.id, "poll": f"{request.path}?request_key={request_key}"},
+            status=status.HTTP_202_ACCEPTED,
+        )
+
+
+class ResidualAnalysisDetailApi(RetrieveAPIView[ResidualAnalysis]):
+    serializer_class = ResidualAnalysisSerializer
+    queryset = ResidualAnalysis.objects.all()
+
+
+class ResidualCellListApi(ListAPIView[ResidualCell]):
+    """Reported cells, strongest first; ?significant=true|false, ?row=, ?col=, ?negative=true (most negative first),
+    ?limit= (default 100, at most 5000)."""
+
+    serializer_class = ResidualCellSerializer
+
+    def get_queryset(self):  # type: ignore[no-untyped-def]
+        analysis = get_object_or_404(ResidualAnalysis, pk=self.kwargs["pk"])
+        params = self.request.query_params
+        significant = params.get("significant")
+        qs = residual_cells(
+            analysis=analysis,
+            significant=None if significant is None else significant.lower() in {"1", "true", "yes"},
+            row=params.get("row"),
+            col=params.get("col"),
+            negative=params.get("negative", "").lower() in {"1", "true", "yes"},
+        )
+        try:
+            limit = min(max(int(params.get("limit", 100)), 1), 5000)
+        except ValueError as exc:
+            raise serializers.ValidationError({"limit": ["must be an integer"]}) from exc
+        return qs[:limit]
+
+
+class DescriptiveResultsApi(APIView):
+    """The paper's descriptive tables for ?dataset= or ?run= (or everything), with the privacy threshold applied;
+    ?min_conversations= may only raise the configured threshold."""
+
+    permission_classes = [ANALYSTS]
+
+    def get(self, request: Request) -> Response:
+        params = request.query_params
+        try:
+            dataset = int(params["dataset"]) if params.get("dataset") else None
+            run = int(params["run"]) if params.get("run") else None
+            k = int(params.get("min_conversations", settings.ANALYSIS_MIN_CONVERSATIONS))
+            top = min(max(int(params.get("top", 20)), 1), 200)
+        except ValueError as exc:
+            raise serializers.ValidationError(
+                {"detail": ["dataset, run, min_conversations and top are integers"]}
+            ) from exc
+        # Lowering the threshold through the API would defeat it.
+        k = max(k, settings.ANALYSIS_MIN_CONVERSATIONS)
+        tables = descriptive_results(
+            scope=Scope(dataset_id=dataset, run_id=run),
+            min_conversations=k,
+            top=top,
+            subjective_only=params.get("subjective_only", "true").lower() not in {"0", "false", "no"},
+        )
+        return Response({"min_conversations": k, "tables": {key: t.to_dict() for key, t in tables.items()}})
