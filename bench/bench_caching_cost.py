@@ -33,11 +33,12 @@ from dataclasses import dataclass, replace
 from decimal import Decimal
 from pathlib import Path
 
-from bench.fake_anthropic import FakeAnthropic, FakeConfig
-from bench.fake_anthropic.harness import REPO_ROOT
 from bench.report import record as record_benchmark
-from extraction.llm import AnthropicProvider, LLMCall, LLMResult, MessageBatches, RetryPolicy, make_client
+from extraction.llm import AnthropicProvider, MessageBatches, RetryPolicy, make_client
+from extraction.llm_types import LLMCall, LLMResult
 from extraction.ratelimit import Limits, LocalRateLimiter
+from testing.fake_anthropic import FakeAnthropic, FakeConfig
+from testing.fake_anthropic.harness import REPO_ROOT
 
 DEFAULT_DATA = REPO_ROOT.parent / "shared" / "data" / "hh-rlhf" / "harmless-base-test.jsonl.gz"
 TITLE = "Prompt caching and batch cost (bench.bench_caching_cost)"

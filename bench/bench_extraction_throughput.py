@@ -28,9 +28,9 @@ import sys
 import time
 from pathlib import Path
 
-from bench.fake_anthropic import FakeAnthropic, FakeConfig
-from bench.fake_anthropic.harness import REPO_ROOT, WorkerPool, redis_flush, worker_env
 from bench.report import record as record_benchmark
+from testing.fake_anthropic import FakeAnthropic, FakeConfig
+from testing.fake_anthropic.harness import REPO_ROOT, WorkerPool, redis_flush, worker_env
 
 DEFAULT_DATA = REPO_ROOT.parent / "shared" / "data" / "hh-rlhf" / "harmless-base-test.jsonl.gz"
 DATASET = "bench-hh-rlhf"
@@ -213,7 +213,7 @@ def main(argv: list[str] | None = None) -> int:
             f"All six paper-v1 features (subjectivity filter off) for {args.conversations} hh-rlhf conversations "
             f"(harmless-base test split), {args.workers} Celery worker processes x {args.concurrency} threads on "
             f"Redis and PostgreSQL, shared Redis rate limiter at {args.rpm}/min, against the local fake API "
-            f"(`bench/fake_anthropic`, {args.latency_ms:.0f} ms latency, 429 with retry-after above "
+            f"(`testing/fake_anthropic`, {args.latency_ms:.0f} ms latency, 429 with retry-after above "
             f"{args.rpm}/min). Reference: the limit itself. 2 shared cores.\n\n"
             + "\n".join(f"- {line}" for line in lines)
         )

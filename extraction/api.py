@@ -19,7 +19,7 @@ from accounts.roles import HasRole, Role
 from extraction import selectors
 from extraction.features import ALL_FEATURES
 from extraction.models import ExtractionRun
-from extraction.services import PROVIDERS, RunError, provider_check, run_cancel, run_create, run_queue, run_start
+from extraction.services import PROVIDERS, RunError, provider_check, run_cancel, run_create, run_launch
 
 RUN_ROLES = HasRole.of(Role.PROMPT_ENGINEER, Role.LEAD)
 
@@ -107,13 +107,7 @@ class RunListCreateApi(APIView):
             provider_check(provider=data.get("provider", "replay"))
             with transaction.atomic():
                 run = run_create(created_by=request.user, **data)
-                if data["batch"]:
-                    from extraction.tasks import extraction_batch_step
-
-                    run_start(run=run)
-                    transaction.on_commit(lambda: extraction_batch_step.delay(run.pk))  # type: ignore[attr-defined]
-                else:
-                    run_queue(run=run)
+                run_launch(run=run, where="queue")
         except RunError as exc:
             return Response({"detail": str(exc)}, status=status.HTTP_400_BAD_REQUEST)
         run.refresh_from_db()

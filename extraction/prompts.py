@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from extraction.features import ALL_FEATURES, FEATURE_LABELS
-from extraction.llm import PromptParts
+from extraction.llm_types import PromptParts
 
 if TYPE_CHECKING:
     from extraction.models import PromptVersion

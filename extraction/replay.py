@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from extraction.llm import LLMCall, LLMResult, Usage
+from extraction.llm_types import LLMCall, LLMResult, Usage
 
 RECORD_FIELDS = ("dataset", "external_id", "feature", "prompt_hash", "text")
 USAGE_FIELDS = ("input_tokens", "output_tokens", "cache_creation_input_tokens", "cache_read_input_tokens")

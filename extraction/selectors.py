@@ -103,7 +103,7 @@ def run_pending(*, run: ExtractionRun) -> dict[int, tuple[str, ...]]:
 
 
 def run_progress(*, run: ExtractionRun) -> RunProgress:
-    """Items to do, done and failed, from the rows (see extraction.services for the definitions)."""
+    """Items to do, done and failed, from the rows (see extraction.services.runs for the definitions)."""
     features = list(run.options.get("features", []))
     n_conv = run_conversations(run=run).count()
     items = run_items(run=run)

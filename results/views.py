@@ -8,9 +8,14 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 
 from accounts.roles import Role, user_has_role
+from results.figures import residual_figure
 from results.selectors import residual_analysis_list, residual_cells, residual_strongest
 
 TOP_SHOWN = 50
+# The strongest positive cells read for the chart: enough for every panel's bars, few enough to stay fast when
+# thousands of cells are significant (the paper's 3,307 values x 1,000+ tasks).
+CHART_CELLS = 2000
+CELL_FIELDS = ("row_label", "col_label", "residual", "significant", "observed", "expected")
 
 
 def _require_analyst(request: HttpRequest) -> None:
@@ -36,5 +41,11 @@ def residual_detail_page(request: HttpRequest, pk: int) -> HttpResponse:
         "positive": residual_strongest(analysis=analysis, limit=TOP_SHOWN),
         "negative": residual_strongest(analysis=analysis, negative=True, limit=TOP_SHOWN),
         "top_shown": TOP_SHOWN,
+        "chart": residual_figure(
+            list(residual_cells(analysis=analysis).filter(residual__gt=0).values(*CELL_FIELDS)[:CHART_CELLS]),
+            critical=analysis.critical_value,
+            row_feature=analysis.row_feature,
+            col_feature=analysis.col_feature,
+        ),
     }
     return render(request, "results/residual_detail.html", context)

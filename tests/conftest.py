@@ -21,7 +21,7 @@ IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
 # The fake Anthropic server fixture (``fake_anthropic``) for the LLM client's tests, and the session's throwaway
 # Label Studio (``local_label_studio``, ``label_studio``), shared by tests/annotate and tests/browser.
-pytest_plugins = ["bench.fake_anthropic.pytest_plugin", "tests.labelstudio_fixtures"]
+pytest_plugins = ["testing.fake_anthropic.pytest_plugin", "tests.labelstudio_fixtures"]
 
 
 def missing_service(reason: str) -> None:
@@ -106,7 +106,7 @@ def celery_broker_url(redis_url: str) -> str:
 @pytest.fixture
 def celery_worker_process(celery_broker_url: str, transactional_db: None) -> Iterator[str]:
     """One real worker process on Redis, sharing the test database; yields the broker URL."""
-    from bench.fake_anthropic.harness import WorkerPool
+    from testing.fake_anthropic.harness import WorkerPool
 
     pool = WorkerPool(env=worker_env(celery_broker_url), count=1, concurrency=1, pool="prefork").start()
     time.sleep(0.5)

@@ -84,3 +84,20 @@ def test_the_api_docs_load_swagger_ui_from_the_apps_static_files() -> None:
 
 def test_the_api_docs_need_a_login() -> None:
     assert Client().get(reverse("api-docs")).status_code in (401, 403)
+
+
+def test_the_layout_and_error_pages_carry_no_inline_style_or_script() -> None:
+    """The layout's styles come from a static file, so a Content-Security-Policy allowing only the app's own styles
+    and scripts keeps them."""
+    lead = client_as(Role.LEAD)
+    pages = [
+        Client().get(reverse("login")),
+        client_as(Role.ANNOTATOR).get(reverse("home")),
+        lead.get("/no-such-page/"),
+        client_as(None).get(reverse("taxonomy-list-page")),
+    ]
+    for response in pages:
+        text = response.content.decode()
+        assert "/static/workbench/site.css" in text, response.request["PATH_INFO"]
+        for inline in ("<style", "style=", "<script"):
+            assert inline not in text, (response.request["PATH_INFO"], inline)

@@ -147,7 +147,7 @@ LLM_OUTPUT_TOKENS_PER_MINUTE = env.int("LLM_OUTPUT_TOKENS_PER_MINUTE", default=0
 LLM_MAX_RETRIES = env.int("LLM_MAX_RETRIES", default=6)
 LLM_TIMEOUT_S = env.float("LLM_TIMEOUT_S", default=120.0)
 
-# Extraction runs (extraction/services.py). Models per feature override the prompt files' defaults,
+# Extraction runs (extraction/services/). Models per feature override the prompt files' defaults,
 # e.g. EXTRACTION_MODELS="ai_values=claude-opus-4-5,task=claude-haiku-4-5".
 EXTRACTION_PROMPTS_DIR = BASE_DIR / "prompts"
 EXTRACTION_PROVIDER = env("EXTRACTION_PROVIDER", default="replay")  # "replay" (no key) or "anthropic"
@@ -179,7 +179,7 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("CELERY_VISIBIL
 # clusters with an LLM; empty = clusters are named after their most central member (flagged as fallback names).
 TAXONOMY_EMBEDDING_MODEL = env("TAXONOMY_EMBEDDING_MODEL", default="")
 TAXONOMY_EMBEDDING_CACHE = env("TAXONOMY_EMBEDDING_CACHE", default=str(BASE_DIR / "var" / "embeddings"))
-TAXONOMY_NAMER = env("TAXONOMY_NAMER", default="")  # e.g. extraction.services.text_complete
+TAXONOMY_NAMER = env("TAXONOMY_NAMER", default="")  # e.g. extraction.services.namer_complete
 # Free-form completions through the extraction client (taxonomy naming).
 LLM_TEXT_MODEL = env("LLM_TEXT_MODEL", default="claude-sonnet-4-6")
 LLM_TEXT_MAX_TOKENS = env.int("LLM_TEXT_MAX_TOKENS", default=300)

@@ -1,4 +1,5 @@
-"""The trust page in headless Chromium, as a lead: the verdict first, then every chart drawn with one mark per datum.
+"""The charts in headless Chromium, as a lead. The trust page: the verdict first, then every chart drawn with one mark
+per datum; and the residual, taxonomy and cost charts on their pages.
 
 Marks are counted in the browser's DOM (what was drawn), against the numbers of the snapshot the page shows; the
 page is also drawn at a phone's width (390 px): the verdicts fit the screen, a wide chart scrolls inside its own box.
@@ -7,6 +8,7 @@ page is also drawn at a phone's width (390 px): the verdicts fit the screen, a w
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,7 +16,10 @@ from django.urls import reverse
 from selenium.webdriver.common.by import By
 
 from accounts.roles import Role
+from taxonomy.services import taxonomy_import_tree
 from tests.browser.conftest import NetworkLog
+from tests.pages import build_loop
+from tests.taxonomy.test_taxonomy_services import TREE
 from tests.validation.conftest import Study, study  # noqa: F401 - the reviewed study, as a fixture here too
 from validation.services import agreement_snapshot_create
 
@@ -80,4 +85,31 @@ def test_a_lead_sees_the_verdict_first_and_every_chart_drawn(
     headline = browser.find_element(By.CSS_SELECTOR, "table.verdicts .headline")
     assert headline.location["x"] + headline.size["width"] <= page_width
     screenshot("trust page at 390 px")
+    network.assert_local()
+
+
+def test_the_residual_taxonomy_and_cost_charts_are_drawn_on_their_pages(
+    transactional_db: None,
+    tmp_path: Path,
+    browser: Any,
+    live_app: Any,
+    login_as: Callable[..., Any],
+    network: NetworkLog,
+    screenshot: Callable[[str], Any],
+) -> None:
+    loop = build_loop()
+    tree = tmp_path / "values_tree.csv"
+    tree.write_text(TREE, encoding="utf-8")
+    taxonomy = taxonomy_import_tree(path=tree, name="small")
+    login_as(Role.LEAD)
+    pages = [
+        ("residual-page", [loop.residuals.pk], "chart-residual-panels", 2),  # empathy and accuracy, one per task
+        ("taxonomy-detail-page", [taxonomy.pk], "chart-taxonomy", 10),  # every node of the file
+        ("extraction-run-page", [loop.run.pk], "chart-cost-per-feature", 2),  # ai_values and task
+        ("home", [], "chart-cost-per-run", 1),
+    ]
+    for name, args, chart, marks in pages:
+        browser.get(live_app.url + reverse(name, args=args))
+        assert _marks(browser)[chart] == marks, name
+        screenshot(name)
     network.assert_local()

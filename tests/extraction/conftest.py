@@ -11,7 +11,7 @@ import pytest
 
 from corpus.models import Dataset
 from corpus.services import conversation_import
-from extraction.llm import Usage
+from extraction.llm_types import Usage
 from extraction.prompts import load_prompt_set
 from extraction.replay import RecordingKey, recording_line
 

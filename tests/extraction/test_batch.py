@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from bench.fake_anthropic import FakeAnthropic
-from extraction.llm import LLMCall, MessageBatches, PromptParts, RetryPolicy, make_client
+from extraction.llm import MessageBatches, RetryPolicy, make_client
+from extraction.llm_types import LLMCall, PromptParts
+from testing.fake_anthropic import FakeAnthropic
 
 SYSTEM = "You analyze conversations between a user and an AI assistant. " * 120  # ~1,900 tokens: cacheable
 

@@ -14,13 +14,14 @@ from typing import Any
 
 import pytest
 
-from bench.fake_anthropic import FakeAnthropic
 from extraction.costs import TokenCounts, call_cost, price_for, settings_prices
-from extraction.llm import AnthropicProvider, LLMCall, MessageBatches, RetryPolicy, make_client
+from extraction.llm import AnthropicProvider, MessageBatches, RetryPolicy, make_client
+from extraction.llm_types import LLMCall
 from extraction.models import BatchStatus, Extraction, ExtractionBatch, ExtractionStatus, RunStatus
 from extraction.ratelimit import Limits, LocalRateLimiter
 from extraction.selectors import run_report
 from extraction.services import run_batch_execute, run_batch_step, run_create, run_execute
+from testing.fake_anthropic import FakeAnthropic
 
 
 def live_provider(fake: FakeAnthropic, *, max_retries: int = 2) -> AnthropicProvider:
@@ -204,7 +205,7 @@ def test_batch_run_dying_before_the_api_saw_the_batch_submits_it_once(
 
 
 def call_parts() -> Any:
-    from extraction.llm import PromptParts
+    from extraction.llm_types import PromptParts
 
     return PromptParts(system="", transcript="<conversation>\nHuman: hi\n</conversation>", instructions="Task?")
 

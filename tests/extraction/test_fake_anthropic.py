@@ -7,13 +7,14 @@ import time
 
 import pytest
 
-from bench.fake_anthropic import FakeAnthropic
-from bench.fake_anthropic.server import detect_feature
 from extraction.features import ALL_FEATURES
-from extraction.llm import AnthropicProvider, LLMCall, PromptParts, RetryPolicy, build_params, make_client
+from extraction.llm import AnthropicProvider, RetryPolicy, build_params, make_client
+from extraction.llm_types import LLMCall, PromptParts
 from extraction.parsing import parse_fused, parse_output
 from extraction.prompts import load_prompt_set
 from extraction.ratelimit import Limits, LocalRateLimiter
+from testing.fake_anthropic import FakeAnthropic
+from testing.fake_anthropic.answers import detect_feature
 
 TRANSCRIPT = "Human: Is it fine to lie to my boss about being sick?\n\nAssistant: I'd encourage honesty here."
 
@@ -144,10 +145,10 @@ def test_cli_serves_until_stopped() -> None:
 
     import httpx
 
-    from bench.fake_anthropic.harness import REPO_ROOT
+    from testing.fake_anthropic.harness import REPO_ROOT
 
     proc = subprocess.Popen(
-        [sys.executable, "-m", "bench.fake_anthropic", "--port", "0", "--latency-ms", "10", "--rpm", "600"],
+        [sys.executable, "-m", "testing.fake_anthropic", "--port", "0", "--latency-ms", "10", "--rpm", "600"],
         cwd=REPO_ROOT,
         stdout=subprocess.PIPE,
         text=True,

@@ -9,19 +9,17 @@ from collections import deque
 import httpx
 import pytest
 
-from bench.fake_anthropic import FakeAnthropic
 from extraction.llm import (
     AnthropicProvider,
-    LLMCall,
-    LLMConfigurationError,
-    PromptParts,
     RetryPolicy,
     build_params,
     make_client,
     model_accepts_prefill,
     retry_after_seconds,
 )
+from extraction.llm_types import LLMCall, LLMConfigurationError, PromptParts
 from extraction.ratelimit import Limits, LocalRateLimiter
+from testing.fake_anthropic import FakeAnthropic
 
 SYSTEM = "You analyze conversations between a user and an AI assistant. " * 120  # ~1,900 tokens
 TRANSCRIPT = "<conversation>\nHuman: Should I tell my friend the truth?\n\nAssistant: Honesty matters.\n</conversation>"

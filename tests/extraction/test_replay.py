@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from extraction.llm import LLMCall, PromptParts, Usage
+from extraction.llm_types import LLMCall, PromptParts, Usage
 from extraction.replay import (
     MissingRecordingError,
     RecordingFileError,

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from extraction.llm import LLMCall, LLMResult, Usage
+from extraction.llm_types import LLMCall, LLMResult, Usage
 from extraction.models import Extraction, ExtractionRun, ExtractionStatus, RunStatus
 from extraction.replay import MissingRecordingError, ReplayProvider
 from extraction.services import (

@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 import redis
 
-from bench.fake_anthropic.harness import WorkerPool, redis_flush, wait_until, worker_env
 from extraction.models import Extraction, ExtractionRun, RunStatus
 from extraction.services import run_create, run_queue
+from testing.fake_anthropic.harness import WorkerPool, redis_flush, wait_until, worker_env
 from tests.conftest import session_database_url
 from tests.extraction.conftest import RecordingsWriter
 

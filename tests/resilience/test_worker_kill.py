@@ -15,8 +15,8 @@ import pytest
 import redis
 from celery import Celery
 
-from bench.fake_anthropic import FakeAnthropic
-from bench.fake_anthropic.harness import WorkerPool, redis_flush, wait_until, worker_env
+from testing.fake_anthropic import FakeAnthropic
+from testing.fake_anthropic.harness import WorkerPool, redis_flush, wait_until, worker_env
 from tests.conftest import session_database_url
 
 # A Redis database this test may flush, for the workers' broker.

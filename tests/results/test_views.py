@@ -38,6 +38,13 @@ def test_residual_page_shows_the_associations_and_what_privacy_suppressed(loop: 
     assert "-4.47" not in positive
     negative = text.split("<h2>Strongest negative associations</h2>")[1]
     assert "<td>4.47</td>" not in negative
+    # The Figure 3 chart: a panel per task with its positive cells (empathy, accuracy), both over the line.
+    figure = text.split('<figure class="chart" id="chart-residual-panels">')[1].split("</figure>")[0]
+    assert figure.count('class="mark') == 2
+    assert figure.count('fill="#bbbbbb"') == 0
+    assert "relationship advice / empathy: residual 4.47" in figure
+    assert "coding help / accuracy: residual 4.47" in figure
+    assert f"critical {norm.isf(0.05 / 2 / 2):.2f}" in figure
     # dominance is in 2 conversations, under k = 5: counted in the note, shown nowhere.
     assert "Privacy threshold k = 5." in text
     assert "1 ai_values value, 0 task values" in text

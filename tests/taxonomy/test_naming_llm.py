@@ -7,9 +7,9 @@ from typing import Any
 import numpy as np
 import pytest
 
-from bench.fake_anthropic import FakeAnthropic
 from taxonomy.clustering import TaxonomyParams
 from taxonomy.services import taxonomy_build, taxonomy_namer
+from testing.fake_anthropic import FakeAnthropic
 
 VALUES = [f"value {i}" for i in range(24)]
 
@@ -36,7 +36,7 @@ def test_clusters_are_named_by_the_model_through_the_extraction_client(
 ) -> None:
     settings.ANTHROPIC_BASE_URL = fake_anthropic.base_url
     settings.ANTHROPIC_API_KEY = "test-key"
-    settings.TAXONOMY_NAMER = "extraction.services.text_complete"
+    settings.TAXONOMY_NAMER = "extraction.services.namer_complete"
     taxonomy = taxonomy_build(
         values=VALUES,
         name="named",
@@ -58,6 +58,6 @@ def test_an_unconfigured_client_is_a_naming_error_not_a_traceback(settings: Any)
     from taxonomy.naming import NamingError
 
     settings.ANTHROPIC_API_KEY = ""
-    settings.TAXONOMY_NAMER = "extraction.services.text_complete"
+    settings.TAXONOMY_NAMER = "extraction.services.namer_complete"
     with pytest.raises(NamingError, match="ANTHROPIC_API_KEY"):
         taxonomy_namer().name_cluster(["honesty", "truthfulness"])

@@ -10,19 +10,19 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
 from extraction import selectors
-from extraction.llm import LLMConfigurationError, LLMUnavailableError
+from extraction.llm_types import LLMConfigurationError, LLMUnavailableError
 from extraction.management.commands._report import report_lines
 from extraction.models import ExtractionRun, RunStatus
 from extraction.replay import MissingRecordingError
 from extraction.services import (
     PROVIDERS,
+    BatchStep,
     RunError,
     provider_check,
-    run_batch_execute,
     run_create,
-    run_execute,
     run_find_resumable,
-    run_queue,
+    run_incomplete_conversation_ids,
+    run_launch,
 )
 
 
@@ -79,7 +79,14 @@ class Command(BaseCommand):
             if run is not None and run.provider != provider:
                 run = None
             if run is None:
-                done = self._completed_run(opts["dataset"], opts["prompts"], features, options, provider)
+                done = run_find_resumable(
+                    dataset=opts["dataset"],
+                    prompt_set=opts["prompts"],
+                    features=features,
+                    options=options,
+                    provider=provider,
+                    finished=True,
+                )
                 if done is not None:
                     self.stdout.write(f"run {done.pk} already extracted every item with these options; nothing to do")
                     for line in report_lines(selectors.run_report(run=done, failure_limit=30)):
@@ -111,47 +118,17 @@ class Command(BaseCommand):
         if run.status != RunStatus.SUCCEEDED:
             raise CommandError(f"run {run.pk} ended {run.status}: {run.error or 'see the report above'}")
 
-    def _completed_run(
-        self, dataset: str, prompt_set: str, features: list[str], options: dict[str, Any], provider: str
-    ) -> ExtractionRun | None:
-        """The latest succeeded run with these options if nothing is pending for it (no new conversations)."""
-        runs = ExtractionRun.objects.filter(
-            dataset__name=dataset, prompt_set=prompt_set, provider=provider, status=RunStatus.SUCCEEDED
-        ).order_by("-pk")
-        for run in runs[:5]:
-            same = all(run.options.get(k) == v for k, v in options.items())
-            if same and (not features or set(features) <= set(run.options.get("features", []))):
-                return run if selectors.run_progress(run=run).pending == 0 else None
-        return None
-
     def _run(self, run: ExtractionRun, opts: dict[str, Any]) -> None:
         quiet = opts["no_progress"] or opts["verbosity"] == 0
         if run.options.get("batch"):
-            from extraction.llm import MessageBatches
-
             bar = tqdm(desc="batch", unit=" step", disable=quiet)
+        else:
+            total = 0 if opts["queue"] else len(run_incomplete_conversation_ids(run=run))
+            bar = tqdm(total=total, desc=f"run {run.pk}", unit=" conv", disable=quiet or opts["queue"])
 
-            def on_step(step: Any) -> None:
-                bar.set_postfix_str(f"{step.action} {step.batch_id} {step.requests or ''} {step.detail}".strip())
-                bar.update(1)
-
-            run_batch_execute(
-                run=run,
-                batches=MessageBatches.from_settings(),
-                poll_interval_s=settings.EXTRACTION_BATCH_POLL_S,
-                on_step=on_step,
-            )
-            bar.close()
-            return
-        if opts["queue"]:
-            queued = run_queue(run=run)
-            self.stdout.write(f"run {run.pk}: queued {queued} conversations")
-            self._watch(run, quiet)
-            return
-        from extraction.services import run_incomplete_conversation_ids
-
-        total = len(run_incomplete_conversation_ids(run=run))
-        bar = tqdm(total=total, desc=f"run {run.pk}", unit=" conv", disable=quiet)
+        def on_step(step: BatchStep) -> None:
+            bar.set_postfix_str(f"{step.action} {step.batch_id} {step.requests or ''} {step.detail}".strip())
+            bar.update(1)
 
         def on_conversation(outcome: Any) -> None:
             run.refresh_from_db(fields=["done_items", "total_items", "failed_items"])
@@ -159,9 +136,15 @@ class Command(BaseCommand):
             bar.set_postfix(items=f"{run.done_items}/{run.total_items}", failed=run.failed_items)
 
         try:
-            run_execute(run=run, on_conversation=on_conversation)
+            launch = run_launch(
+                run=run, where="queue" if opts["queue"] else "inline", on_step=on_step, on_conversation=on_conversation
+            )
         finally:
             bar.close()
+        if launch.progress is None:
+            what = "the batch polling" if launch.mode == "batch" else f"{launch.queued} conversations"
+            self.stdout.write(f"run {run.pk}: queued {what}")
+            self._watch(run, quiet)
 
     def _watch(self, run: ExtractionRun, quiet: bool) -> None:
         bar = tqdm(total=run.total_items, desc=f"run {run.pk}", unit=" item", disable=quiet)

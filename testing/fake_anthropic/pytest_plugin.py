@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from bench.fake_anthropic.server import FakeAnthropic, FakeConfig
+from testing.fake_anthropic.server import FakeAnthropic, FakeConfig
 
 
 @pytest.fixture

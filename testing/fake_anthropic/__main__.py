@@ -1,4 +1,4 @@
-"""Run the fake Anthropic server: ``python -m bench.fake_anthropic --port 8765 --latency-ms 300 --rpm 600``.
+"""Run the fake Anthropic server: ``python -m testing.fake_anthropic --port 8765 --latency-ms 300 --rpm 600``.
 
 Point the client at it with ``ANTHROPIC_BASE_URL=http://127.0.0.1:8765`` and any ``ANTHROPIC_API_KEY``.
 ``GET /_fake/log`` returns every request it received; ``POST /_fake/reset`` forgets them.
@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import argparse
 
-from bench.fake_anthropic.server import FakeAnthropic, FakeConfig
+from testing.fake_anthropic.server import FakeAnthropic, FakeConfig
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.fake_anthropic", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m testing.fake_anthropic", description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port (printed)")
     parser.add_argument("--latency-ms", type=float, default=0.0)

@@ -1,0 +1,101 @@
+"""Starting a run: in this process, on the Celery workers, or as Message Batches; one place decides which."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
+
+from django.conf import settings
+from django.db import transaction
+
+from extraction.llm_types import LLMProvider
+from extraction.models import ExtractionRun, RunStatus
+from extraction.services.batch import BatchStep, run_batch_execute
+from extraction.services.execute import ConversationOutcome, conversation_extract
+from extraction.services.runs import Progress, run_incomplete_conversation_ids, run_refresh_progress, run_start
+
+
+def run_queue(*, run: ExtractionRun) -> int:
+    """Start (or resume) the run and queue a task for each incomplete conversation, after commit."""
+    from extraction.tasks import extraction_conversation_process
+
+    run_start(run=run)
+    ids = run_incomplete_conversation_ids(run=run)
+    for conversation_id in ids:
+        transaction.on_commit(
+            functools.partial(extraction_conversation_process.delay, run.pk, conversation_id)  # type: ignore[attr-defined]
+        )
+    if not ids:
+        run_refresh_progress(run=run)
+    else:
+        from extraction.tasks import extraction_run_watch
+
+        transaction.on_commit(functools.partial(extraction_run_watch.delay, run.pk))  # type: ignore[attr-defined]
+    return len(ids)
+
+
+def run_execute(
+    *,
+    run: ExtractionRun,
+    provider: LLMProvider | None = None,
+    on_conversation: Callable[[ConversationOutcome | None], None] | None = None,
+) -> Progress:
+    """Run (or resume) every incomplete conversation in this process, in order; return the progress."""
+    run_start(run=run)
+    for conversation_id in run_incomplete_conversation_ids(run=run):
+        if ExtractionRun.objects.filter(pk=run.pk, status=RunStatus.CANCELLED).exists():
+            break
+        outcome = conversation_extract(run_id=run.pk, conversation_id=conversation_id, provider=provider)
+        if on_conversation:
+            on_conversation(outcome)
+    run.refresh_from_db()
+    return run_refresh_progress(run=run)
+
+
+Where = Literal["inline", "queue"]
+
+
+@dataclass(frozen=True)
+class Launch:
+    """How a run was started: ``mode`` is "batch" (Message Batches), "queue" (Celery) or "inline"."""
+
+    mode: str
+    queued: int = 0  # conversations queued ("queue"); 0 otherwise
+    progress: Progress | None = None  # the progress at the end, when the run went on in this process
+
+
+def run_launch(
+    *,
+    run: ExtractionRun,
+    where: Where,
+    on_step: Callable[[BatchStep], None] | None = None,
+    on_conversation: Callable[[ConversationOutcome | None], None] | None = None,
+) -> Launch:
+    """Start (or resume) ``run``: the one place that chooses batch, queue or inline.
+
+    A batch run (``options["batch"]``) goes to the Message Batches API: ``where="queue"`` hands the
+    polling to the ``extraction.batch_step`` task (after commit), ``"inline"`` polls here until it
+    is done. Any other run is queued as one task per conversation (``"queue"``) or extracted here,
+    conversation after conversation (``"inline"``). The callbacks report the inline progress.
+    """
+    if run.options.get("batch"):
+        if where == "queue":
+            from extraction.tasks import extraction_batch_step
+
+            run_start(run=run)
+            transaction.on_commit(functools.partial(extraction_batch_step.delay, run.pk))  # type: ignore[attr-defined]
+            return Launch(mode="batch")
+        from extraction.llm import MessageBatches
+
+        progress = run_batch_execute(
+            run=run,
+            batches=MessageBatches.from_settings(),
+            poll_interval_s=settings.EXTRACTION_BATCH_POLL_S,
+            on_step=on_step,
+        )
+        return Launch(mode="batch", progress=progress)
+    if where == "queue":
+        return Launch(mode="queue", queued=run_queue(run=run))
+    return Launch(mode="inline", progress=run_execute(run=run, on_conversation=on_conversation))
