@@ -21,7 +21,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.roles import HasRole, Role
+from accounts.roles import HasAnyRole, IsLead
 from annotate.models import ReviewSample
 from annotate.selectors import sample_independence, sample_list
 from annotate.services import webhook_receive
@@ -87,14 +87,14 @@ class ReviewSampleSerializer(serializers.ModelSerializer[ReviewSample]):
 
 class ReviewSampleListApi(ListAPIView[ReviewSample]):
     serializer_class = ReviewSampleSerializer
-    permission_classes = [HasRole.of(Role.LEAD, Role.ANNOTATOR, Role.PROMPT_ENGINEER)]
+    permission_classes = [HasAnyRole]
 
     def get_queryset(self):  # type: ignore[no-untyped-def]
         return sample_list()
 
 
 class ReviewSamplePushApi(APIView):
-    permission_classes = [HasRole.of(Role.LEAD)]
+    permission_classes = [IsLead]
 
     @extend_schema(request=None, responses={202: None})
     def post(self, request: Request, sample_id: int) -> Response:
@@ -105,7 +105,7 @@ class ReviewSamplePushApi(APIView):
 
 
 class ReviewSampleReconcileApi(APIView):
-    permission_classes = [HasRole.of(Role.LEAD)]
+    permission_classes = [IsLead]
 
     @extend_schema(request=None, responses={202: None})
     def post(self, request: Request, sample_id: int) -> Response:

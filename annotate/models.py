@@ -15,7 +15,8 @@ from django.db import models
 class SampleStrategy(models.TextChoices):
     RANDOM = "random", "Simple random"
     STRATIFIED = "stratified", "Stratified"
-    UNCERTAINTY = "uncertainty", "Uncertainty first"
+    UNCERTAINTY = "uncertainty", "Uncertainty-weighted (Poisson, known probabilities)"
+    FIND_ERRORS = "find_errors", "Find errors (least confident first; no figure for the run)"
     TARGET_WIDTH = "target_width", "Sized for a target interval width"
 
 
@@ -39,6 +40,11 @@ class ReviewItem(models.Model):
     conversation = models.ForeignKey("corpus.Conversation", on_delete=models.CASCADE, related_name="review_items")
     position = models.PositiveIntegerField()
     stratum = models.CharField(max_length=200, blank=True)
+    inclusion_probability = models.FloatField(
+        null=True,
+        blank=True,
+        help_text="The chance the sampling design gave this conversation to be drawn; empty for find-errors samples.",
+    )
 
     class Meta:
         constraints = [

@@ -9,6 +9,9 @@ import sys
 BENCHMARKS: list[str] = [
     "bench.bench_import",
     "bench.bench_validation",
+    "bench.bench_designs",
+    "bench.bench_reliability",
+    "bench.bench_ppi",
     "bench.bench_taxonomy",
     "bench.bench_residuals",
     "bench.bench_caching_cost",

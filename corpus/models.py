@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from django.db import models
 
+from corpus.reading import MAX_DATASET_NAME_CHARS, MAX_ID_CHARS, MAX_MODEL_CHARS
+
 
 class Role(models.TextChoices):
     USER = "user", "Human"
@@ -25,7 +27,7 @@ class Source(models.TextChoices):
 
 
 class Dataset(models.Model):
-    name = models.CharField(max_length=100, unique=True)
+    name = models.CharField(max_length=MAX_DATASET_NAME_CHARS, unique=True)
     description = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -35,9 +37,9 @@ class Dataset(models.Model):
 
 class Conversation(models.Model):
     dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="conversations")
-    external_id = models.CharField(max_length=255)
+    external_id = models.CharField(max_length=MAX_ID_CHARS)
     source = models.CharField(max_length=20, choices=Source.choices)
-    model = models.CharField(max_length=200, blank=True, help_text="The model that answered, if known.")
+    model = models.CharField(max_length=MAX_MODEL_CHARS, blank=True, help_text="The model that answered, if known.")
     messages = models.JSONField(help_text='Ordered list of {"role": "user"|"assistant"|"system", "content": str}.')
     metadata = models.JSONField(default=dict, blank=True)
     content_hash = models.CharField(max_length=64, db_index=True)

@@ -15,13 +15,11 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.roles import HasRole, Role
+from accounts.roles import IsAnalyst
 from extraction import selectors
 from extraction.features import ALL_FEATURES
 from extraction.models import ExtractionRun
 from extraction.services import PROVIDERS, RunError, provider_check, run_cancel, run_create, run_launch
-
-RUN_ROLES = HasRole.of(Role.PROMPT_ENGINEER, Role.LEAD)
 
 
 class RunCreateSerializer(serializers.Serializer[dict[str, Any]]):
@@ -89,7 +87,7 @@ class RunReportSerializer(serializers.Serializer[dict[str, Any]]):
 
 
 class RunListCreateApi(APIView):
-    permission_classes = [RUN_ROLES]
+    permission_classes = [IsAnalyst]
 
     @extend_schema(operation_id="extraction_runs_list", responses=RunSummarySerializer(many=True))
     def get(self, request: Request) -> Response:
@@ -117,7 +115,7 @@ class RunListCreateApi(APIView):
 class RunDetailApi(APIView):
     """The run report: status, progress, cost (per 1,000 conversations), failures and why."""
 
-    permission_classes = [RUN_ROLES]
+    permission_classes = [IsAnalyst]
 
     @extend_schema(operation_id="extraction_runs_report", responses=RunReportSerializer)
     def get(self, request: Request, run_id: int) -> Response:
@@ -128,7 +126,7 @@ class RunDetailApi(APIView):
 
 
 class RunCancelApi(APIView):
-    permission_classes = [RUN_ROLES]
+    permission_classes = [IsAnalyst]
 
     @extend_schema(operation_id="extraction_runs_cancel", request=None, responses=RunReportSerializer)
     def post(self, request: Request, run_id: int) -> Response:

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 
-from accounts.roles import Role, user_has_role
+from accounts.roles import analyst_required
 from charts import bar_chart
 from extraction import selectors
 from extraction.models import FUSED, ExtractionRun
@@ -15,10 +13,8 @@ from extraction.models import FUSED, ExtractionRun
 FAILURES_SHOWN = 200
 
 
-@login_required
+@analyst_required
 def run_page(request: HttpRequest, run_id: int) -> HttpResponse:
-    if not user_has_role(request.user, Role.LEAD, Role.PROMPT_ENGINEER):
-        raise PermissionDenied("leads and prompt engineers only")
     run = get_object_or_404(ExtractionRun.objects.select_related("dataset"), pk=run_id)
     report = selectors.run_report(run=run, failure_limit=FAILURES_SHOWN)
     by_feature = report["costs"]["by_feature"]

@@ -15,15 +15,13 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.roles import HasRole, Role
+from accounts.roles import IsAnalyst
 from extraction.models import Feature
 from results.models import ResidualAnalysis, ResidualCell
 from results.requests import ResidualRequest
 from results.selectors import Scope, descriptive_results, residual_analysis_list, residual_cells
 from results.services import CELL_COLUMNS, AnalysisRequestError, residual_analysis_check
 from results.tasks import residual_analysis_task
-
-ANALYSTS = HasRole.of(Role.LEAD, Role.PROMPT_ENGINEER)
 
 
 class ResidualAnalysisSerializer(serializers.ModelSerializer[ResidualAnalysis]):
@@ -73,7 +71,7 @@ class ResidualAnalysisListApi(APIView):
         include_none = serializers.BooleanField(required=False, default=False)
 
     def get_permissions(self):  # type: ignore[no-untyped-def]
-        return [IsAuthenticated()] if self.request.method == "GET" else [ANALYSTS()]
+        return [IsAuthenticated()] if self.request.method == "GET" else [IsAnalyst()]
 
     def get(self, request: Request) -> Response:
         qs = residual_analysis_list()
@@ -149,7 +147,7 @@ class DescriptiveResultsApi(APIView):
     """The paper's descriptive tables for ?dataset= or ?run= (or everything), with the privacy threshold applied;
     ?min_conversations= may only raise the configured threshold."""
 
-    permission_classes = [ANALYSTS]
+    permission_classes = [IsAnalyst]
 
     def get(self, request: Request) -> Response:
         params = request.query_params

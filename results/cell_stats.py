@@ -10,6 +10,7 @@ import numpy as np
 from scipy import special, stats
 
 from results.labels import AnalysisInputError
+from stats.errors import check_count_table
 
 
 def bonferroni_critical_value(m: int, alpha: float = 0.05) -> float:
@@ -111,13 +112,15 @@ def _hypergeom_tail(k: np.ndarray, big_n: float, n: np.ndarray, draws: np.ndarra
 def adjusted_residuals(observed: np.ndarray) -> np.ndarray:
     """Adjusted Pearson residuals of a dense two-way table (formula in the module docstring).
 
-    Rows or columns with a zero total have no expected count; their residuals are NaN.
+    Rows or columns with a zero total have no expected count; their residuals are NaN. NaN, infinite or
+    fractional cells raise :class:`stats.errors.StatsInputError` naming the cell.
     """
     table = np.asarray(observed, dtype=np.float64)
     if table.ndim != 2:
         raise AnalysisInputError(f"a two-way table is needed, got an array of shape {table.shape}")
     if (table < 0).any():
         raise AnalysisInputError("a contingency table cannot hold negative counts")
+    table = check_count_table(table)
     total = table.sum()
     row_p = table.sum(axis=1) / total
     col_p = table.sum(axis=0) / total

@@ -12,7 +12,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy import sparse
 
-from stats.bootstrap import DEFAULT_BOOT, BootstrapCI, bootstrap_ci, check_boot
+from stats.bootstrap import DEFAULT_BOOT, BootstrapCI, bootstrap_ci, check_boot, flag_approximate, minority_share
 from stats.coding import as_rows, encode, is_missing, value_counts
 from stats.errors import OutOfScaleError, StatsInputError
 from stats.result import Result
@@ -110,6 +110,7 @@ def krippendorff_alpha(
     n_boot: int = DEFAULT_BOOT,
     confidence: float = 0.95,
     seed: int = 0,
+    interval: str = "bca",
 ) -> AlphaResult:
     """Krippendorff's alpha for coders x units with missing ratings, with a unit-bootstrap interval.
 
@@ -138,7 +139,7 @@ def krippendorff_alpha(
     """
     if level not in _LEVELS:
         raise StatsInputError(f"unknown level {level!r}; choose one of {', '.join(_LEVELS)}")
-    check_boot(n_boot, confidence)
+    check_boot(n_boot, confidence, interval)
     codes, values = _coded(as_rows(reliability_data), level, value_domain)
     n_coders, n_units = codes.shape
     counts = value_counts(codes, len(values))
@@ -153,20 +154,13 @@ def krippendorff_alpha(
         n_pairable_values=int(m_u[pairable].sum()),
         n_coders=n_coders,
     )
-    if n_pu == 0:
-        return result(
-            value=None,
-            observed_disagreement=None,
-            expected_disagreement=None,
-            reason="no unit has two or more ratings, so there is nothing to pair",
+    if n_pu < 2:
+        reason = (
+            "no unit has two or more ratings, so there is nothing to pair"
+            if n_pu == 0
+            else "only one unit has two or more ratings; alpha is 0 by construction there"
         )
-    if n_pu == 1:
-        return result(
-            value=None,
-            observed_disagreement=None,
-            expected_disagreement=None,
-            reason="only one unit has two or more ratings; alpha is 0 by construction there",
-        )
+        return result(value=None, observed_disagreement=None, expected_disagreement=None, reason=reason)
     (alphas, do_all, de_all), draws = _alpha_statistic(
         level, values, codes[:, pairable], counts[pairable], m_u[pairable]
     )
@@ -178,7 +172,9 @@ def krippendorff_alpha(
             expected_disagreement=de,
             reason="no variation: every pairable rating is the same, so expected disagreement is 0",
         )
-    ci = bootstrap_ci(draws, n_pu, n_boot, confidence, seed)
+    ci = bootstrap_ci(draws, n_pu, n_boot, confidence, seed, interval)
+    share = minority_share(counts[pairable].toarray()) if level in ("nominal", "ordinal") else None
+    ci = flag_approximate(ci, n_units=n_pu, minority_share=share)
     return result(value=float(alphas[0]), observed_disagreement=do, expected_disagreement=de, ci=ci)
 
 

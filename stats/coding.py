@@ -1,26 +1,33 @@
 """Reliability data as integer codes: coders x units in, one code per rating out, missing ratings marked.
 
-Reliability data is ``coders x units`` (one row per coder, one column per unit), ``None`` (or NaN) for a missing
-rating, as in Krippendorff (2011) and the ``krippendorff`` package. Alpha and the kappas share this coding.
+Reliability data is ``coders x units`` (one row per coder, one column per unit), with ``None``, NaN, ``pd.NA`` or
+``pd.NaT`` for a missing rating (see :func:`is_missing`), as in Krippendorff (2011) and the ``krippendorff``
+package. Alpha and the kappas share this coding.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+import pandas as pd
 from scipy import sparse
 
 from stats.errors import EmptyInputError, LengthMismatchError, OutOfScaleError, StatsInputError
 
 
 def is_missing(v: Any) -> bool:
-    if v is None:
+    """A missing rating: ``None``, any float NaN (Python, ``np.float32``/``np.float64``), ``pd.NA``, ``pd.NaT`` or
+    NumPy's ``NaT``; set-valued and other ratings are never missing."""
+    if v is None or v is pd.NA or v is pd.NaT:
         return True
-    return isinstance(v, float) and math.isnan(v)
+    if isinstance(v, (float, np.floating)):
+        return bool(np.isnan(v))
+    if isinstance(v, (np.datetime64, np.timedelta64)):
+        return bool(np.isnat(v))
+    return False
 
 
 def as_rows(reliability_data: Any, what: str = "reliability data") -> list[list[Any]]:

@@ -10,7 +10,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy import sparse
 
-from stats.bootstrap import DEFAULT_BOOT, BootstrapCI, bootstrap_ci, check_boot
+from stats.bootstrap import DEFAULT_BOOT, BootstrapCI, bootstrap_ci, check_boot, flag_approximate, minority_share
 from stats.coding import as_rows, encode, value_counts
 from stats.errors import EmptyInputError, LengthMismatchError
 from stats.result import Result
@@ -48,11 +48,12 @@ def percent_agreement(
     n_boot: int = DEFAULT_BOOT,
     confidence: float = 0.95,
     seed: int = 0,
+    interval: str = "bca",
 ) -> CoefficientResult:
     """Mean pairwise percent agreement: P_a = (1/n') Σ_u Σ_k r_uk (r_uk - 1) / (r_u (r_u - 1)) over the n'
     units with r_u ≥ 2 ratings (Fleiss 1971's P̄; Gwet 2014, Handbook of Inter-Rater Reliability, 4th ed., §2)."""
     table, values, _ = _category_table(reliability_data, categories)
-    return _ac1_family("percent_agreement", table, len(values), n_boot, confidence, seed)
+    return _ac1_family("percent_agreement", table, len(values), n_boot, confidence, seed, interval)
 
 
 def gwet_ac1(
@@ -62,6 +63,7 @@ def gwet_ac1(
     n_boot: int = DEFAULT_BOOT,
     confidence: float = 0.95,
     seed: int = 0,
+    interval: str = "bca",
 ) -> CoefficientResult:
     """Gwet's AC1 for any number of raters with missing ratings (Gwet 2008, Br J Math Stat Psychol 61:29-48).
 
@@ -72,13 +74,13 @@ def gwet_ac1(
     Krippendorff data) gives 0.77544.
     """
     table, values, _ = _category_table(reliability_data, categories)
-    return _ac1_family("gwet_ac1", table, len(values), n_boot, confidence, seed)
+    return _ac1_family("gwet_ac1", table, len(values), n_boot, confidence, seed, interval)
 
 
 def _ac1_family(
-    name: str, table: npt.NDArray[np.float64], q: int, n_boot: int, confidence: float, seed: int
+    name: str, table: npt.NDArray[np.float64], q: int, n_boot: int, confidence: float, seed: int, interval: str
 ) -> CoefficientResult:
-    check_boot(n_boot, confidence)
+    check_boot(n_boot, confidence, interval)
     r = table.sum(axis=1)
     rated = r >= 1
     table, r = table[rated], r[rated]
@@ -105,7 +107,8 @@ def _ac1_family(
     val, pa, pe = compute(np.ones((1, n_units)))
     if not np.isfinite(val[0]):
         return CoefficientResult(name, None, float(pa[0]), float(pe[0]), n_units, q, reason="only one category")
-    ci = bootstrap_ci(lambda w: compute(w)[0], n_units, n_boot, confidence, seed)
+    ci = bootstrap_ci(lambda w: compute(w)[0], n_units, n_boot, confidence, seed, interval)
+    ci = flag_approximate(ci, n_units=n_units, minority_share=minority_share(table))
     pe_out = None if name == "percent_agreement" else float(pe[0])
     return CoefficientResult(name, float(val[0]), float(pa[0]), pe_out, n_units, q, ci=ci)
 
@@ -117,6 +120,7 @@ def fleiss_kappa(
     n_boot: int = DEFAULT_BOOT,
     confidence: float = 0.95,
     seed: int = 0,
+    interval: str = "bca",
 ) -> CoefficientResult:
     """Fleiss' kappa for m raters per unit (Fleiss 1971, Psychol Bull 76:378-382).
 
@@ -124,7 +128,7 @@ def fleiss_kappa(
     P̄_e = Σ_k p_k². Units with a single rating are ignored; the remaining units must all have the same number
     of ratings, else the result is undefined with a reason (use alpha or AC1, which allow missing ratings).
     """
-    check_boot(n_boot, confidence)
+    check_boot(n_boot, confidence, interval)
     table, values, _ = _category_table(reliability_data, categories)
     r = table.sum(axis=1)
     table = table[r >= 2]
@@ -158,7 +162,8 @@ def fleiss_kappa(
         return CoefficientResult(
             "fleiss_kappa", None, float(pbar[0]), float(pe[0]), len(r), q, reason="only one category used"
         )
-    ci = bootstrap_ci(lambda w: compute(w)[0], len(r), n_boot, confidence, seed)
+    ci = bootstrap_ci(lambda w: compute(w)[0], len(r), n_boot, confidence, seed, interval)
+    ci = flag_approximate(ci, n_units=len(r), minority_share=minority_share(table))
     return CoefficientResult("fleiss_kappa", float(val[0]), float(pbar[0]), float(pe[0]), len(r), q, ci=ci)
 
 
@@ -170,6 +175,7 @@ def cohen_kappa(
     n_boot: int = DEFAULT_BOOT,
     confidence: float = 0.95,
     seed: int = 0,
+    interval: str = "bca",
 ) -> CoefficientResult:
     """Cohen's kappa for two raters (Cohen 1960, Educ Psychol Meas 20:37-46).
 
@@ -177,7 +183,7 @@ def cohen_kappa(
     Units where either rating is missing are dropped. Undefined (reason) when p_e = 1 (both raters used a
     single, identical category).
     """
-    check_boot(n_boot, confidence)
+    check_boot(n_boot, confidence, interval)
     if len(rater_a) != len(rater_b):
         raise LengthMismatchError(f"rater A has {len(rater_a)} ratings, rater B has {len(rater_b)}")
     rows = as_rows([list(rater_a), list(rater_b)], "ratings")
@@ -203,5 +209,7 @@ def cohen_kappa(
             "cohen_kappa", None, float(po[0]), float(pe[0]), int(a.size), q,
             reason="both raters used one and the same category: chance agreement is 1",
         )  # fmt: skip
-    ci = bootstrap_ci(lambda w: compute(w)[0], int(a.size), n_boot, confidence, seed)
+    ci = bootstrap_ci(lambda w: compute(w)[0], int(a.size), n_boot, confidence, seed, interval)
+    both_raters = np.bincount(np.concatenate([a, b]), minlength=q).reshape(1, -1).astype(np.float64)
+    ci = flag_approximate(ci, n_units=int(a.size), minority_share=minority_share(both_raters))
     return CoefficientResult("cohen_kappa", float(val[0]), float(po[0]), float(pe[0]), int(a.size), q, ci=ci)

@@ -6,6 +6,7 @@ Appendix A.4); the review-sample planner is :func:`required_sample_size`.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Literal
 
@@ -13,7 +14,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy.stats import beta as beta_dist
 
-from stats.errors import EmptyInputError, OutOfScaleError, StatsInputError, confidence_z
+from stats.errors import EmptyInputError, OutOfScaleError, StatsInputError, check_whole, confidence_z
 from stats.result import Result
 
 __all__ = ["ProportionCI", "additional_reviews_needed", "proportion_ci", "required_sample_size"]
@@ -102,8 +103,19 @@ def proportion_ci(
 
 
 def _check_count(successes: float, n: int) -> None:
-    if n is None or n <= 0:
+    """``n`` a positive whole number, ``successes`` a finite number within 0..n (fractional allowed: the planner
+    and expected counts use them)."""
+    if n is None:
+        raise EmptyInputError("n must be a positive number of reviewed items, got None (no reviews?)")
+    whole = check_whole(n, "n (the number of reviewed items)")
+    if whole <= 0:
         raise EmptyInputError(f"n must be a positive number of reviewed items, got {n!r} (no reviews?)")
+    try:
+        finite = math.isfinite(float(successes))
+    except (TypeError, ValueError):
+        finite = False
+    if not finite:
+        raise StatsInputError(f"successes must be a finite number, got {successes!r}")
     if successes < 0 or successes > n:
         raise OutOfScaleError(f"successes must be within 0..n={n}, got {successes!r}")
 

@@ -16,7 +16,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.roles import HasRole, Role
+from accounts.roles import IsAnalyst
 from taxonomy.models import Taxonomy, TaxonomyEdit, TaxonomyNode
 from taxonomy.requests import TaxonomyBuildRequest
 from taxonomy.selectors import (
@@ -31,7 +31,6 @@ from taxonomy.services import taxonomy_import_tree, taxonomy_node_merge, taxonom
 from taxonomy.tasks import taxonomy_build_task, taxonomy_map_task
 from taxonomy.values import TaxonomyError
 
-TAXONOMY_EDITORS = HasRole.of(Role.LEAD, Role.PROMPT_ENGINEER)
 FALLBACK_NOTE = (
     "Cluster names are fallbacks: each cluster is named after its most central member because no language model "
     "was configured to name it. Rename clusters in review, or rebuild with TAXONOMY_NAMER set."
@@ -164,7 +163,7 @@ class TaxonomyAncestorsApi(APIView):
 class TaxonomyBuildApi(APIView):
     """Queue a build from the parsed extractions of a feature; poll ``GET taxonomies/?build_key=…``."""
 
-    permission_classes = [IsAuthenticated, TAXONOMY_EDITORS]
+    permission_classes = [IsAuthenticated, IsAnalyst]
 
     class InputSerializer(serializers.Serializer[dict[str, Any]]):
         name = serializers.CharField(max_length=100, default="ai-values")
@@ -206,7 +205,7 @@ class TaxonomyBuildApi(APIView):
 class TaxonomyImportApi(APIView):
     """Upload a values_tree.csv (multipart field ``file``) as a new version of ``name``."""
 
-    permission_classes = [IsAuthenticated, TAXONOMY_EDITORS]
+    permission_classes = [IsAuthenticated, IsAnalyst]
 
     def post(self, request: Request) -> Response:
         upload = request.FILES.get("file")
@@ -230,7 +229,7 @@ class TaxonomyImportApi(APIView):
 class TaxonomyMapApi(APIView):
     """Queue the mapping of a feature's extracted values onto this taxonomy."""
 
-    permission_classes = [IsAuthenticated, TAXONOMY_EDITORS]
+    permission_classes = [IsAuthenticated, IsAnalyst]
 
     class InputSerializer(serializers.Serializer[dict[str, Any]]):
         feature = serializers.CharField(max_length=32, default="ai_values")
@@ -253,7 +252,7 @@ class _NodeEditApi(APIView):
 
     A ``TaxonomyError`` from the edit (a rule of the tree it would break) is a 400 naming ``error_field``."""
 
-    permission_classes = [IsAuthenticated, TAXONOMY_EDITORS]
+    permission_classes = [IsAuthenticated, IsAnalyst]
     InputSerializer: type[serializers.Serializer[dict[str, Any]]]
     error_field: str
 

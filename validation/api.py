@@ -12,13 +12,11 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.roles import HasRole, Role
+from accounts.roles import IsAnalyst
 from stats.errors import StatsInputError
 from stats.proportions import additional_reviews_needed, proportion_ci, required_sample_size
 from validation import selectors, services
 from validation.models import ReportSnapshot
-
-CanValidate = HasRole.of(Role.LEAD, Role.PROMPT_ENGINEER)
 
 
 class ReportParams(serializers.Serializer[dict[str, Any]]):
@@ -78,7 +76,7 @@ def _bad_input(exc: Exception) -> ValidationError:
 class AgreementApi(APIView):
     """The agreement report of a run's reviews, computed now (not saved)."""
 
-    permission_classes = [CanValidate]
+    permission_classes = [IsAnalyst]
 
     @extend_schema(parameters=[ReportParams], responses={200: dict})
     def get(self, request: Request, run_id: int) -> Response:
@@ -94,7 +92,7 @@ class AgreementApi(APIView):
 class RunSnapshotsApi(APIView):
     """GET: a run's saved agreement snapshots, newest first. POST: compute and save one."""
 
-    permission_classes = [CanValidate]
+    permission_classes = [IsAnalyst]
 
     @extend_schema(responses={200: SnapshotSummarySerializer(many=True)})
     def get(self, request: Request, run_id: int) -> Response:
@@ -114,7 +112,7 @@ class RunSnapshotsApi(APIView):
 
 
 class SnapshotDetailApi(APIView):
-    permission_classes = [CanValidate]
+    permission_classes = [IsAnalyst]
 
     @extend_schema(responses={200: SnapshotSerializer})
     def get(self, request: Request, pk: int) -> Response:
@@ -124,7 +122,7 @@ class SnapshotDetailApi(APIView):
 class CompareApi(APIView):
     """GET: compare a baseline and a candidate prompt now. POST: compare and save as a snapshot."""
 
-    permission_classes = [CanValidate]
+    permission_classes = [IsAnalyst]
 
     @extend_schema(parameters=[CompareParams], responses={200: dict})
     def get(self, request: Request) -> Response:
@@ -148,7 +146,7 @@ class PlannerApi(APIView):
     """Items needed for a target interval half-width: from an expected agreement (``expected``), or further
     reviews for a study under way (``successes`` and ``n``)."""
 
-    permission_classes = [CanValidate]
+    permission_classes = [IsAnalyst]
 
     @extend_schema(parameters=[PlannerParams], responses={200: dict})
     def get(self, request: Request) -> Response:

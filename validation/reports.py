@@ -14,6 +14,8 @@ Units and rules
 * **Reviewer labels**: the corrected labels when given; otherwise the machine labels when judged correct;
   unknown (left out of label comparisons) when judged incorrect without a correction.
 * Reliability among reviewers uses outputs with two or more reviews; coders are annotators, units outputs.
+* **One vote per annotator per output** everywhere: when an annotator reviewed the same output twice, the latest
+  review (highest annotation id) counts and the earlier ones are counted as superseded.
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ import pandas as pd
 
 from stats.alpha import krippendorff_alpha
 from stats.bootstrap import DEFAULT_BOOT
+from stats.coding import is_missing
+from stats.designs import design_share
 from stats.errors import EmptyInputError, OutOfScaleError, StatsInputError
 from stats.kappa import cohen_kappa, fleiss_kappa, gwet_ac1, percent_agreement
 from stats.paired import McNemarResult, holm_correction, mcnemar_exact, paired_sample_size
@@ -52,6 +56,11 @@ REVIEW_COLUMNS = (
 
 GROUPINGS = ("feature", "prompt_version", "model", "annotator", "stratum")
 
+# Optional columns: the sample each review came from, its design (the sample's strategy), the conversation's
+# inclusion probability and its stratum's population size. Without them the report has no design section.
+DESIGN_COLUMNS = ("sample_id", "design", "inclusion_probability", "stratum_size")
+FIND_ERRORS = "find_errors"
+
 
 class ReportInputError(StatsInputError):
     """The review table cannot make a report (missing columns, no reviews)."""
@@ -68,6 +77,19 @@ def _check_frame(df: pd.DataFrame) -> None:
         raise OutOfScaleError(f"verdicts must be 'correct' or 'incorrect', found {bad}")
 
 
+def latest_reviews(df: pd.DataFrame) -> tuple[pd.DataFrame, int]:
+    """One vote per annotator per output: the annotator's latest review (highest annotation id) of each output,
+    and how many earlier reviews it superseded. Every figure of the report counts votes this way."""
+    _check_frame(df)
+    ordered = df.sort_values("annotation_id", kind="stable")
+    kept = ordered.drop_duplicates(["annotator", "extraction_id"], keep="last").sort_index()
+    return kept, len(df) - len(kept)
+
+
+def _reviews(df: pd.DataFrame) -> pd.DataFrame:
+    return latest_reviews(df)[0]
+
+
 def _reviewer_labels(row: Any) -> list[str] | None:
     if row.corrected_labels is not None:
         return list(row.corrected_labels)
@@ -78,9 +100,11 @@ def _reviewer_labels(row: Any) -> list[str] | None:
 
 def output_verdicts(df: pd.DataFrame) -> pd.DataFrame:
     """One row per machine output: number of reviews, number judged correct, and the majority verdict."""
-    _check_frame(df)
+    df = _reviews(df)
     g = df.assign(is_correct=df["verdict"].eq("correct")).groupby("extraction_id", sort=True)
+    extra = {c: (c, "first") for c in DESIGN_COLUMNS if c in df.columns}
     out = g.agg(
+        **extra,
         feature=("feature", "first"),
         prompt_version_id=("prompt_version_id", "first"),
         prompt_version=("prompt_version", "first"),
@@ -112,6 +136,7 @@ def agreement_shares(
 
     Outputs (majority verdicts) for every grouping except ``annotator``, which uses each annotator's verdicts.
     ``more_for_target``: further outputs to review for the interval to reach ± ``target_half_width``."""
+    df = _reviews(df)
     outputs = output_verdicts(df)
     by: dict[str, list[dict[str, Any]]] = {}
     for grouping in GROUPINGS:
@@ -133,7 +158,7 @@ def agreement_shares(
 def label_agreement(df: pd.DataFrame) -> dict[str, dict[str, Any]]:
     """Per feature: machine labels vs reviewer labels over reviews where the reviewer's labels are known:
     exact match (for categorical features this is accuracy), mean Jaccard and mean MASI similarity."""
-    _check_frame(df)
+    df = _reviews(df)
     out: dict[str, dict[str, Any]] = {}
     for feature, part in df.groupby("feature", sort=True):
         machine, reviewer = [], []
@@ -154,7 +179,7 @@ def label_agreement(df: pd.DataFrame) -> dict[str, dict[str, Any]]:
 def confusion_matrix(df: pd.DataFrame, *, feature: str, labels: Sequence[str]) -> dict[str, Any]:
     """Machine label (rows) against reviewer label (columns) for a single-label feature such as response type.
     Labels outside ``labels`` get their own row/column at the end, so nothing is silently dropped."""
-    _check_frame(df)
+    df = _reviews(df)
     part = df[df["feature"] == feature]
     pairs = []
     for row in part.itertuples(index=False):
@@ -190,6 +215,50 @@ def json_ready(obj: Any) -> Any:
     return obj
 
 
+def _design_entry(outputs: pd.DataFrame, design: str, confidence: float) -> dict[str, Any]:
+    if design == FIND_ERRORS:
+        return {
+            "n": len(outputs),
+            "estimate": None,
+            "reason": "a find-errors sample (the least confident outputs) is not a probability sample: "
+            "its share describes the reviewed outputs only, not the run",
+        }
+    y = outputs["correct"].astype(int).tolist()
+    pi = outputs["inclusion_probability"]
+    if pi.isna().any():
+        ci = proportion_ci(sum(y), len(y), confidence=confidence)
+        return {
+            **ci.as_dict(),
+            "design": "unknown (inclusion probabilities not stored)",
+            "weights": "equal: treated as a simple random sample",
+            "approximate": True,
+        }
+    strata = outputs["stratum"].fillna("").tolist() if design == "stratified" else None
+    sizes = None
+    if strata is not None and "stratum_size" in outputs and outputs["stratum_size"].notna().all():
+        sizes = {str(s): float(n) for s, n in zip(strata, outputs["stratum_size"], strict=True)}
+    return design_share(y, pi.tolist(), strata=strata, stratum_sizes=sizes, confidence=confidence).as_dict()
+
+
+def design_estimates(df: pd.DataFrame, *, confidence: float = 0.95) -> list[dict[str, Any]]:
+    """Per review sample and feature, the share of the run's outputs judged correct, estimated with the
+    sample's design and weights (:func:`stats.designs.design_share`): Wilson for a simple random sample,
+    stratified means combined by population shares, Hájek for the uncertainty design. A find-errors sample
+    gets no figure for the run. Empty when the review table has no design columns."""
+    df = _reviews(df)
+    if any(c not in df.columns for c in DESIGN_COLUMNS):
+        return []
+    out = []
+    for (sample_id, design), part in df.groupby(["sample_id", "design"], sort=True):
+        outputs = output_verdicts(part)
+        features = {
+            str(feature): _design_entry(rows, str(design), confidence)
+            for feature, rows in outputs.groupby("feature", sort=True)
+        }
+        out.append({"sample_id": int(sample_id), "strategy": str(design), "features": features})
+    return out
+
+
 def reviewer_reliability(
     df: pd.DataFrame,
     *,
@@ -202,7 +271,7 @@ def reviewer_reliability(
     (nominal) with a bootstrap interval, Fleiss' kappa (equal reviews per output), Gwet's AC1, percent
     agreement and Cohen's kappa for each pair of annotators; on reviewer labels, alpha with MASI distance
     for value features and nominal alpha for single-label features."""
-    _check_frame(df)
+    df = _reviews(df)
     out: dict[str, dict[str, Any]] = {}
     for feature, part in df.groupby("feature", sort=True):
         counts = part.groupby("extraction_id")["annotator"].nunique()
@@ -237,14 +306,10 @@ def reviewer_reliability(
             entry["labels"] = {"value": None, "reason": "no reviewer labels known"}
         else:
             wide_l = labelled.pivot_table(index="annotator", columns="extraction_id", values="key", aggfunc="first")
-            data_l = [[None if _isna(v) else (list(v) if is_set else v) for v in row] for row in wide_l.to_numpy()]
+            data_l = [[None if is_missing(v) else (list(v) if is_set else v) for v in row] for row in wide_l.to_numpy()]
             entry["labels"] = krippendorff_alpha(data_l, level="masi" if is_set else "nominal", **boot).as_dict()
         out[str(feature)] = entry
     return out
-
-
-def _isna(v: Any) -> bool:
-    return v is None or (isinstance(v, float) and np.isnan(v))
 
 
 def _cohen_pairs(wide: pd.DataFrame, cats: list[str], boot: dict[str, Any]) -> list[dict[str, Any]]:
@@ -271,7 +336,7 @@ def agreement_report(
     on_step: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
     """The whole agreement report (see the module docstring for units and rules)."""
-    _check_frame(df)
+    df, superseded = latest_reviews(df)
     step = on_step or (lambda _name: None)
     report: dict[str, Any] = {
         "params": {
@@ -281,15 +346,19 @@ def agreement_report(
             "seed": seed,
             "target_half_width": target_half_width,
             "correct_rule": "strict majority of reviewers; ties count as not correct",
+            "vote_rule": "one vote per annotator per output: the latest review counts",
+            "agreement_scope": "agreement: the reviewed outputs, unweighted; design: estimates for the run",
         },
         "counts": {
             "reviews": len(df),
+            "superseded_reviews": superseded,
             "outputs": int(df["extraction_id"].nunique()),
             "conversations": int(df["conversation_id"].nunique()),
             "annotators": int(df["annotator"].nunique()),
         },
     }
     report["agreement"] = agreement_shares(df, confidence=confidence, target_half_width=target_half_width)
+    report["design"] = design_estimates(df, confidence=confidence)
     step("agreement")
     report["labels"] = label_agreement(df)
     step("labels")
@@ -334,69 +403,85 @@ def compare_outputs(
     per_feature: dict[str, dict[str, Any]] = {}
     tests: dict[str, McNemarResult] = {}
     for feature in features:
-        fa = a[a["feature"] == feature]
-        fb = b[b["feature"] == feature]
-        for name, frame in (("baseline", fa), ("candidate", fb)):
-            dup = frame["conversation_id"][frame["conversation_id"].duplicated()]
-            if not dup.empty:
-                raise ReportInputError(
-                    f"{name} has several reviewed outputs of {feature} for conversation {int(dup.iloc[0])} "
-                    f"(models {sorted(frame['model'].unique())}); choose one model"
-                )
-        paired = fa.merge(fb, on="conversation_id", suffixes=("_a", "_b"))
-        if paired.empty:
-            per_feature[feature] = {"n": 0, "reason": "no conversation was reviewed under both prompts"}
-            continue
-        res = mcnemar_exact(
-            list(paired["correct_b"]), list(paired["correct_a"]), confidence=confidence
-        )  # candidate first, so the difference is candidate - baseline
-        tests[feature] = res
-        flipped = paired[paired["correct_a"] != paired["correct_b"]]
-        per_feature[feature] = {
-            "n": len(paired),
-            "baseline": _share(paired["correct_a"], confidence=confidence, target_half_width=None),
-            "candidate": _share(paired["correct_b"], confidence=confidence, target_half_width=None),
-            "mcnemar": {
-                "only_baseline_correct": res.only_b_correct,
-                "only_candidate_correct": res.only_a_correct,
-                "p_value": res.p_value,
-            },
-            "difference": {
-                "estimate": res.difference,
-                "low": res.difference_low,
-                "high": res.difference_high,
-                "method": res.difference_method,
-            },
-            "flipped": [
-                {
-                    "conversation_id": int(r.conversation_id),
-                    "external_id": r.external_id_a,
-                    "baseline_extraction_id": int(r.extraction_id_a),
-                    "candidate_extraction_id": int(r.extraction_id_b),
-                    "baseline_correct": bool(r.correct_a),
-                    "candidate_correct": bool(r.correct_b),
-                }
-                for r in flipped.itertuples(index=False)
-            ],
-        }
+        entry, res = _compare_feature(
+            a[a["feature"] == feature], b[b["feature"] == feature], feature=feature, confidence=confidence
+        )
+        per_feature[feature] = entry
+        if res is not None:
+            tests[feature] = res
     if tests:
-        holm = holm_correction(tests, alpha=alpha)
-        m = len(tests)
-        for name, adj, reject in zip(holm.names, holm.adjusted, holm.reject, strict=True):
-            entry, res = per_feature[name], tests[name]
-            entry["mcnemar"]["p_holm"] = adj
-            if reject:
-                entry["verdict"] = "better" if res.difference > 0 else "worse"
-                entry["more_items"] = 0
-            else:
-                entry["verdict"] = "no detectable difference"
-                plan = paired_sample_size(
-                    res.only_a_correct / res.n, res.only_b_correct / res.n, alpha=alpha / m, power=power
-                )
-                entry["more_items"] = None if plan is None else max(0, plan - res.n)
+        _holm_verdicts(per_feature, tests, alpha=alpha, power=power)
     return json_ready(
         {
             "params": {"confidence": confidence, "alpha": alpha, "power": power, "correction": "holm"},
             "features": per_feature,
         }
     )
+
+
+def _compare_feature(
+    fa: pd.DataFrame, fb: pd.DataFrame, *, feature: str, confidence: float
+) -> tuple[dict[str, Any], McNemarResult | None]:
+    """One feature of :func:`compare_outputs`: the paired outcomes, McNemar and the flipped conversations."""
+    for name, frame in (("baseline", fa), ("candidate", fb)):
+        dup = frame["conversation_id"][frame["conversation_id"].duplicated()]
+        if not dup.empty:
+            raise ReportInputError(
+                f"{name} has several reviewed outputs of {feature} for conversation {int(dup.iloc[0])} "
+                f"(models {sorted(frame['model'].unique())}); choose one model"
+            )
+    paired = fa.merge(fb, on="conversation_id", suffixes=("_a", "_b"))
+    if paired.empty:
+        return {"n": 0, "reason": "no conversation was reviewed under both prompts"}, None
+    res = mcnemar_exact(
+        list(paired["correct_b"]), list(paired["correct_a"]), confidence=confidence
+    )  # candidate first, so the difference is candidate - baseline
+    flipped = paired[paired["correct_a"] != paired["correct_b"]]
+    entry = {
+        "n": len(paired),
+        "baseline": _share(paired["correct_a"], confidence=confidence, target_half_width=None),
+        "candidate": _share(paired["correct_b"], confidence=confidence, target_half_width=None),
+        "mcnemar": {
+            "only_baseline_correct": res.only_b_correct,
+            "only_candidate_correct": res.only_a_correct,
+            "p_value": res.p_value,
+        },
+        "difference": {
+            "estimate": res.difference,
+            "low": res.difference_low,
+            "high": res.difference_high,
+            "method": res.difference_method,
+        },
+        "flipped": [
+            {
+                "conversation_id": int(r.conversation_id),
+                "external_id": r.external_id_a,
+                "baseline_extraction_id": int(r.extraction_id_a),
+                "candidate_extraction_id": int(r.extraction_id_b),
+                "baseline_correct": bool(r.correct_a),
+                "candidate_correct": bool(r.correct_b),
+            }
+            for r in flipped.itertuples(index=False)
+        ],
+    }
+    return entry, res
+
+
+def _holm_verdicts(
+    per_feature: dict[str, dict[str, Any]], tests: dict[str, McNemarResult], *, alpha: float, power: float
+) -> None:
+    """Holm-adjust the features' McNemar p-values and write each feature's verdict into ``per_feature``."""
+    holm = holm_correction(tests, alpha=alpha)
+    m = len(tests)
+    for name, adj, reject in zip(holm.names, holm.adjusted, holm.reject, strict=True):
+        entry, res = per_feature[name], tests[name]
+        entry["mcnemar"]["p_holm"] = adj
+        if reject:
+            entry["verdict"] = "better" if res.difference > 0 else "worse"
+            entry["more_items"] = 0
+        else:
+            entry["verdict"] = "no detectable difference"
+            plan = paired_sample_size(
+                res.only_a_correct / res.n, res.only_b_correct / res.n, alpha=alpha / m, power=power
+            )
+            entry["more_items"] = None if plan is None else max(0, plan - res.n)

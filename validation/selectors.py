@@ -13,11 +13,19 @@ from django.urls import reverse
 
 from annotate.models import Annotation
 from annotate.selectors import run_independence
-from extraction.models import RESPONSE_TYPES, VALUE_FEATURES, ExtractionRun, Feature, PromptVersion
+from extraction.models import (
+    RESPONSE_TYPES,
+    VALUE_FEATURES,
+    Extraction,
+    ExtractionRun,
+    ExtractionStatus,
+    Feature,
+    PromptVersion,
+)
 from stats.errors import EmptyInputError
-from validation import reports, trust
+from validation import prevalence, reports, trust
 from validation.models import ReportSnapshot, TrustTarget
-from validation.reports import REVIEW_COLUMNS
+from validation.reports import DESIGN_COLUMNS, REVIEW_COLUMNS
 
 
 class PromptSpecError(ValueError):
@@ -40,6 +48,10 @@ _FIELDS = {
     "verdict": "verdict",
     "machine_labels": "extraction__labels",
     "corrected_labels": "corrected_labels",
+    "sample_id": "item__sample_id",
+    "design": "item__sample__strategy",
+    "inclusion_probability": "item__inclusion_probability",
+    "sample_params": "item__sample__params",
 }
 
 
@@ -58,7 +70,10 @@ def review_frame(*, run_id: int | None = None, prompt_version_ids: Iterable[int]
         f"{s}/{f}@{h[:10]}" for s, f, h in zip(df["prompt_set"], df["feature"], df["content_hash"], strict=True)
     ]
     df["stratum"] = [s or None for s in df["stratum"]]
-    return df.loc[:, list(REVIEW_COLUMNS)]
+    df["stratum_size"] = [
+        (p or {}).get("stratum_sizes", {}).get(s or "") for p, s in zip(df["sample_params"], df["stratum"], strict=True)
+    ]
+    return df.loc[:, [*REVIEW_COLUMNS, *DESIGN_COLUMNS]]
 
 
 _SPEC = re.compile(r"^(?P<set>[^/@]+)(?:/(?P<feature>[^/@]+)(?:@(?P<hash>[0-9a-fA-F]+))?)?$")
@@ -130,8 +145,28 @@ def agreement_report_for_run(
         target_half_width=target_half_width,
         on_step=on_step,
     )
+    payload["prevalences"] = reports.json_ready(
+        prevalence.corrected_prevalences(
+            df,
+            run_outputs_frame(run_id=run_id),
+            features=PREVALENCE_FEATURES,
+            labels={str(Feature.SUBJECTIVITY): ["yes"], str(Feature.RESPONSE_TYPE): list(RESPONSE_TYPES)},
+            confidence=confidence,
+        )
+    )
     # Agreement among reviewers who could see each other's work is not a reliability figure: the report says so.
     return {"run": run_id, **payload, "independence": run_independence(run_id=run_id).as_dict()}
+
+
+PREVALENCE_FEATURES = [
+    str(f) for f in (Feature.SUBJECTIVITY, Feature.RESPONSE_TYPE, Feature.AI_VALUES, Feature.HUMAN_VALUES)
+]
+
+
+def run_outputs_frame(*, run_id: int) -> pd.DataFrame:
+    """Every parsed output of a run: extraction id, feature and the classifier's labels."""
+    rows = Extraction.objects.filter(run_id=run_id, status=ExtractionStatus.OK).values_list("id", "feature", "labels")
+    return pd.DataFrame(list(rows), columns=list(prevalence.OUTPUT_COLUMNS))
 
 
 def prompt_comparison(
@@ -189,9 +224,17 @@ def snapshot_get(*, snapshot_id: int) -> ReportSnapshot:
 
 
 def agreement_snapshot_latest(*, limit: int = 10) -> list[dict[str, Any]]:
-    """The newest agreement snapshots, each with its per-feature rows (estimate, half-width, n) for a summary."""
+    """The newest agreement snapshots, each with its per-feature rows (estimate, half-width, n) and the trust verdict
+    of each reviewed feature, for a summary."""
     snapshots = snapshot_list(kind="agreement").select_related("run__dataset")[:limit]
-    return [{"snapshot": s, "features": list(s.payload.get("agreement", {}).get("feature", []))} for s in snapshots]
+    return [
+        {
+            "snapshot": s,
+            "features": list(s.payload.get("agreement", {}).get("feature", [])),
+            "verdicts": [v for v in run_verdicts(run=s.run, payload=s.payload) if v.n] if s.run else [],
+        }
+        for s in snapshots
+    ]
 
 
 def conversation_reviews(*, conversation_id: int) -> dict[int, list[Annotation]]:

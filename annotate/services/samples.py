@@ -53,6 +53,28 @@ def _population(*, run_id: int, features: Sequence[str], stratify_by: str | None
     return population
 
 
+_SELECTORS: dict[str, Callable[..., sampling.Selection]] = {
+    SampleStrategy.RANDOM: sampling.select_random,
+    SampleStrategy.STRATIFIED: sampling.select_stratified,
+    SampleStrategy.UNCERTAINTY: sampling.select_uncertainty,
+    SampleStrategy.FIND_ERRORS: sampling.select_find_errors,
+    SampleStrategy.TARGET_WIDTH: sampling.select_random,
+}
+_DESIGN_OPTIONS: dict[str, set[str]] = {
+    SampleStrategy.STRATIFIED: {"min_per_stratum"},
+    SampleStrategy.UNCERTAINTY: {"floor"},
+}
+
+
+def _select(
+    strategy: str, population: pd.DataFrame, *, size: int, seed: int, design: dict[str, Any]
+) -> sampling.Selection:
+    unknown = set(design) - _DESIGN_OPTIONS.get(strategy, set())
+    if unknown:
+        raise ValueError(f"design options {sorted(unknown)} do not apply to a {strategy} sample")
+    return _SELECTORS[strategy](population, size=size, seed=seed, **design)
+
+
 def review_sample_create(
     *,
     run_id: int,
@@ -67,8 +89,13 @@ def review_sample_create(
     target_half_width: float | None = None,
     expected_agreement: float = 0.95,
     confidence: float = 0.95,
+    design: dict[str, Any] | None = None,
 ) -> ReviewSample:
     """Draw and store a review sample of ``size`` conversations from an extraction run.
+
+    ``design``: options of the sampling design, ``{"min_per_stratum": k}`` for a disproportionate stratified
+    sample, ``{"floor": f}`` for the uncertainty design (see ``annotate.sampling``). Every item stores its
+    inclusion probability (none for ``find_errors``, which estimates nothing for the run).
 
     With ``strategy="target_width"`` the size is the planner's (``stats.proportions.required_sample_size``):
     the fewest items whose Wilson interval at ``expected_agreement`` has half-width at most
@@ -89,29 +116,25 @@ def review_sample_create(
                 "method": "wilson",
             },
         }
+    if strategy not in _SELECTORS:
+        raise ValueError(f"strategy {strategy!r} is not one of {sorted(_SELECTORS)}")
     features = list(features) if features else sorted(Feature.values)
     if strategy == SampleStrategy.STRATIFIED:
         if not stratify_by:
             raise ValueError("a stratified sample needs stratify_by: 'model' or a feature")
         if stratify_by != STRATIFY_BY_MODEL and stratify_by not in Feature.values:
             raise ValueError(f"stratify_by={stratify_by!r}: use 'model' or one of {sorted(Feature.values)}")
-    selectors: dict[str, Callable[..., sampling.Selection]] = {
-        SampleStrategy.RANDOM: sampling.select_random,
-        SampleStrategy.STRATIFIED: sampling.select_stratified,
-        SampleStrategy.UNCERTAINTY: sampling.select_uncertainty,
-        SampleStrategy.TARGET_WIDTH: sampling.select_random,
-    }
-    if strategy not in selectors:
-        raise ValueError(f"strategy {strategy!r} is not one of {sorted(selectors)}")
     seed = seed if seed is not None else secrets.randbits(32)
     population = _population(run_id=run_id, features=features, stratify_by=stratify_by)
-    selection = selectors[strategy](population, size=size, seed=seed)
+    selection = _select(strategy, population, size=size, seed=seed, design=design or {})
     params = {
         "size": size,
         "features": features,
         "stratify_by": stratify_by,
         "population": len(population),
         "allocation": selection.allocation,
+        "stratum_sizes": selection.stratum_sizes,
+        **({"design": design} if design else {}),
         **(extra_params or {}),
     }
     with transaction.atomic():
@@ -123,9 +146,12 @@ def review_sample_create(
             params=params,
             reviewers_per_item=reviewers_per_item,
         )
+        probabilities = selection.inclusion_probabilities or (None,) * len(selection.unit_ids)
         ReviewItem.objects.bulk_create(
-            ReviewItem(sample=sample, conversation_id=cid, position=pos, stratum=stratum[:200])
-            for pos, (cid, stratum) in enumerate(zip(selection.unit_ids, selection.strata, strict=True))
+            ReviewItem(sample=sample, conversation_id=cid, position=pos, stratum=stratum[:200], inclusion_probability=p)
+            for pos, (cid, stratum, p) in enumerate(
+                zip(selection.unit_ids, selection.strata, probabilities, strict=True)
+            )
         )
     return sample
 

@@ -137,6 +137,12 @@ LOGGING = {
     "loggers": {"httpx": {"level": "WARNING"}, "httpcore": {"level": "WARNING"}},
 }
 
+# Import size policy (corpus/reading.py): a longer line, message or conversation is rejected with file:line, never
+# truncated; the reader never holds more than one line of IMPORT_MAX_LINE_BYTES, whatever the input.
+IMPORT_MAX_LINE_BYTES = env.int("IMPORT_MAX_LINE_BYTES", default=8 * 1024 * 1024)
+IMPORT_MAX_MESSAGE_CHARS = env.int("IMPORT_MAX_MESSAGE_CHARS", default=500_000)
+IMPORT_MAX_CONVERSATION_CHARS = env.int("IMPORT_MAX_CONVERSATION_CHARS", default=1_000_000)
+
 # Anthropic client (extraction/llm.py). The key comes only from the environment and is never logged.
 # The limits are the account's; the limiter shares them across all workers through REDIS_URL.
 ANTHROPIC_API_KEY = env("ANTHROPIC_API_KEY", default="")

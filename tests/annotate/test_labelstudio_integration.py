@@ -199,7 +199,7 @@ def test_push_resumes_after_label_studio_stops_and_never_duplicates_a_task(
     label_studio: LabelStudio, local_label_studio: LocalLabelStudio
 ) -> None:
     run = run_with_extractions(120)
-    sample = services.review_sample_create(run_id=run.pk, strategy="uncertainty", size=120, seed=3)
+    sample = services.review_sample_create(run_id=run.pk, strategy="find_errors", size=120, seed=3)
     annotator = services.annotator_get_or_create(email=_unique_emails(1)[0])
     services.review_sample_assign(sample_id=sample.pk, annotator_ids=[annotator.pk], reviewers_per_item=1)
 

@@ -53,14 +53,14 @@ def test_stratified_sample_draws_the_allocation_from_each_stratum() -> None:
     assert chosen == sampling.select_stratified(pop, size=20, seed=5)
 
 
-def test_uncertainty_first_takes_the_lowest_confidence_and_puts_unknown_last() -> None:
+def test_find_errors_takes_the_lowest_confidence_and_puts_unknown_last() -> None:
     pop = _population(10)
     pop.loc[1003, "confidence"] = np.nan
-    chosen = sampling.select_uncertainty(pop, size=10, seed=1)
+    chosen = sampling.select_find_errors(pop, size=10, seed=1)
     confidences = pop.loc[list(chosen.unit_ids), "confidence"].to_numpy()
     assert np.all(np.diff(confidences[:-1]) >= 0)
     assert chosen.unit_ids[-1] == 1003
-    three = sampling.select_uncertainty(pop, size=3, seed=1)
+    three = sampling.select_find_errors(pop, size=3, seed=1)
     assert set(three.unit_ids) == set(pop["confidence"].nsmallest(3).index)
 
 
@@ -80,3 +80,48 @@ def test_assignment_gives_distinct_annotators_balanced_load_and_overlap_for_ever
     assert plan == sampling.assign_reviewers(60, 4, 2, seed=9)
     with pytest.raises(ValueError, match="need at least 3 annotators"):
         sampling.assign_reviewers(5, 2, 3, seed=0)
+
+
+def test_every_selection_carries_its_inclusion_probabilities() -> None:
+    pop = _population()
+    assert sampling.select_random(pop, size=20, seed=1).inclusion_probabilities == (0.2,) * 20
+    strat = sampling.select_stratified(pop, size=20, seed=1)
+    assert strat.stratum_sizes == {"a": 50, "b": 30, "c": 20}
+    assert set(strat.inclusion_probabilities) == {0.2}  # proportional allocation is self-weighting
+    assert sampling.select_find_errors(pop, size=5, seed=1).inclusion_probabilities == (None,) * 5
+
+
+def test_a_minimum_per_stratum_allocates_disproportionately_with_the_right_probabilities() -> None:
+    pop = _population()  # strata of 50, 30, 20
+    sel = sampling.select_stratified(pop, size=20, seed=3, min_per_stratum=5)
+    # 5 each first; the other 5 go proportionally to the units left (45/25/15 → 2.65/1.47/0.88), largest
+    # remainder: a 2+1, b 1, c 0+1. Proportional allocation would have given 10/6/4.
+    assert sel.allocation == {"a": 8, "b": 6, "c": 6}
+    by_stratum = dict(zip(sel.strata, sel.inclusion_probabilities, strict=True))
+    for stratum, n_h in sel.allocation.items():
+        assert by_stratum[stratum] == pytest.approx(n_h / sel.stratum_sizes[stratum])
+    with pytest.raises(ValueError, match="need 30 units"):
+        sampling.select_stratified(pop, size=20, seed=3, min_per_stratum=10)
+
+
+def test_uncertainty_sampling_is_poisson_with_probabilities_rising_with_uncertainty_and_a_floor() -> None:
+    conf = np.array([0.99] * 900 + [0.5] * 90 + [0.0] * 10)
+    pi = sampling.poisson_probabilities(1 - conf, 200.0, 0.1)
+    assert pi.sum() == pytest.approx(200.0)
+    assert pi.max() <= 1.0
+    assert pi[-1] == 1.0  # the least confident are capped at certainty
+    assert pi[0] == pytest.approx(190 / 135 * 0.1)  # the floor: every output can be drawn
+    assert pi[900] == pytest.approx(5 * pi[0])  # uncertainty 0.5 against the floor 0.1
+    ids = np.arange(len(conf))
+    pop = pd.DataFrame({"confidence": conf}, index=ids)
+    sizes = [len(sampling.select_uncertainty(pop, size=200, seed=s).unit_ids) for s in range(200)]
+    assert 197 <= float(np.mean(sizes)) <= 203  # the expected size is the requested one
+    sel = sampling.select_uncertainty(pop, size=200, seed=0)
+    expected = dict(zip(ids, pi, strict=True))
+    assert all(p == pytest.approx(expected[u]) for u, p in zip(sel.unit_ids, sel.inclusion_probabilities, strict=True))
+    # Empirical inclusion frequency over many draws matches π.
+    hits = np.zeros(len(conf))
+    for s in range(400):
+        hits[list(sampling.select_uncertainty(pop, size=200, seed=s).unit_ids)] += 1
+    assert hits[:900].mean() / 400 == pytest.approx(pi[0], rel=0.1)
+    assert hits[900:990].mean() / 400 == pytest.approx(pi[900], rel=0.1)

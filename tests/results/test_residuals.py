@@ -10,6 +10,7 @@ from statsmodels.stats.contingency_tables import Table, Table2x2
 from results.cell_stats import adjusted_residuals, bonferroni_critical_value, collapsed_odds_ratios, two_sided_p
 from results.labels import AnalysisInputError, LabelSet
 from results.residuals import residual_table
+from stats.errors import StatsInputError
 
 
 def random_labels(rng: np.random.Generator, n: int, n_rows: int, n_cols: int) -> tuple[LabelSet, LabelSet]:
@@ -233,3 +234,12 @@ def test_exact_cell_p_equals_scipy_hypergeometric() -> None:
     p_single = exact_cell_p(np.array([1]), np.array([10]), np.array([20]), 20_000)[0]
     assert p_single == pytest.approx(2 * hypergeom.sf(0, 20_000, 10, 20), rel=1e-9)
     assert p_single > 0.01
+
+
+@pytest.mark.parametrize(("bad", "fragment"), [(np.nan, "nan"), (np.inf, "inf"), (2.5, "2.5")])
+def test_a_non_finite_or_fractional_cell_raises_naming_it(bad: float, fragment: str) -> None:
+    """Audit finding: one NaN or inf in the table turned every residual into NaN without a word."""
+    table = np.array([[10.0, 4.0, 6.0], [3.0, 8.0, 5.0]])
+    table[1, 2] = bad
+    with pytest.raises(StatsInputError, match=rf"{fragment}.*\(1, 2\)"):
+        adjusted_residuals(table)

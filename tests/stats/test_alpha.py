@@ -7,6 +7,7 @@ from typing import Any
 
 import krippendorff
 import numpy as np
+import pandas as pd
 import pytest
 from nltk.metrics import agreement as nltk_agreement
 from nltk.metrics import distance as nltk_distance
@@ -104,7 +105,7 @@ def test_alpha_bootstrap_matches_a_naive_resampling_loop() -> None:
     data = np.where(rng.random((3, 60)) < 0.8, truth, rng.integers(0, 3, (3, 60))).astype(float)
     data[rng.random((3, 60)) < 0.1] = np.nan
     n_boot, seed = 200, 42
-    ours = krippendorff_alpha(data, level="nominal", n_boot=n_boot, seed=seed)
+    ours = krippendorff_alpha(data, level="nominal", n_boot=n_boot, seed=seed, interval="percentile")
     pairable = (~np.isnan(data)).sum(axis=0) >= 2
     kept = data[:, pairable]
     idx = np.random.default_rng(seed).integers(0, kept.shape[1], size=(n_boot, kept.shape[1]))
@@ -114,7 +115,7 @@ def test_alpha_bootstrap_matches_a_naive_resampling_loop() -> None:
     assert ours.ci.low == pytest.approx(lo, abs=1e-9)
     assert ours.ci.high == pytest.approx(hi, abs=1e-9)
     assert ours.ci.n_valid == n_boot
-    again = krippendorff_alpha(data, level="nominal", n_boot=n_boot, seed=seed)
+    again = krippendorff_alpha(data, level="nominal", n_boot=n_boot, seed=seed, interval="percentile")
     assert again.ci == ours.ci
 
 
@@ -122,7 +123,7 @@ def test_alpha_ordinal_bootstrap_matches_naive_loop() -> None:
     rng = np.random.default_rng(4)
     truth = rng.integers(1, 5, 40)
     data = np.where(rng.random((3, 40)) < 0.7, truth, rng.integers(1, 5, (3, 40))).astype(float)
-    ours = krippendorff_alpha(data, level="ordinal", n_boot=100, seed=1)
+    ours = krippendorff_alpha(data, level="ordinal", n_boot=100, seed=1, interval="percentile")
     idx = np.random.default_rng(1).integers(0, 40, size=(100, 40))
     draws = np.array([krippendorff.alpha(data[:, i], level_of_measurement="ordinal") for i in idx])
     assert ours.ci is not None
@@ -177,3 +178,21 @@ def test_ordinal_alpha_refuses_a_huge_scale() -> None:
     data = [list(range(300)), list(range(300))]
     with pytest.raises(StatsInputError, match="up to 200 scale points"):
         krippendorff_alpha(data, level="ordinal", n_boot=0)
+
+
+@pytest.mark.parametrize(
+    "marker",
+    [None, math.nan, np.nan, np.float32("nan"), np.float64("nan"), pd.NA, pd.NaT, np.datetime64("NaT")],
+    ids=["None", "float-nan", "np.nan", "float32-nan", "float64-nan", "pd.NA", "pd.NaT", "np.NaT"],
+)
+def test_every_missing_marker_is_missing(marker: Any) -> None:
+    """Audit finding: only None and Python-float NaN counted as missing; pd.NA or np.float32 NaN became a
+    category and gave a silently wrong alpha."""
+    data = [[marker if v is None else v for v in row] for row in KRIPPENDORFF_EXAMPLE]
+    res = krippendorff_alpha(data, level="nominal", n_boot=0)
+    assert round(value_of(res), 3) == KRIPPENDORFF_PUBLISHED["nominal"]
+    assert res.n_pairable_values == 40
+    as_object = np.array(data, dtype=object)  # as a DataFrame's .to_numpy() hands it over
+    assert krippendorff_alpha(as_object, level="interval", n_boot=0).value == pytest.approx(
+        krippendorff.alpha(to_nan(KRIPPENDORFF_EXAMPLE), level_of_measurement="interval"), abs=1e-12
+    )

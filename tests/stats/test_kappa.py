@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import pytest
 from sklearn.metrics import cohen_kappa_score
 from statsmodels.stats.inter_rater import cohens_kappa as sm_cohens_kappa
@@ -84,12 +85,34 @@ def test_cohen_kappa_bootstrap_matches_naive_loop() -> None:
     rng = np.random.default_rng(14)
     a = rng.integers(0, 3, 80)
     b = np.where(rng.random(80) < 0.7, a, rng.integers(0, 3, 80))
-    ours = cohen_kappa(a.tolist(), b.tolist(), n_boot=200, seed=8)
+    ours = cohen_kappa(a.tolist(), b.tolist(), n_boot=200, seed=8, interval="percentile")
     idx = np.random.default_rng(8).integers(0, 80, size=(200, 80))
     draws = np.array([cohen_kappa_score(a[i], b[i]) for i in idx])
     assert ours.ci is not None
     assert ours.ci.low == pytest.approx(np.quantile(draws, 0.025), abs=1e-9)
     assert ours.ci.high == pytest.approx(np.quantile(draws, 0.975), abs=1e-9)
+
+
+def test_cohen_kappa_bca_interval_matches_efrons_formula_on_a_naive_loop() -> None:
+    """BCa (the default) from scikit-learn's kappa on the same resamples and on every leave-one-out sample."""
+    from scipy.stats import norm
+
+    rng = np.random.default_rng(21)
+    a = (rng.random(90) < 0.15).astype(int)  # skewed prevalence, where the percentile interval undercovers
+    b = np.where(rng.random(90) < 0.8, a, 1 - a)
+    ours = cohen_kappa(a.tolist(), b.tolist(), n_boot=400, seed=3)
+    idx = np.random.default_rng(3).integers(0, 90, size=(400, 90))
+    draws = np.array([cohen_kappa_score(a[i], b[i]) for i in idx])
+    theta = cohen_kappa_score(a, b)
+    jack = np.array([cohen_kappa_score(np.delete(a, i), np.delete(b, i)) for i in range(90)])
+    z0 = norm.ppf((np.sum(draws < theta) + 0.5 * np.sum(draws == theta)) / 400)
+    d = jack.mean() - jack
+    acc = (d**3).sum() / (6 * ((d**2).sum()) ** 1.5)
+    levels = [norm.cdf(z0 + (z0 + q) / (1 - acc * (z0 + q))) for q in (norm.ppf(0.025), norm.ppf(0.975))]
+    assert ours.ci is not None
+    assert ours.ci.method.startswith("BCa")
+    assert ours.ci.low == pytest.approx(np.quantile(draws, levels[0]), abs=1e-9)
+    assert ours.ci.high == pytest.approx(np.quantile(draws, levels[1]), abs=1e-9)
 
 
 # Fleiss (1971) as tabulated on Wikipedia ("Fleiss' kappa", worked example): 10 subjects, 14 raters,
@@ -147,3 +170,17 @@ def test_percent_agreement() -> None:
     res = percent_agreement([["a", "a", "b"], ["a", "b", "b"], ["a", "b", None]], n_boot=0)
     # unit 1: all agree (1); unit 2: one pair of three agrees (1/3); unit 3: the two agree (1).
     assert res.value == pytest.approx((1 + 1 / 3 + 1) / 3)
+
+
+@pytest.mark.parametrize("marker", [np.float32("nan"), pd.NA, pd.NaT], ids=["float32-nan", "pd.NA", "pd.NaT"])
+def test_kappa_and_ac1_treat_every_missing_marker_as_missing(marker: Any) -> None:
+    """Audit finding: pd.NA and np.float32 NaN were counted as a rating category by the kappas."""
+    a = ["yes", "no", "yes", None, "yes", "no", "no", "yes", "yes", "no"]
+    b = ["yes", "no", "no", "yes", None, "no", "yes", "yes", "yes", "no"]
+    with_marker = [[marker if v is None else v for v in r] for r in (a, b)]
+    ref = cohen_kappa(a, b, n_boot=0)
+    got = cohen_kappa(with_marker[0], with_marker[1], n_boot=0)
+    assert got.value == pytest.approx(value_of(ref), abs=1e-12)
+    assert got.n_units == 8
+    assert got.n_categories == 2
+    assert gwet_ac1(with_marker, n_boot=0).value == pytest.approx(value_of(gwet_ac1([a, b], n_boot=0)), abs=1e-12)

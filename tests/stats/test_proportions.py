@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from decimal import ROUND_HALF_UP, Decimal
 
 import numpy as np
@@ -122,3 +123,25 @@ def test_proportion_bad_input(call, error, fragment) -> None:  # type: ignore[no
     with pytest.raises(error, match=fragment):
         call()
     assert issubclass(error, ValueError)
+
+
+@pytest.mark.parametrize(
+    ("successes", "n", "fragment"),
+    [
+        (math.nan, 10, "nan"),
+        (math.inf, 10, "inf"),
+        (5, 10.5, "10.5"),
+        (5, math.nan, "nan"),
+        (5, math.inf, "inf"),
+    ],
+)
+def test_non_finite_or_fractional_counts_raise_naming_the_value(successes: float, n: float, fragment: str) -> None:
+    """Audit finding: proportion_ci(nan, 10) returned NaN bounds and proportion_ci(5, 10.5) computed with 10.5
+    while reporting n = 10."""
+    with pytest.raises(StatsInputError, match=fragment):
+        proportion_ci(successes, n)  # type: ignore[arg-type]
+
+
+def test_a_whole_float_n_is_a_count() -> None:
+    assert proportion_ci(5, 10.0).n == 10  # type: ignore[arg-type]
+    assert proportion_ci(5, 10.0).estimate == 0.5  # type: ignore[arg-type]

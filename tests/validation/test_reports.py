@@ -169,8 +169,8 @@ def test_agreement_report_sections_and_bad_input() -> None:
         n_boot=20,
         on_step=steps.append,
     )
-    assert set(rep) == {"params", "counts", "agreement", "labels", "response_type_confusion", "reliability"}
-    assert rep["counts"] == {"reviews": 4, "outputs": 2, "conversations": 2, "annotators": 2}
+    assert set(rep) == {"params", "counts", "agreement", "design", "labels", "response_type_confusion", "reliability"}
+    assert rep["counts"] == {"reviews": 4, "superseded_reviews": 0, "outputs": 2, "conversations": 2, "annotators": 2}
     assert len(steps) == reports.REPORT_STEPS
     with pytest.raises(EmptyInputError, match="no reviews"):
         reports.agreement_report(
@@ -256,3 +256,88 @@ def test_reliability_on_value_sets_matches_nltk() -> None:
     expected = AnnotationTask(data=triples, distance=masi_distance).alpha()
     assert rel["labels"]["level"] == "masi"
     assert rel["labels"]["value"] == pytest.approx(expected, abs=1e-9)
+
+
+def test_an_annotator_who_reviewed_an_output_twice_has_one_vote_the_latest() -> None:
+    """Audit finding: two live reviews by one annotator gave two votes in the majority rule but one (the first)
+    in the reliability statistics. Now the latest review counts everywhere and the report says how many were
+    superseded."""
+    df = _frame(
+        [
+            _row(1, "a", "correct"),
+            _row(1, "b", "incorrect"),
+            _row(1, "a", "correct"),  # a's second review of output 1: must not outvote b
+            _row(2, "a", "correct"),
+            _row(2, "b", "correct"),
+            _row(3, "a", "correct"),  # a's first review of 3, then a changes its mind
+            _row(3, "b", "incorrect"),
+            _row(3, "a", "incorrect"),
+        ]
+    )
+    out = reports.output_verdicts(df).set_index("extraction_id")
+    assert list(out["n_reviews"]) == [2, 2, 2]
+    assert not out.loc[1, "correct"]  # 1 of 2 is a tie, not a 2-of-3 majority
+    assert not out.loc[3, "correct"]
+    rel = reports.reviewer_reliability(df, value_features=VALUE_FEATURES, n_boot=0)["ai_values"]
+    # With the latest votes the annotators agree on outputs 2 and 3 and disagree on 1: 2 of 3 units agree.
+    assert rel["verdict"]["percent_agreement"]["value"] == pytest.approx(2 / 3)
+    report = reports.agreement_report(
+        df,
+        value_features=VALUE_FEATURES,
+        response_type_feature="ai_response_type",
+        response_type_labels=RESPONSE_TYPES,
+        n_boot=0,
+    )
+    assert report["counts"]["superseded_reviews"] == 2
+    assert report["counts"]["reviews"] == 6
+    annotator_a = next(r for r in report["agreement"]["annotator"] if r["annotator"] == "a")
+    assert annotator_a["n"] == 3
+    assert annotator_a["correct"] == 2
+
+
+def _designed(rows: list[dict[str, Any]], **columns: list[Any]) -> pd.DataFrame:
+    df = _frame(rows)
+    for name, values in columns.items():
+        df[name] = values
+    return df
+
+
+def test_design_section_uses_each_samples_design_and_refuses_find_errors() -> None:
+    srs = [_row(i, "a", "correct" if i != 80 else "incorrect") for i in range(1, 81)]  # 79 of 80: the paper's figure
+    bottom_k = [_row(100 + i, "a", "incorrect" if i % 2 else "correct") for i in range(10)]
+    poisson = [_row(200 + i, "a", "correct" if i % 4 else "incorrect") for i in range(20)]
+    pi_poisson = [0.9 if i % 4 == 0 else 0.1 for i in range(20)]  # errors drawn with high probability
+    df = _designed(
+        srs + bottom_k + poisson,
+        sample_id=[1] * 80 + [2] * 10 + [3] * 20,
+        design=["random"] * 80 + ["find_errors"] * 10 + ["uncertainty"] * 20,
+        inclusion_probability=[80 / 4000] * 80 + [None] * 10 + pi_poisson,
+        stratum_size=[None] * 110,
+    )
+    design = {d["sample_id"]: d for d in reports.design_estimates(df)}
+    simple = design[1]["features"]["ai_values"]
+    assert simple["design"] == "simple random"
+    assert (round(100 * simple["estimate"], 1), round(100 * simple["half_width"], 1)) == (98.8, 3.3)
+    refused = design[2]["features"]["ai_values"]
+    assert refused["estimate"] is None
+    assert "not a probability sample" in refused["reason"]
+    weighted = design[3]["features"]["ai_values"]
+    assert weighted["weights"] == "1/π per unit (Hájek)"
+    # 15 correct outputs of weight 10 and 5 incorrect of weight 1/0.9: the run is mostly correct although a
+    # quarter of the sample is wrong.
+    assert weighted["estimate"] == pytest.approx(150 / (150 + 5 / 0.9))
+
+
+def test_a_stratified_sample_with_a_lifted_stratum_is_combined_by_population_shares() -> None:
+    rows = [_row(i, "a", "correct" if i % 10 else "incorrect", stratum="big") for i in range(1, 41)]
+    rows += [_row(100 + i, "a", "correct" if i % 2 else "incorrect", stratum="small") for i in range(40)]
+    df = _designed(
+        rows,
+        sample_id=[1] * 80,
+        design=["stratified"] * 80,
+        inclusion_probability=[40 / 900] * 40 + [40 / 100] * 40,
+        stratum_size=[900] * 40 + [100] * 40,
+    )
+    entry = reports.design_estimates(df)[0]["features"]["ai_values"]
+    assert entry["design"] == "stratified"
+    assert entry["estimate"] == pytest.approx(0.9 * 36 / 40 + 0.1 * 20 / 40)

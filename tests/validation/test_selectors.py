@@ -8,12 +8,12 @@ from stats.errors import EmptyInputError
 from tests.validation import factories as f
 from tests.validation.conftest import Study
 from validation import selectors
-from validation.reports import REVIEW_COLUMNS
+from validation.reports import DESIGN_COLUMNS, REVIEW_COLUMNS
 
 
 def test_review_frame_for_a_run(study: Study) -> None:
     df = selectors.review_frame(run_id=study.run.pk)
-    assert tuple(df.columns) == REVIEW_COLUMNS
+    assert tuple(df.columns) == (*REVIEW_COLUMNS, *DESIGN_COLUMNS)
     # run reviews: v1 by A and B (40) + C on 10 + response type 20; v2 outputs belong to no run but are reviewed
     # in this run's sample too (40); deleted and verdict-less annotations are left out.
     assert len(df) == 40 + 10 + 20 + 40
@@ -142,3 +142,32 @@ def test_prompt_comparison_links_flipped_conversations(study: Study, admin_clien
         "candidate_correct",
         "url",
     }
+
+
+def test_agreement_report_for_run_states_the_design_from_the_stored_probabilities(study: Study) -> None:
+    from annotate.models import ReviewItem
+
+    rep = selectors.agreement_report_for_run(run_id=study.run.pk, n_boot=0)
+    unknown = rep["design"][0]["features"]["response_type"]
+    assert unknown["design"].startswith("unknown")  # items made before probabilities were stored
+    ReviewItem.objects.filter(sample=study.sample).update(inclusion_probability=20 / 400)
+    rep = selectors.agreement_report_for_run(run_id=study.run.pk, n_boot=0)
+    entry = rep["design"][0]
+    assert entry["sample_id"] == study.sample.pk
+    assert entry["strategy"] == "random"
+    response_type = entry["features"]["response_type"]
+    assert response_type["design"] == "simple random"
+    assert response_type["population_size"] == pytest.approx(400)
+    assert response_type["estimate"] == pytest.approx(16 / 20)
+
+
+def test_agreement_report_for_run_carries_the_corrected_prevalences(study: Study) -> None:
+    rep = selectors.agreement_report_for_run(run_id=study.run.pk, n_boot=0)
+    response = rep["prevalences"]["response_type"]
+    # 20 response-type outputs, all labelled strong_support; A rejected every fifth and corrected it to mild support.
+    assert response["n_outputs"] == 20
+    assert response["n_reviewed"] == 20
+    by_label = {e["label"]: e for e in response["labels"]}
+    assert by_label["strong_support"]["llm_only"] == 1.0
+    assert by_label["strong_support"]["gold_only"] == pytest.approx(16 / 20)
+    assert by_label["mild_support"]["gold_only"] == pytest.approx(4 / 20)

@@ -1,4 +1,4 @@
-"""`python manage.py review_sample --run ID --strategy random|stratified|uncertainty|target_width --size N …`."""
+"""`python manage.py review_sample --run ID --strategy STRATEGY --size N …` (see annotate.sampling for the designs)."""
 
 from __future__ import annotations
 
@@ -32,6 +32,12 @@ class Command(BaseCommand):
         )
         parser.add_argument("--seed", type=int, help="random seed (drawn and recorded when absent)")
         parser.add_argument("--stratify-by", help="'model' or a feature, for --strategy stratified")
+        parser.add_argument(
+            "--min-per-stratum", type=int, help="stratified: at least this many per stratum (disproportionate)"
+        )
+        parser.add_argument(
+            "--floor", type=float, help="uncertainty: the smallest selection score, so every output can be drawn"
+        )
         parser.add_argument("--features", help="comma-separated features to review (default: all)")
         parser.add_argument("--annotators", required=True, help="comma-separated e-mails")
         parser.add_argument("--per-item", type=int, default=1, help="annotators per item (k)")
@@ -44,6 +50,9 @@ class Command(BaseCommand):
                 raise CommandError("--strategy target_width takes --target-half-width (and --expected), not --size")
         elif opts["size"] is None:
             raise CommandError(f"--strategy {opts['strategy']} needs --size")
+        design = {
+            k: opts[o] for k, o in (("min_per_stratum", "min_per_stratum"), ("floor", "floor")) if opts[o] is not None
+        }
         try:
             sample = services.review_sample_create(
                 run_id=opts["run"],
@@ -56,6 +65,7 @@ class Command(BaseCommand):
                 name=opts["name"],
                 target_half_width=opts["target_half_width"],
                 expected_agreement=opts["expected"],
+                design=design or None,
             )
             annotators = [services.annotator_get_or_create(email=e).pk for e in emails]
             assigned = services.review_sample_assign(

@@ -8,13 +8,15 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
 from corpus.importers import FORMATS, CsvMapping, ImportFileError
-from corpus.services import conversation_import
+from corpus.services import ImportArgumentError, conversation_import, import_limits
 
 
 class Command(BaseCommand):
     help = (
         "Import conversations from JSONL (OpenAI messages, ShareGPT, WildChat/LMSYS, Anthropic HH) or CSV, "
-        "plain or .gz. Atomic: a bad record aborts the import unless --skip-invalid. Re-import skips duplicates."
+        "plain or .gz. Atomic: a bad record aborts the import unless --skip-invalid. Re-import skips duplicates. "
+        "Size limits default to the settings IMPORT_MAX_LINE_BYTES, IMPORT_MAX_MESSAGE_CHARS, "
+        "IMPORT_MAX_CONVERSATION_CHARS."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -35,6 +37,10 @@ class Command(BaseCommand):
         csv.add_argument("--response-column", default="response", help="one row per exchange: the assistant turn")
         csv.add_argument("--model-column")
         csv.add_argument("--id-column")
+        limits = parser.add_argument_group("size policy (records over a limit are rejected, never truncated)")
+        limits.add_argument("--max-line-bytes", type=int, help="longest line read (JSONL record or CSV line)")
+        limits.add_argument("--max-message-chars", type=int, help="longest message")
+        limits.add_argument("--max-conversation-chars", type=int, help="longest conversation (all messages)")
         parser.add_argument("--no-progress", action="store_true")
 
     def handle(self, *args: Any, **opts: Any) -> None:
@@ -47,6 +53,14 @@ class Command(BaseCommand):
             model=opts["model_column"],
             id=opts["id_column"],
         )
+        try:
+            limits = import_limits(
+                max_line_bytes=opts["max_line_bytes"],
+                max_message_chars=opts["max_message_chars"],
+                max_conversation_chars=opts["max_conversation_chars"],
+            )
+        except ValueError as exc:
+            raise CommandError(str(exc).replace("max_", "--max-").replace("_", "-")) from exc
         bar = tqdm(unit=" conv", desc="importing", disable=opts["no_progress"] or opts["verbosity"] == 0)
         try:
             summary = conversation_import(
@@ -56,12 +70,13 @@ class Command(BaseCommand):
                 skip_invalid=opts["skip_invalid"],
                 hh_both=opts["both_sides"],
                 csv_mapping=mapping,
+                limits=limits,
                 on_progress=bar.update,
             )
         except ImportFileError as exc:
-            raise CommandError(
-                f"{exc}\nNothing was imported (the import is atomic; --skip-invalid imports the good records)."
-            ) from exc
+            raise CommandError(f"{exc} (nothing was imported)") from exc
+        except ImportArgumentError as exc:
+            raise CommandError(str(exc)) from exc
         finally:
             bar.close()
         self.stdout.write(
