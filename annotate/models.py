@@ -130,6 +130,19 @@ class Annotation(models.Model):
         return f"{self.feature} of item {self.item_id} by {self.annotator_id}: {self.verdict or 'no verdict'}"
 
 
+class AnnotationTombstone(models.Model):
+    """A Label Studio annotation known to be deleted: a create or update arriving later must not bring it back.
+
+    Label Studio never reuses an annotation id, so a tombstone is final; webhooks may arrive out of order.
+    """
+
+    label_studio_annotation_id = models.BigIntegerField(unique=True)
+    deleted_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"annotation {self.label_studio_annotation_id} deleted"
+
+
 class ProjectStatus(models.TextChoices):
     ACTIVE = "active", "Active"
     DELETED = "deleted", "Deleted in Label Studio"

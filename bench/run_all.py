@@ -9,6 +9,7 @@ import sys
 BENCHMARKS: list[str] = [
     "bench.bench_import",
     "bench.bench_validation",
+    "bench.bench_gold_power",
     "bench.bench_designs",
     "bench.bench_reliability",
     "bench.bench_ppi",

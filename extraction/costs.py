@@ -14,7 +14,7 @@ The arithmetic is in ``Decimal`` so that sums over a run are exact to the micro-
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Hashable, Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -83,3 +83,36 @@ def settings_prices() -> dict[str, Price]:
     from django.conf import settings
 
     return price_table(getattr(settings, "LLM_PRICES", {}))
+
+
+SHARE_RULE = (
+    "a call that produced several features (a fused prompt) shares its tokens and cost equally among them: "
+    "each of the n features of the call gets 1/n"
+)
+SHARED_FIELDS = ("cost_usd", "input_tokens", "output_tokens", "cache_creation_input_tokens", "cache_read_input_tokens")
+
+
+def shared_by_feature(
+    rows: Iterable[tuple[Hashable, str, Mapping[str, Decimal | int]]],
+) -> dict[str, dict[str, Decimal]]:
+    """Per feature, the tokens and cost of the calls that produced it, shared out by :data:`SHARE_RULE`.
+
+    ``rows`` are (call key, feature, figures): one row per stored output, the rows of one call under one key (a
+    fused call's usage sits on one of its rows, the others hold zeros). Totals are kept: the features' shares
+    of a call add up to the call's figures (cost to the micro-dollar, tokens as fractions)."""
+    calls: dict[Hashable, list[tuple[str, Mapping[str, Decimal | int]]]] = {}
+    for key, feature, figures in rows:
+        calls.setdefault(key, []).append((feature, figures))
+    out: dict[str, dict[str, Decimal]] = {}
+    for members in calls.values():
+        n = Decimal(len(members))
+        totals = {f: sum((Decimal(fig.get(f) or 0) for _, fig in members), Decimal(0)) for f in SHARED_FIELDS}
+        for feature, _ in members:
+            entry = out.setdefault(feature, {f: Decimal(0) for f in SHARED_FIELDS})
+            for f in SHARED_FIELDS:
+                entry[f] += totals[f] / n
+    for entry in out.values():
+        entry["cost_usd"] = entry["cost_usd"].quantize(MICRO)
+        for f in SHARED_FIELDS[1:]:
+            entry[f] = entry[f].quantize(Decimal("0.1"))
+    return out

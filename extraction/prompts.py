@@ -131,6 +131,7 @@ class PromptSet:
     attribution: str
     layout: str
     prompts: dict[str, PromptSpec]  # keyed by feature ("fused" for a fused set)
+    base: str = ""  # the set a candidate was derived from (``base:`` in set.yaml); "" for an original set
 
     @property
     def fused(self) -> bool:
@@ -143,19 +144,75 @@ class PromptSet:
         return tuple(f for f in ALL_FEATURES if f in self.prompts)
 
 
+SET_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
+
+
 def prompts_root() -> Path:
     from django.conf import settings
 
     return Path(getattr(settings, "EXTRACTION_PROMPTS_DIR", Path(settings.BASE_DIR) / "prompts"))
 
 
+def candidates_root() -> Path:
+    """Where candidate sets made in the browser are written (the same files as a set in ``prompts/``)."""
+    from django.conf import settings
+
+    return Path(getattr(settings, "EXTRACTION_CANDIDATES_DIR", Path(settings.BASE_DIR) / "var" / "prompt-candidates"))
+
+
+def prompt_set_directory(name: str) -> Path:
+    """The directory of set ``name``: in ``prompts/``, else among the candidates (``prompts/`` wins)."""
+    directory = prompts_root() / name
+    candidate = candidates_root() / name
+    if not (directory / "set.yaml").is_file() and (candidate / "set.yaml").is_file():
+        return candidate
+    return directory
+
+
+def prompt_set_names() -> list[tuple[str, bool]]:
+    """(name, is_candidate) of every set on disk: the ``prompts/`` sets first, then the candidates."""
+    found: list[tuple[str, bool]] = []
+    for root, is_candidate in ((prompts_root(), False), (candidates_root(), True)):
+        if not root.is_dir():
+            continue
+        seen = {n for n, _ in found}
+        found += [
+            (p.name, is_candidate) for p in sorted(root.iterdir()) if (p / "set.yaml").is_file() and p.name not in seen
+        ]
+    return found
+
+
+def _set_directory(name: str, *, root: Path | None) -> Path:
+    """The directory of set ``name`` (in ``root``, or in ``prompts/`` then the candidates); PromptFileError unless
+    ``name`` is a plain name of a set there."""
+    if not SET_NAME.fullmatch(name) or ".." in name:
+        raise PromptFileError(
+            repr(name), "a prompt set is chosen by its name in the prompt directory (letters, digits, '.', '_', '-')"
+        )
+    if root is not None:
+        known = sorted(p.name for p in root.iterdir() if (p / "set.yaml").is_file()) if root.is_dir() else []
+    else:
+        known = [n for n, _ in prompt_set_names()]
+    if name not in known:
+        raise PromptFileError(
+            repr(name), f"no prompt set here by that name; known sets: {', '.join(sorted(known)) or 'none'}"
+        )
+    return root / name if root is not None else prompt_set_directory(name)
+
+
 def load_prompt_set(name: str, *, root: Path | None = None) -> PromptSet:
-    """Read ``<root>/<name>/`` (or ``name`` itself when it is a directory); raise PromptFileError."""
-    directory = Path(name) if Path(name).is_dir() else (root or prompts_root()) / name
+    """Read set ``name`` from ``root`` or, without it, from ``prompts/`` then the browser-made candidates; raise
+    PromptFileError.
+
+    ``name`` is a plain name, never a path: anything with a separator, ``..`` or a leading dot is refused before the
+    file system is touched, so that a request cannot load, or probe for, a folder outside the prompt directory.
+    """
+    return load_prompt_dir(_set_directory(name, root=root))
+
+
+def load_prompt_dir(directory: Path) -> PromptSet:
+    """Read the set in ``directory``, a path the project itself chose (never one from a request); PromptFileError."""
     set_file = directory / "set.yaml"
-    if not set_file.is_file():
-        known = sorted(p.name for p in directory.parent.iterdir() if (p / "set.yaml").is_file())
-        raise PromptFileError(directory, f"no prompt set here (no set.yaml); known sets: {', '.join(known) or 'none'}")
     meta = _read_yaml(set_file)
     set_name = str(meta.get("name") or directory.name)
     layout = str(meta.get("layout", "inline"))
@@ -227,6 +284,7 @@ def load_prompt_set(name: str, *, root: Path | None = None) -> PromptSet:
         attribution=set_meta["attribution"],
         layout=layout,
         prompts=prompts,
+        base=str(meta.get("base") or ""),
     )
 
 

@@ -9,6 +9,7 @@ from typing import Any
 from django.db.models import Count, Q, QuerySet, Sum
 
 from corpus.models import Conversation
+from extraction.costs import SHARE_RULE, SHARED_FIELDS, shared_by_feature
 from extraction.features import GATED_FEATURES, SUBJECTIVITY_YES, FeatureName
 from extraction.models import FUSED, Extraction, ExtractionRun, ExtractionStatus
 
@@ -158,8 +159,9 @@ def _cost_figures(rows: QuerySet[Extraction]) -> dict[str, Any]:
 def run_costs(*, run: ExtractionRun) -> dict[str, Any]:
     """Tokens, latency and USD the run spent (rows it wrote), in total, per feature, per 1,000 conversations.
 
-    A fused request's usage is on its subjectivity row (counted once), so per-feature figures of a
-    fused run put the whole request under subjectivity.
+    ``by_feature`` is per call, as booked: a fused request's usage is on one of its rows (counted once), so it
+    puts the whole request under that feature. ``by_feature_shared`` shares each call out among the features it
+    produced (``extraction.costs.SHARE_RULE``), with ``cost_usd_per_1000_conversations`` of each feature.
     """
     rows = Extraction.objects.filter(run=run)
     figures = _cost_figures(rows)
@@ -167,7 +169,37 @@ def run_costs(*, run: ExtractionRun) -> dict[str, Any]:
         feature: _cost_figures(rows.filter(feature=feature))
         for feature in rows.values_list("feature", flat=True).distinct().order_by("feature")
     }
+    figures["by_feature_shared"] = run_costs_shared(rows=rows)
+    figures["share_rule"] = SHARE_RULE
     return figures
+
+
+def run_costs_shared(*, rows: QuerySet[Extraction]) -> dict[str, dict[str, Any]]:
+    """Per feature, the cost and tokens of the calls behind it, a multi-feature call shared out equally."""
+    data = rows.values_list(
+        "pk", "conversation_id", "prompt_version_id", "prompt_version__feature", "model", "feature", *SHARED_FIELDS
+    )
+    shared = shared_by_feature(
+        (
+            (conv, version, model) if version_feature == FUSED else pk,
+            feature,
+            dict(zip(SHARED_FIELDS, figs, strict=True)),
+        )
+        for pk, conv, version, version_feature, model, feature, *figs in data.iterator()
+    )
+    conversations = dict(
+        rows.values("feature").annotate(n=Count("conversation_id", distinct=True)).values_list("feature", "n")
+    )
+    out: dict[str, dict[str, Any]] = {}
+    for feature in sorted(shared):
+        entry: dict[str, Any] = dict(shared[feature])
+        n = conversations.get(feature, 0)
+        entry["conversations"] = n
+        entry["cost_usd_per_1000_conversations"] = (
+            (entry["cost_usd"] * 1000 / n).quantize(Decimal("0.0001")) if n else Decimal(0)
+        )
+        out[feature] = entry
+    return out
 
 
 def run_failures(*, run: ExtractionRun, limit: int | None = None) -> list[dict[str, Any]]:

@@ -17,11 +17,12 @@ FAILURES_SHOWN = 200
 def run_page(request: HttpRequest, run_id: int) -> HttpResponse:
     run = get_object_or_404(ExtractionRun.objects.select_related("dataset"), pk=run_id)
     report = selectors.run_report(run=run, failure_limit=FAILURES_SHOWN)
-    by_feature = report["costs"]["by_feature"]
+    # Shared out: a fused call's cost split among the features it produced, not booked on one of them.
+    by_feature = report["costs"]["by_feature_shared"]
     cost_chart = bar_chart(
         [(feature, float(figures["cost_usd"])) for feature, figures in by_feature.items()],
         slug="cost-per-feature",
-        title="Cost per feature (USD)",
+        title="Cost per feature (USD), multi-feature calls shared out",
         label_title="feature",
         value_title="cost (USD)",
     )

@@ -10,12 +10,12 @@ from django.conf import settings
 from django.shortcuts import get_object_or_404
 from rest_framework import serializers, status
 from rest_framework.generics import ListAPIView, RetrieveAPIView
-from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.roles import IsAnalyst
+from corpus.selectors import UnknownDatasetError, dataset_id_by_name
 from extraction.models import Feature
 from results.models import ResidualAnalysis, ResidualCell
 from results.requests import ResidualRequest
@@ -70,8 +70,8 @@ class ResidualAnalysisListApi(APIView):
         subjective_only = serializers.BooleanField(required=False, default=True)
         include_none = serializers.BooleanField(required=False, default=False)
 
-    def get_permissions(self):  # type: ignore[no-untyped-def]
-        return [IsAuthenticated()] if self.request.method == "GET" else [IsAnalyst()]
+    # Residual analyses are for leads and prompt engineers, to read as to run (the pages refuse annotators too).
+    permission_classes = [IsAnalyst]
 
     def get(self, request: Request) -> Response:
         qs = residual_analysis_list()
@@ -115,6 +115,7 @@ class ResidualAnalysisListApi(APIView):
 
 
 class ResidualAnalysisDetailApi(RetrieveAPIView[ResidualAnalysis]):
+    permission_classes = [IsAnalyst]
     serializer_class = ResidualAnalysisSerializer
     queryset = ResidualAnalysis.objects.all()
 
@@ -123,6 +124,7 @@ class ResidualCellListApi(ListAPIView[ResidualCell]):
     """Reported cells, strongest first; ?significant=true|false, ?row=, ?col=, ?negative=true (most negative first),
     ?limit= (default 100, at most 5000)."""
 
+    permission_classes = [IsAnalyst]
     serializer_class = ResidualCellSerializer
 
     def get_queryset(self):  # type: ignore[no-untyped-def]
@@ -143,6 +145,18 @@ class ResidualCellListApi(ListAPIView[ResidualCell]):
         return qs[:limit]
 
 
+def _dataset_param(value: str | None) -> int | None:
+    """?dataset= by id or by name, like every command (which takes the name)."""
+    if not value:
+        return None
+    if value.isdigit():
+        return int(value)
+    try:
+        return dataset_id_by_name(value)
+    except UnknownDatasetError as exc:
+        raise serializers.ValidationError({"dataset": [str(exc)]}) from exc
+
+
 class DescriptiveResultsApi(APIView):
     """The paper's descriptive tables for ?dataset= or ?run= (or everything), with the privacy threshold applied;
     ?min_conversations= may only raise the configured threshold."""
@@ -152,14 +166,12 @@ class DescriptiveResultsApi(APIView):
     def get(self, request: Request) -> Response:
         params = request.query_params
         try:
-            dataset = int(params["dataset"]) if params.get("dataset") else None
+            dataset = _dataset_param(params.get("dataset"))
             run = int(params["run"]) if params.get("run") else None
             k = int(params.get("min_conversations", settings.ANALYSIS_MIN_CONVERSATIONS))
             top = min(max(int(params.get("top", 20)), 1), 200)
         except ValueError as exc:
-            raise serializers.ValidationError(
-                {"detail": ["dataset, run, min_conversations and top are integers"]}
-            ) from exc
+            raise serializers.ValidationError({"detail": ["run, min_conversations and top are integers"]}) from exc
         # Lowering the threshold through the API would defeat it.
         k = max(k, settings.ANALYSIS_MIN_CONVERSATIONS)
         tables = descriptive_results(

@@ -66,12 +66,21 @@ def step_import() -> list[str]:
 
 
 def step_extract() -> list[str]:
-    """Pre-label the sample with the paper's prompts and the fused prompt, from the recorded responses."""
+    """Pre-label the sample with the paper's prompts, the fused prompt and the candidate paper-v2 (its one
+    response-type prompt, on every conversation), from the recorded responses."""
     from extraction.models import ExtractionRun
 
     lines = []
-    for prompt_set in ("paper-v1", "fused-v1"):
-        call_command("extract", dataset=DEMO_DATASET, prompts=prompt_set, provider="replay", no_progress=True)
+    for prompt_set, every in (("paper-v1", False), ("fused-v1", False), ("paper-v2", True)):
+        call_command(
+            "extract",
+            dataset=DEMO_DATASET,
+            prompts=prompt_set,
+            provider="replay",
+            all_conversations=every,
+            no_progress=True,
+            stdout=io.StringIO(),
+        )
         run = ExtractionRun.objects.filter(prompt_set=prompt_set, dataset__name=DEMO_DATASET).latest("pk")
         lines.append(f"Extraction run {run.pk} ({prompt_set}, recorded responses): /extraction/runs/{run.pk}/")
     return lines
@@ -97,6 +106,34 @@ def step_agreement() -> list[str]:
         return ["Agreement: no reviews yet (the review loop did not run)"]
     call_command("agreement", run=run.pk, save=True, no_progress=True, n_boot=200, stdout=io.StringIO())
     return [f"Agreement with the example reviews (snapshot): /validation/runs/{run.pk}/"]
+
+
+GOLD_SET = "sample reviews"
+COMPARISONS = (("paper-v1", "fused-v1"), ("paper-v1/response_type", "paper-v2"))
+
+
+def step_gold() -> list[str]:
+    """A gold set from the example reviews (once), and the candidates compared with paper-v1 on it."""
+    from extraction.models import ExtractionRun
+    from validation.models import GoldSet
+    from validation.services import comparison_snapshot_create, gold_set_create_from_reviews
+
+    run = ExtractionRun.objects.filter(prompt_set="paper-v1", dataset__name=DEMO_DATASET).latest("pk")
+    gold = GoldSet.objects.filter(name=GOLD_SET, run=run).order_by("-version").first()
+    if gold is None:
+        try:
+            gold = gold_set_create_from_reviews(name=GOLD_SET, run_id=run.pk)
+        except ValueError as exc:
+            return [f"Gold set: none yet ({exc})"]
+        for baseline, candidate in COMPARISONS:
+            comparison_snapshot_create(
+                baseline=baseline, candidate=candidate, gold=str(gold.pk), options={"n_boot": 500}
+            )
+    left = sum(gold.params.get("left_out", {}).values())
+    lines = [f"Gold set {gold} ({gold.labels.count()} labels, {left} left out without a majority)"]
+    for baseline, candidate in COMPARISONS:
+        lines.append(f"  python manage.py compare_prompts {baseline} {candidate} --gold {gold.pk}")
+    return lines
 
 
 def step_analysis() -> list[str]:
@@ -126,6 +163,7 @@ STEPS: list[tuple[str, Callable[[], list[str]]]] = [
     ("extract features (recorded responses)", step_extract),
     ("review loop in Label Studio", step_review_loop),
     ("agreement report", step_agreement),
+    ("gold set and prompt comparisons", step_gold),
     ("taxonomy and residuals", step_analysis),
 ]
 

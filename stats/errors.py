@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import numpy as np
@@ -28,7 +29,13 @@ def confidence_z(confidence: float) -> float:
     """z = Φ⁻¹(1 - (1 - confidence)/2), the two-sided normal quantile; raises unless 0 < confidence < 1."""
     if not 0.0 < confidence < 1.0:
         raise StatsInputError(f"confidence must be strictly between 0 and 1, got {confidence!r}")
-    return float(norm.ppf(0.5 + confidence / 2.0))
+    return normal_quantile(0.5 + confidence / 2.0)
+
+
+@functools.lru_cache(maxsize=256)
+def normal_quantile(q: float) -> float:
+    """Φ⁻¹(q), remembered: scipy's ppf costs milliseconds a call and a report asks for the same few quantiles."""
+    return float(norm.ppf(q))
 
 
 def check_whole(value: Any, what: str) -> int:

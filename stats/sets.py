@@ -16,7 +16,15 @@ import numpy.typing as npt
 from stats.errors import EmptyInputError, LengthMismatchError, StatsInputError
 from stats.result import Result
 
-__all__ = ["SetAgreement", "jaccard_distance", "jaccard_similarity", "masi_distance", "set_agreement"]
+__all__ = [
+    "SetAgreement",
+    "jaccard_distance",
+    "jaccard_similarity",
+    "masi_distance",
+    "matched_count",
+    "micro_prf",
+    "set_agreement",
+]
 
 
 @dataclass(frozen=True)
@@ -94,3 +102,40 @@ def set_agreement(machine: Sequence[Iterable[Hashable]], reviewer: Sequence[Iter
     masi = 1.0 - set_distance_from_sizes(sa, sb, inter, "masi")
     exact = float(np.mean([x == y for x, y in zip(a, b, strict=True)]))
     return SetAgreement(n=len(a), exact_match=exact, mean_jaccard=float(jac.mean()), mean_masi=float(masi.mean()))
+
+
+def matched_count(match: npt.ArrayLike) -> int:
+    """Largest number of one-to-one pairs in a boolean match matrix (rows: one set's values, columns: the
+    other's; True where two values count as the same): the size of a maximum bipartite matching, found as a
+    linear assignment (Kuhn 1955; ``scipy.optimize.linear_sum_assignment``). With exact equality as the match
+    this is |A ∩ B|; with a soft match (same taxonomy node, similar embeddings) no value is counted twice."""
+    from scipy.optimize import linear_sum_assignment
+
+    m = np.asarray(match, dtype=bool)
+    if m.ndim != 2:
+        raise StatsInputError(f"a match matrix must be two-dimensional, got shape {m.shape}")
+    if m.size == 0:
+        return 0
+    rows, cols = linear_sum_assignment(m, maximize=True)
+    return int(m[rows, cols].sum())
+
+
+def micro_prf(
+    matched: npt.ArrayLike, predicted: npt.ArrayLike, gold: npt.ArrayLike, weights: npt.ArrayLike | None = None
+) -> tuple[float, float, float]:
+    """Micro-averaged precision, recall and F1 of predicted value sets against gold sets.
+
+    With per-item counts tp (matched values), |P| and |G| and item weights w (1 by default; bootstrap draws pass
+    resample counts): precision = Σw·tp / Σw·|P|, recall = Σw·tp / Σw·|G|, F1 = 2Σw·tp / (Σw·|P| + Σw·|G|)
+    (van Rijsbergen 1979; micro-averaging as in Manning, Raghavan & Schütze 2008, §13.6). A ratio whose
+    denominator is 0 is NaN, except F1 with no value on either side, which is 1 (nothing to find, nothing found).
+    """
+    tp = np.asarray(matched, dtype=np.float64)
+    p = np.asarray(predicted, dtype=np.float64)
+    g = np.asarray(gold, dtype=np.float64)
+    w = np.ones_like(tp) if weights is None else np.asarray(weights, dtype=np.float64)
+    s_tp, s_p, s_g = float((w * tp).sum()), float((w * p).sum()), float((w * g).sum())
+    precision = s_tp / s_p if s_p else float("nan")
+    recall = s_tp / s_g if s_g else float("nan")
+    f1 = 2 * s_tp / (s_p + s_g) if s_p + s_g else 1.0
+    return precision, recall, f1

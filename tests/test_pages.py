@@ -10,6 +10,7 @@ from django.urls import URLPattern, reverse
 
 from accounts.roles import Role
 from extraction import page_urls as extraction_pages
+from extraction.models import PromptVersion
 from results import page_urls as results_pages
 from taxonomy import page_urls as taxonomy_pages
 from tests.pages import Loop, build_loop, client_as, strict_templates
@@ -42,7 +43,40 @@ def _urls(loop: Loop) -> dict[str, list[str]]:
         "taxonomy-list-page": [reverse("taxonomy-list-page")],
         "taxonomy-detail-page": [reverse("taxonomy-detail-page", args=[loop.taxonomy.pk])],
         "residual-list-page": [reverse("residual-list-page")],
+        "descriptive-page": [
+            reverse("descriptive-page"),
+            reverse("descriptive-page") + f"?dataset={loop.alpha.name}",
+            reverse("descriptive-page") + f"?run={loop.run.pk}",
+            reverse("descriptive-page") + "?dataset=no-such-set",
+        ],
         "residual-page": [reverse("residual-page", args=[loop.residuals.pk])],
+        **_prompt_urls(loop),
+    }
+
+
+def _prompt_urls(loop: Loop) -> dict[str, list[str]]:
+    """The prompt engineer's pages, on the file sets and the versions the loop registered."""
+    versions = list(PromptVersion.objects.order_by("pk")[:2])
+    return {
+        "prompt-set-list": [reverse("prompt-set-list")],
+        "prompt-set-page": [reverse("prompt-set-page", args=[name]) for name in ("paper-v1", "fused-v1")],
+        "prompt-version-page": [reverse("prompt-version-page", args=[v.pk]) for v in versions],
+        "prompt-diff-page": [
+            reverse("prompt-diff-page"),
+            reverse("prompt-diff-page") + f"?a={versions[0].pk}&b={versions[1].pk}",
+            reverse("prompt-diff-page") + f"?a={versions[0].pk}&b={versions[0].pk}",
+        ],
+        "prompt-candidate-page": [
+            reverse("prompt-candidate-page", args=["paper-v1"]),
+            reverse("prompt-candidate-page", args=["fused-v1"]) + "?feature=fused",
+        ],
+        "prompt-run-new": [
+            reverse("prompt-run-new", args=["paper-v1"]),
+            reverse("prompt-run-new", args=["fused-v1"]) + f"?dataset={loop.beta.name}&limit=2",
+        ],
+        "prompt-run-page": [reverse("prompt-run-page", args=[loop.run.pk])],
+        "prompt-run-progress": [reverse("prompt-run-progress", args=[loop.run.pk])],
+        "prompt-set-download": [reverse("prompt-set-download", args=["paper-v1"])],
     }
 
 
@@ -64,6 +98,6 @@ def test_every_page_renders_without_template_errors(settings: Any, admin_client:
 @pytest.mark.django_db
 def test_pages_render_on_an_empty_database(settings: Any, admin_client: Client) -> None:
     strict_templates(settings)
-    for name in ("home", "taxonomy-list-page", "residual-list-page"):
+    for name in ("home", "taxonomy-list-page", "residual-list-page", "prompt-diff-page"):
         text = admin_client.get(reverse(name)).content.decode()
         assert "yet" in text, name  # each empty table says how to fill it

@@ -32,6 +32,29 @@ class CompareParams(serializers.Serializer[dict[str, Any]]):
     model = serializers.CharField(max_length=200, required=False, allow_null=True, default=None)
     confidence = serializers.FloatField(default=0.95, min_value=0.5, max_value=0.999)
     alpha = serializers.FloatField(default=0.05, min_value=0.001, max_value=0.5)
+    gold = serializers.CharField(
+        max_length=200, required=False, default="", allow_blank=True, help_text="gold set id, NAME or NAME@VERSION"
+    )
+    reviews = serializers.BooleanField(default=False, help_text="compare on human reviews instead of a gold set")
+    baseline_model = serializers.CharField(max_length=200, required=False, allow_null=True, default=None)
+    candidate_model = serializers.CharField(max_length=200, required=False, allow_null=True, default=None)
+    n_boot = serializers.IntegerField(default=1000, min_value=0, max_value=10_000)
+    seed = serializers.IntegerField(default=0)
+
+
+def _compare_kwargs(p: dict[str, Any]) -> dict[str, Any]:
+    """On a gold set (the named one, else the newest frozen one), or on the reviews when asked or when there is
+    no gold set yet."""
+    base = {k: p[k] for k in ("baseline", "candidate", "confidence", "alpha")}
+    if p["reviews"] or (not p["gold"] and not selectors.gold_set_list().filter(status="frozen").exists()):
+        return {**base, "model": p["model"]}
+    options = {
+        "baseline_model": p["baseline_model"] or p["model"],
+        "candidate_model": p["candidate_model"] or p["model"],
+        "n_boot": p["n_boot"],
+        "seed": p["seed"],
+    }
+    return {**base, "gold": p["gold"], "options": options}
 
 
 class PlannerParams(serializers.Serializer[dict[str, Any]]):
@@ -128,16 +151,16 @@ class CompareApi(APIView):
     def get(self, request: Request) -> Response:
         params = _params(CompareParams, request.query_params)
         try:
-            return Response(selectors.prompt_comparison(**params))
-        except (selectors.PromptSpecError, StatsInputError) as exc:
+            return Response(services.comparison_payload(**_compare_kwargs(params)))
+        except (selectors.PromptSpecError, selectors.GoldSetSpecError, StatsInputError) as exc:
             raise _bad_input(exc) from None
 
     @extend_schema(request=CompareParams, responses={201: SnapshotSerializer})
     def post(self, request: Request) -> Response:
         params = _params(CompareParams, request.data)
         try:
-            snap = services.comparison_snapshot_create(user=request.user, **params)
-        except (selectors.PromptSpecError, StatsInputError) as exc:
+            snap = services.comparison_snapshot_create(user=request.user, **_compare_kwargs(params))
+        except (selectors.PromptSpecError, selectors.GoldSetSpecError, StatsInputError) as exc:
             raise _bad_input(exc) from None
         return Response(SnapshotSerializer(snap).data, status=status.HTTP_201_CREATED)
 

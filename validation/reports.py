@@ -389,11 +389,8 @@ def compare_outputs(
     reviewed (majority verdict per output, see the module docstring).
 
     Per feature: both accuracies with Wilson intervals, exact McNemar, the accuracy difference (candidate -
-    baseline) with Newcombe's paired interval, Holm-adjusted p across features, and a verdict: ``better`` /
-    ``worse`` when the Holm-adjusted p ≤ alpha, else ``no detectable difference`` with the number of further
-    paired items a study would need to detect the observed difference (McNemar planner at level alpha/m,
-    the conservative Bonferroni level that Holm never falls below). ``flipped`` lists the conversations where
-    the two prompts' outcomes differ.
+    baseline) with Newcombe's paired interval, Holm-adjusted p across features, and a verdict (see
+    :func:`apply_verdicts`). ``flipped`` lists the conversations where the two prompts' outcomes differ.
     """
     a = output_verdicts(baseline)
     b = output_verdicts(candidate)
@@ -403,14 +400,31 @@ def compare_outputs(
     per_feature: dict[str, dict[str, Any]] = {}
     tests: dict[str, McNemarResult] = {}
     for feature in features:
-        entry, res = _compare_feature(
-            a[a["feature"] == feature], b[b["feature"] == feature], feature=feature, confidence=confidence
+        fa = a[a["feature"] == feature]
+        fb = b[b["feature"] == feature]
+        _one_output_per_conversation(feature, baseline=fa, candidate=fb)
+        paired = fa.merge(fb, on="conversation_id", suffixes=("_a", "_b"))
+        if paired.empty:
+            per_feature[feature] = {"n": 0, "reason": "no conversation was reviewed under both prompts"}
+            continue
+        # candidate first, so the difference is candidate - baseline
+        tests[feature] = mcnemar_exact(list(paired["correct_b"]), list(paired["correct_a"]), confidence=confidence)
+        per_feature[feature] = paired_entry(
+            tests[feature], paired["correct_a"], paired["correct_b"], confidence=confidence
         )
-        per_feature[feature] = entry
-        if res is not None:
-            tests[feature] = res
-    if tests:
-        _holm_verdicts(per_feature, tests, alpha=alpha, power=power)
+        flipped = paired[paired["correct_a"] != paired["correct_b"]]
+        per_feature[feature]["flipped"] = [
+            {
+                "conversation_id": int(r.conversation_id),
+                "external_id": r.external_id_a,
+                "baseline_extraction_id": int(r.extraction_id_a),
+                "candidate_extraction_id": int(r.extraction_id_b),
+                "baseline_correct": bool(r.correct_a),
+                "candidate_correct": bool(r.correct_b),
+            }
+            for r in flipped.itertuples(index=False)
+        ]
+    apply_verdicts(per_feature, tests, alpha=alpha, power=power)
     return json_ready(
         {
             "params": {"confidence": confidence, "alpha": alpha, "power": power, "correction": "holm"},
@@ -419,28 +433,25 @@ def compare_outputs(
     )
 
 
-def _compare_feature(
-    fa: pd.DataFrame, fb: pd.DataFrame, *, feature: str, confidence: float
-) -> tuple[dict[str, Any], McNemarResult | None]:
-    """One feature of :func:`compare_outputs`: the paired outcomes, McNemar and the flipped conversations."""
-    for name, frame in (("baseline", fa), ("candidate", fb)):
+def _one_output_per_conversation(feature: str, **frames: pd.DataFrame) -> None:
+    for name, frame in frames.items():
         dup = frame["conversation_id"][frame["conversation_id"].duplicated()]
         if not dup.empty:
             raise ReportInputError(
                 f"{name} has several reviewed outputs of {feature} for conversation {int(dup.iloc[0])} "
                 f"(models {sorted(frame['model'].unique())}); choose one model"
             )
-    paired = fa.merge(fb, on="conversation_id", suffixes=("_a", "_b"))
-    if paired.empty:
-        return {"n": 0, "reason": "no conversation was reviewed under both prompts"}, None
-    res = mcnemar_exact(
-        list(paired["correct_b"]), list(paired["correct_a"]), confidence=confidence
-    )  # candidate first, so the difference is candidate - baseline
-    flipped = paired[paired["correct_a"] != paired["correct_b"]]
-    entry = {
-        "n": len(paired),
-        "baseline": _share(paired["correct_a"], confidence=confidence, target_half_width=None),
-        "candidate": _share(paired["correct_b"], confidence=confidence, target_half_width=None),
+
+
+def paired_entry(
+    res: McNemarResult, correct_a: Iterable[bool], correct_b: Iterable[bool], *, confidence: float
+) -> dict[str, Any]:
+    """One feature's paired figures: both shares correct, the McNemar counts and p, and the difference
+    (candidate - baseline; ``res`` was computed with the candidate first)."""
+    return {
+        "n": res.n,
+        "baseline": _share(correct_a, confidence=confidence, target_half_width=None),
+        "candidate": _share(correct_b, confidence=confidence, target_half_width=None),
         "mcnemar": {
             "only_baseline_correct": res.only_b_correct,
             "only_candidate_correct": res.only_a_correct,
@@ -452,25 +463,20 @@ def _compare_feature(
             "high": res.difference_high,
             "method": res.difference_method,
         },
-        "flipped": [
-            {
-                "conversation_id": int(r.conversation_id),
-                "external_id": r.external_id_a,
-                "baseline_extraction_id": int(r.extraction_id_a),
-                "candidate_extraction_id": int(r.extraction_id_b),
-                "baseline_correct": bool(r.correct_a),
-                "candidate_correct": bool(r.correct_b),
-            }
-            for r in flipped.itertuples(index=False)
-        ],
     }
-    return entry, res
 
 
-def _holm_verdicts(
+def apply_verdicts(
     per_feature: dict[str, dict[str, Any]], tests: dict[str, McNemarResult], *, alpha: float, power: float
 ) -> None:
-    """Holm-adjust the features' McNemar p-values and write each feature's verdict into ``per_feature``."""
+    """Holm across the features' McNemar tests, then each feature's verdict (in place).
+
+    ``better`` / ``worse`` when the Holm-adjusted p ≤ alpha, else ``no detectable difference`` with
+    ``more_items``: the further paired conversations a study would need to detect the observed difference with
+    the given power (Connor's McNemar planner at level alpha/m, the conservative Bonferroni level that Holm
+    never falls below); None when no difference was observed at all. The tests hold the candidate first."""
+    if not tests:
+        return
     holm = holm_correction(tests, alpha=alpha)
     m = len(tests)
     for name, adj, reject in zip(holm.names, holm.adjusted, holm.reject, strict=True):

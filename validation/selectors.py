@@ -1,19 +1,25 @@
 """Reads for validation: the review table behind every report, prompt-version lookup, saved snapshots, trust
-verdicts."""
+verdicts, gold sets and the gold labels the reviews give (scores against gold sets: ``validation.scores``)."""
 
 from __future__ import annotations
 
+import csv
+import io
+import json
 import re
+from collections import Counter
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
-from django.db.models import Q, QuerySet
+from django.db.models import Count, Q, QuerySet
 from django.urls import reverse
 
-from annotate.models import Annotation
+from annotate.models import Annotation, ReviewItem
 from annotate.selectors import run_independence
 from extraction.models import (
+    FUSED,
     RESPONSE_TYPES,
     VALUE_FEATURES,
     Extraction,
@@ -23,8 +29,8 @@ from extraction.models import (
     PromptVersion,
 )
 from stats.errors import EmptyInputError
-from validation import prevalence, reports, trust
-from validation.models import ReportSnapshot, TrustTarget
+from validation import prevalence, reports, scoring, trust
+from validation.models import GoldLabel, GoldSet, GoldSetStatus, ReportSnapshot, TrustTarget
 from validation.reports import DESIGN_COLUMNS, REVIEW_COLUMNS
 
 
@@ -117,6 +123,18 @@ def prompt_versions_resolve(spec: str) -> list[PromptVersion]:
     return versions
 
 
+def produced_features(*, versions: Iterable[PromptVersion]) -> list[str]:
+    """The features a list of prompt versions produced: a version's own feature, or for a fused version every
+    feature its outputs carry."""
+    out: set[str] = set()
+    for v in versions:
+        if v.feature == FUSED:
+            out.update(Extraction.objects.filter(prompt_version=v).values_list("feature", flat=True).distinct())
+        else:
+            out.add(v.feature)
+    return sorted(out)
+
+
 class RunNotFoundError(LookupError):
     pass
 
@@ -158,6 +176,15 @@ def agreement_report_for_run(
     return {"run": run_id, **payload, "independence": run_independence(run_id=run_id).as_dict()}
 
 
+def output_verdicts_for_run(*, run_id: int) -> pd.DataFrame:
+    """One row per reviewed output of the run with its majority verdict (``reports.output_verdicts``); empty
+    (with the columns) when the run has no review."""
+    df = review_frame(run_id=run_id)
+    if df.empty:
+        return pd.DataFrame(columns=["extraction_id", "feature", "conversation_id", "correct"])
+    return reports.output_verdicts(df)
+
+
 PREVALENCE_FEATURES = [
     str(f) for f in (Feature.SUBJECTIVITY, Feature.RESPONSE_TYPE, Feature.AI_VALUES, Feature.HUMAN_VALUES)
 ]
@@ -184,11 +211,13 @@ def prompt_comparison(
     cand_ids = {v.pk for v in cand_versions}
     if base_ids & cand_ids:
         raise PromptSpecError(f"{baseline!r} and {candidate!r} name the same prompt version")
-    shared = {v.feature for v in base_versions} & {v.feature for v in cand_versions}
+    # A fused version is compared on each feature it produced.
+    base_features = produced_features(versions=base_versions)
+    cand_features = produced_features(versions=cand_versions)
+    shared = set(base_features) & set(cand_features)
     if not shared:
         raise PromptSpecError(
-            f"{baseline!r} and {candidate!r} cover no common feature "
-            f"({sorted({v.feature for v in base_versions})} vs {sorted({v.feature for v in cand_versions})})"
+            f"{baseline!r} and {candidate!r} produced no common feature ({base_features} vs {cand_features})"
         )
     frames = []
     for ids in (base_ids, cand_ids):
@@ -199,7 +228,11 @@ def prompt_comparison(
         frames.append(df)
     for name, df in zip((baseline, candidate), frames, strict=True):
         if df.empty:
-            raise EmptyInputError(f"no reviews of {name!r}" + (f" with model {model!r}" if model else ""))
+            raise EmptyInputError(
+                f"no reviews of {name!r}"
+                + (f" with model {model!r}" if model else "")
+                + "; review a sample of its outputs first, or compare on a gold set"
+            )
     payload = reports.compare_outputs(frames[0], frames[1], confidence=confidence, alpha=alpha)
     for entry in payload["features"].values():
         for flip in entry.get("flipped", []):
@@ -297,3 +330,151 @@ def agreement_by_prompt_version(*, dataset_id: int) -> list[dict[str, Any]]:
             by_key[(row["feature"], str(row["prompt_version"]))] = row
     # Grouped by feature; within a feature, versions in the order they were first measured.
     return [row for _, row in sorted(by_key.items(), key=lambda kv: kv[0][0])]
+
+
+# ------------------------------------------------------------------------------------------------ gold sets
+
+
+@dataclass(frozen=True)
+class ReviewGold:
+    """Gold labels of one (conversation, feature) read from the reviews: ``labels`` sorted and normalised (empty
+    for "none"), ``source`` "adjudicated" or "majority", ``n_reviews`` reviewers, ``level`` subjectivity 1-4."""
+
+    labels: tuple[str, ...]
+    source: str
+    n_reviews: int
+    level: int | None = None
+
+
+def _reviewer_labels(verdict: str, corrected: Any, machine: Any) -> tuple[str, ...] | None:
+    if corrected is not None:
+        return scoring.norm_labels(corrected)
+    return scoring.norm_labels(machine or []) if verdict == "correct" else None
+
+
+def review_gold_labels(
+    *, run_id: int, features: Iterable[str] | None = None
+) -> tuple[dict[tuple[int, str], ReviewGold], set[tuple[int, str]]]:
+    """Gold labels per (conversation id, feature) of the conversations sampled for review in run ``run_id``: the
+    labels a strict majority of the reviewers accepted (judged the model's labels correct) or corrected to, and
+    the level a strict majority gave or stood by. One review per reviewer (their latest); reviews of every prompt
+    version count, since a reviewer's labels describe the conversation. Returns the gold labels and every
+    reviewed (conversation, feature), so the pairs left out (no majority) can be counted."""
+    conversations = ReviewItem.objects.filter(sample__run_id=run_id).values("conversation_id")
+    rows = Annotation.objects.filter(deleted=False, extraction__conversation_id__in=conversations).exclude(verdict="")
+    if features is not None:
+        rows = rows.filter(feature__in=list(features))
+    grouped: dict[tuple[int, str], dict[int, tuple[Any, ...]]] = {}
+    for conversation_id, feature, annotator_id, *review in rows.order_by("updated_at", "pk").values_list(
+        "extraction__conversation_id",
+        "feature",
+        "annotator_id",
+        "verdict",
+        "corrected_labels",
+        "extraction__labels",
+        "subjectivity_level",
+        "extraction__level",
+    ):
+        grouped.setdefault((conversation_id, feature), {})[annotator_id] = tuple(review)
+    gold: dict[tuple[int, str], ReviewGold] = {}
+    for key, latest in grouped.items():
+        n = len(latest)
+        votes: Counter[tuple[str, ...]] = Counter()
+        levels: Counter[int] = Counter()
+        for verdict, corrected, machine, level, machine_level in latest.values():
+            labels = _reviewer_labels(verdict, corrected, machine)
+            if labels is not None:
+                votes[labels] += 1
+            stood_by = level if level is not None else machine_level if verdict == "correct" else None
+            if stood_by is not None:
+                levels[stood_by] += 1
+        winner = next((labels for labels, count in votes.items() if count * 2 > n), None)
+        if winner is not None:
+            level = next((lv for lv, count in levels.items() if count * 2 > n), None)
+            gold[key] = ReviewGold(labels=winner, source="majority", n_reviews=n, level=level)
+    return gold, set(grouped)
+
+
+def gold_set_list(*, dataset_id: int | None = None) -> QuerySet[GoldSet]:
+    """Gold sets, newest version first within a name, with ``label_count`` and ``conversation_count``."""
+    qs = GoldSet.objects.select_related("dataset", "run")
+    if dataset_id is not None:
+        qs = qs.filter(dataset_id=dataset_id)
+    return qs.annotate(
+        label_count=Count("labels", distinct=True), conversation_count=Count("labels__conversation", distinct=True)
+    ).order_by("name", "-version")
+
+
+def gold_set_get(*, gold_set_id: int) -> GoldSet:
+    """One gold set; raises ``GoldSet.DoesNotExist``."""
+    return GoldSet.objects.select_related("dataset", "run").get(pk=gold_set_id)
+
+
+class GoldSetSpecError(LookupError):
+    """A gold-set spec that names no gold set."""
+
+
+def gold_set_resolve(*, spec: str | None = None) -> GoldSet:
+    """The gold set named by ``spec``: an id (``7``), ``NAME@VERSION`` (``demo@2``), ``NAME`` (its newest frozen
+    version), or None (the newest frozen gold set of all)."""
+    frozen = GoldSet.objects.filter(status=GoldSetStatus.FROZEN)
+    if spec is None or not spec.strip():
+        found = frozen.order_by("-frozen_at", "-pk").first()
+        if found is None:
+            raise GoldSetSpecError("there is no frozen gold set yet; make one with `gold_set create`")
+        return found
+    spec = spec.strip()
+    if spec.isdigit():
+        found = GoldSet.objects.filter(pk=int(spec)).first()
+    elif "@" in spec:
+        name, _, version = spec.rpartition("@")
+        found = GoldSet.objects.filter(name=name, version=int(version)).first() if version.isdigit() else None
+    else:
+        found = frozen.filter(name=spec).order_by("-version").first()
+    if found is None:
+        raise GoldSetSpecError(f"no gold set matches {spec!r}; use an id, NAME or NAME@VERSION")
+    return found
+
+
+def gold_set_labels(*, gold_set_id: int) -> dict[str, dict[int, scoring.Gold]]:
+    """The gold answers by feature and conversation id; subjectivity levels also under ``subjectivity_level``."""
+    out: dict[str, dict[int, scoring.Gold]] = {}
+    rows = GoldLabel.objects.filter(gold_set_id=gold_set_id).values_list(
+        "conversation_id", "feature", "labels", "level"
+    )
+    for conversation_id, feature, labels, level in rows:
+        out.setdefault(feature, {})[conversation_id] = scoring.Gold(labels=tuple(labels), level=level)
+        if feature == "subjectivity" and level is not None:
+            out.setdefault(scoring.SUBJECTIVITY_LEVEL, {})[conversation_id] = scoring.Gold(labels=(), level=level)
+    return out
+
+
+def gold_set_export(*, gold_set_id: int, fmt: str = "jsonl") -> str:
+    """The gold set as JSONL (one object per label) or CSV (value sets joined by ``|``); either imports back."""
+    from validation.services.gold import CSV_COLUMNS, CSV_SEPARATOR
+
+    gold_set = gold_set_get(gold_set_id=gold_set_id)
+    rows = [
+        {
+            "conversation": external_id,
+            "feature": feature,
+            "labels": labels,
+            "level": level,
+            "source": source,
+            "n_reviews": n_reviews,
+        }
+        for external_id, feature, labels, level, source, n_reviews in gold_set.labels.order_by(
+            "conversation__external_id", "feature"
+        ).values_list("conversation__external_id", "feature", "labels", "level", "source", "n_reviews")
+    ]
+    if fmt == "jsonl":
+        head = {"gold_set": gold_set.name, "version": gold_set.version}
+        return "".join(json.dumps({**head, **row}) + "\n" for row in rows)
+    if fmt != "csv":
+        raise ValueError(f"unknown export format {fmt!r}; use jsonl or csv")
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(CSV_COLUMNS), lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({**row, "labels": CSV_SEPARATOR.join(row["labels"]), "level": row["level"] or ""})
+    return buffer.getvalue()

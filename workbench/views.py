@@ -11,7 +11,7 @@ from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 
-from accounts.roles import ANALYSTS, analyst_required, user_has_role
+from accounts.roles import ANALYSTS, ANY_ROLE, analyst_required, user_has_role
 from charts import bar_chart
 from corpus.models import Conversation, Dataset
 from corpus.selectors import conversation_list, dataset_list, dataset_models
@@ -29,6 +29,9 @@ RECENT = 10
 
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
+    if not user_has_role(request.user, *ANY_ROLE):
+        # Signed in, but no one has given this account a role yet: it sees nothing of the data.
+        return render(request, "workbench/no_role.html")
     analyst = user_has_role(request.user, *ANALYSTS)
     context = {"analyst": analyst, "datasets": dataset_list(), "taxonomies": taxonomy_list()[:RECENT]}
     if analyst:
@@ -87,5 +90,9 @@ def conversation_page(request: HttpRequest, pk: int) -> HttpResponse:
         for e in extraction_selectors.conversation_extractions(conversation_id=conversation.pk)
     ]
     turns = [{"speaker": SPEAKERS.get(m["role"], m["role"]), **m} for m in conversation.messages]
-    context = {"conversation": conversation, "turns": turns, "extractions": extractions}
+    # The run the reader came from (?run=), for the breadcrumbs back to it and its agreement; only one of this dataset.
+    run = None
+    if request.GET.get("run", "").isdigit():
+        run = ExtractionRun.objects.filter(pk=int(request.GET["run"]), dataset_id=conversation.dataset_id).first()
+    context = {"conversation": conversation, "turns": turns, "extractions": extractions, "run": run}
     return render(request, "workbench/conversation.html", context)

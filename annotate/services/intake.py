@@ -8,7 +8,6 @@ the stored one, changes nothing.
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -20,9 +19,10 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from annotate import labeling_config
-from annotate.label_studio import ANNOTATION_ACTIONS, LsAnnotation
+from annotate.label_studio import ANNOTATION_ACTIONS, LsAnnotation, stored_id
 from annotate.models import (
     Annotation,
+    AnnotationTombstone,
     Annotator,
     EventStatus,
     LabelStudioTask,
@@ -32,6 +32,7 @@ from annotate.models import (
     WebhookEvent,
 )
 from annotate.services.bulk import DB_CHUNK, chunks
+from corpus.reading import load_json
 from extraction.models import Extraction, Feature
 
 logger = logging.getLogger(__name__)
@@ -44,6 +45,7 @@ class IntakeReport:
     unchanged: int = 0
     deleted: int = 0
     cancelled: int = 0
+    tombstoned: int = 0
     unknown_tasks: list[int] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
 
@@ -53,6 +55,7 @@ class IntakeReport:
         self.unchanged += other.unchanged
         self.deleted += other.deleted
         self.cancelled += other.cancelled
+        self.tombstoned += other.tombstoned
         self.unknown_tasks += other.unknown_tasks
         self.problems += other.problems
 
@@ -107,6 +110,7 @@ class _Known:
     sample_features: dict[int, list[str]]
     annotator_by_ls_user: dict[int | None, int]
     stored: dict[int, dict[str, Annotation]]  # Label Studio annotation id -> feature -> row
+    tombstones: set[int] = field(default_factory=set)  # Label Studio annotation ids deleted there
 
 
 @dataclass
@@ -168,7 +172,19 @@ def _stored_rows(annotation_ids: Sequence[int]) -> dict[int, dict[str, Annotatio
     return stored
 
 
+def _tombstones(annotation_ids: Sequence[int]) -> set[int]:
+    found: set[int] = set()
+    for chunk in chunks(annotation_ids):
+        found.update(
+            AnnotationTombstone.objects.filter(label_studio_annotation_id__in=chunk).values_list(
+                "label_studio_annotation_id", flat=True
+            )
+        )
+    return found
+
+
 def _known_read(annotations: Sequence[LsAnnotation]) -> _Known:
+    annotation_ids = sorted({a.annotation_id for a in annotations})
     links, drifted = _task_links(sorted({a.task_id for a in annotations}))
     items = _review_items(sorted({link[1] for link in links.values()}))
     sample_features = {
@@ -187,7 +203,8 @@ def _known_read(annotations: Sequence[LsAnnotation]) -> _Known:
         drifted_tasks=drifted,
         sample_features=sample_features,
         annotator_by_ls_user=annotator_by_ls_user,
-        stored=_stored_rows(sorted({a.annotation_id for a in annotations})),
+        stored=_stored_rows(annotation_ids),
+        tombstones=_tombstones(annotation_ids),
     )
 
 
@@ -201,9 +218,7 @@ def _latest_copies(annotations: Sequence[LsAnnotation]) -> list[LsAnnotation]:
     return list(latest.values())
 
 
-def _cancelled_apply(stored: dict[str, Annotation], writes: _Writes, report: IntakeReport) -> None:
-    """A cancelled (skipped) annotation counts as no review: its rows, if any, are marked deleted."""
-    report.cancelled += 1
+def _rows_delete(stored: dict[str, Annotation], writes: _Writes, report: IntakeReport) -> None:
     for row in stored.values():
         if not row.deleted:
             row.deleted = True
@@ -275,8 +290,13 @@ def _annotation_apply(ann: LsAnnotation, known: _Known, writes: _Writes, report:
         )
         return
     stored = known.stored.get(ann.annotation_id, {})
-    if ann.was_cancelled:
-        _cancelled_apply(stored, writes, report)
+    if ann.annotation_id in known.tombstones:  # deleted in Label Studio; this copy arrived late
+        report.tombstoned += 1
+        _rows_delete(stored, writes, report)
+        return
+    if ann.was_cancelled:  # a cancelled (skipped) annotation counts as no review
+        report.cancelled += 1
+        _rows_delete(stored, writes, report)
         return
     try:
         reviews = {r.feature: r for r in labeling_config.annotation_parse(ann.result, known.sample_features[link[3]])}
@@ -322,8 +342,12 @@ def annotations_upsert(*, annotations: Sequence[LsAnnotation]) -> IntakeReport:
 
 
 def annotations_mark_deleted(*, annotation_ids: Iterable[int]) -> int:
+    """Mark the rows of these annotations deleted, and leave a tombstone so a late create cannot revive them."""
     ids = sorted(set(annotation_ids))
     count = 0
+    AnnotationTombstone.objects.bulk_create(
+        [AnnotationTombstone(label_studio_annotation_id=i) for i in ids], batch_size=DB_CHUNK, ignore_conflicts=True
+    )
     for chunk in chunks(ids):
         count += Annotation.objects.filter(label_studio_annotation_id__in=chunk, deleted=False).update(
             deleted=True, updated_at=timezone.now()
@@ -347,10 +371,9 @@ def webhook_payload_check(*, payload: Any) -> tuple[str, list[LsAnnotation] | li
         entries = payload.get("annotations")
         if not isinstance(entries, list):
             raise ValueError("ANNOTATIONS_DELETED needs an 'annotations' list")
-        try:
-            return action, [int(e["id"]) for e in entries]
-        except (KeyError, TypeError, ValueError) as exc:
-            raise ValueError("every entry of 'annotations' needs an integer 'id'") from exc
+        if not all(isinstance(e, dict) for e in entries):
+            raise ValueError("every entry of 'annotations' must be an object with an integer 'id'")
+        return action, [stored_id(e.get("id"), f"annotations[{i}].id") for i, e in enumerate(entries)]
     raw = payload.get("annotation")
     if raw is None:
         raise ValueError(f"{action} needs an 'annotation'")
@@ -371,9 +394,11 @@ def webhook_receive(*, body: bytes) -> tuple[WebhookEvent, bool]:
     Returns the event and whether it is new. Raises ``ValueError`` for a malformed body (nothing stored).
     """
     try:
-        payload = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ValueError(f"the body is not JSON: {exc}") from exc
+        payload = load_json(body.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"the body is not UTF-8 JSON: {exc.reason} at byte {exc.start}") from exc
+    except ValueError as exc:
+        raise ValueError(f"the body is not JSON we accept: {exc}") from exc
     action, _ = webhook_payload_check(payload=payload)
     digest = hashlib.sha256(body).hexdigest()
     existing = WebhookEvent.objects.filter(digest=digest).first()
@@ -404,6 +429,9 @@ def webhook_event_process(*, event_id: int) -> IntakeReport:
             report = annotations_upsert(annotations=parsed)  # type: ignore[arg-type]
     except ValueError as exc:
         event.status, event.error = EventStatus.FAILED, str(exc)
+    except Exception as exc:  # an event must never stay 'received' for ever: record why it failed
+        logger.exception("webhook event %s failed", event_id)
+        event.status, event.error = EventStatus.FAILED, f"{type(exc).__name__}: {str(exc)[:500]}"
     else:
         if report.unknown_tasks:
             event.status = EventStatus.UNKNOWN_TASK

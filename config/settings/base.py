@@ -43,6 +43,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First, so that every response carries the header, static files and redirects included.
+    "config.security.ContentSecurityPolicyMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -66,6 +68,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "accounts.context_processors.roles",
             ],
         },
     },
@@ -96,13 +99,13 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
         "rest_framework.authentication.TokenAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PERMISSION_CLASSES": ["accounts.roles.HasAnyRole"],  # a role, not only a login
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
 }
-SPECTACULAR_SETTINGS = {
+SPECTACULAR_SETTINGS: dict[str, object] = {
     "TITLE": "Values in the Wild workbench API",
     "VERSION": "0.1.0",
-    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+    "SERVE_PERMISSIONS": ["accounts.roles.HasAnyRole"],
     # Swagger UI from the drf-spectacular-sidecar package, served as static files: no CDN, works offline. (No Redoc
     # page: its bundle always loads its logo from cdn.redoc.ly.)
     "SWAGGER_UI_DIST": "SIDECAR",
@@ -110,6 +113,18 @@ SPECTACULAR_SETTINGS = {
     # validatorUrl null: Swagger UI would otherwise send the schema to validator.swagger.io for its badge.
     "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
 }
+
+# Content-Security-Policy of every response (config/security.py): everything from this site only, no plugins, no
+# framing. Inline styles are still allowed: some page templates and Swagger UI's page carry style attributes or a
+# <style> block; once none does, drop 'unsafe-inline' here.
+CONTENT_SECURITY_POLICY = env(
+    "DJANGO_CONTENT_SECURITY_POLICY",
+    default=(
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; "
+        "frame-ancestors 'none'"
+    ),
+)
 
 # Celery: without a broker, tasks run eagerly in-process (the embedded default).
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="")
@@ -156,6 +171,8 @@ LLM_TIMEOUT_S = env.float("LLM_TIMEOUT_S", default=120.0)
 # Extraction runs (extraction/services/). Models per feature override the prompt files' defaults,
 # e.g. EXTRACTION_MODELS="ai_values=claude-opus-4-5,task=claude-haiku-4-5".
 EXTRACTION_PROMPTS_DIR = BASE_DIR / "prompts"
+# Candidate prompt sets made in the browser (the same files as a set in prompts/, downloadable from their page).
+EXTRACTION_CANDIDATES_DIR = env.path("EXTRACTION_CANDIDATES_DIR", default=BASE_DIR / "var" / "prompt-candidates")
 EXTRACTION_PROVIDER = env("EXTRACTION_PROVIDER", default="replay")  # "replay" (no key) or "anthropic"
 EXTRACTION_REPLAY_FILE = env("EXTRACTION_REPLAY_FILE", default=str(BASE_DIR / "sample" / "responses.jsonl"))
 EXTRACTION_MODELS = env.dict("EXTRACTION_MODELS", default={})
@@ -185,6 +202,9 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("CELERY_VISIBIL
 # clusters with an LLM; empty = clusters are named after their most central member (flagged as fallback names).
 TAXONOMY_EMBEDDING_MODEL = env("TAXONOMY_EMBEDDING_MODEL", default="")
 TAXONOMY_EMBEDDING_CACHE = env("TAXONOMY_EMBEDDING_CACHE", default=str(BASE_DIR / "var" / "embeddings"))
+# Gold-set scoring's soft match of values (validation.scores): taxonomy nodes and embeddings, by dotted path because
+# the validation app does not import the analysis apps.
+VALUE_MATCH_SOURCES = "taxonomy.matching.value_match_sources"
 TAXONOMY_NAMER = env("TAXONOMY_NAMER", default="")  # e.g. extraction.services.namer_complete
 # Free-form completions through the extraction client (taxonomy naming).
 LLM_TEXT_MODEL = env("LLM_TEXT_MODEL", default="claude-sonnet-4-6")

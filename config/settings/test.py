@@ -4,6 +4,9 @@ Tests that need real services (PostgreSQL via DATABASE_URL, Redis via REDIS_URL 
 through the fixtures in tests/conftest.py.
 """
 
+import tempfile
+from pathlib import Path
+
 from config.settings.base import *  # noqa: F403
 from config.settings.base import env
 
@@ -19,3 +22,6 @@ CELERY_RESULT_BACKEND = CELERY_BROKER_URL or None
 CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):  # noqa: F405
     DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / "var" / "test-db.sqlite3")}  # noqa: F405
+
+# Candidate prompt sets made by tests go to a directory of their own, never to var/.
+EXTRACTION_CANDIDATES_DIR = Path(tempfile.mkdtemp(prefix="vitw-candidates-"))

@@ -142,10 +142,14 @@ def _expect(
     if expect is None:
         return
     key = FUSED if unit.spec.feature == FUSED else unit.spec.feature
+    # A replayed candidate answers with the base version's recording where it has none of its own (see run_create).
+    base_hash = (run.options.get("replay_base") or {}).get("hashes", {}).get(key)
+    missing = getattr(provider, "missing", None)
     for k, call in enumerate(calls):
-        expect(
-            call.custom_id, RecordingKey(run.dataset.name, conversation.external_id, key, unit.version.content_hash, k)
-        )
+        recording = RecordingKey(run.dataset.name, conversation.external_id, key, unit.version.content_hash, k)
+        if base_hash and missing is not None and any(missing([recording])):
+            recording = RecordingKey(run.dataset.name, conversation.external_id, key, base_hash, k)
+        expect(call.custom_id, recording)
 
 
 def conversation_extract(

@@ -22,7 +22,7 @@ from extraction import selectors
 from extraction.costs import UnknownModelPriceError, price_for, settings_prices
 from extraction.features import GATED_FEATURES, FeatureName
 from extraction.models import FUSED, ExtractionRun, ExtractionStatus, RunStatus
-from extraction.prompts import PromptFileError, load_prompt_set, prompt_set_register
+from extraction.prompts import PromptFileError, PromptSet, load_prompt_set, prompt_set_register
 
 PROVIDERS = ("replay", "anthropic")
 DONE_STATUSES = (ExtractionStatus.OK, ExtractionStatus.PARSE_ERROR)
@@ -100,6 +100,9 @@ def run_create(
             price_for(model, prices)
         except UnknownModelPriceError as exc:
             raise RunError(f"{exc}; add it to LLM_PRICES") from exc
+    options: dict[str, Any] = {}
+    if provider == "replay" and pset.base:
+        options["replay_base"] = _replay_base(pset=pset, keys=spec_keys)
     run = ExtractionRun.objects.create(
         dataset_id=dataset_id,
         prompt_set=pset.name,
@@ -113,11 +116,25 @@ def run_create(
             "batch": batch,
             "temperature": float(getattr(settings, "EXTRACTION_SAMPLE_TEMPERATURE", 1.0)) if samples > 1 else 0.0,
             "prompt_versions": {key: versions[key].pk for key in spec_keys},
+            **options,
         },
         created_by=created_by if getattr(created_by, "pk", None) else None,
     )
     run_refresh_progress(run=run)
     return run
+
+
+def _replay_base(*, pset: PromptSet, keys: Sequence[str]) -> dict[str, Any]:
+    """For a replayed candidate: the base set's version hash of each prompt, whose recordings stand in for the
+    candidate's own when those are missing (a new prompt has no recordings until someone records them)."""
+    try:
+        base = load_prompt_set(pset.base)
+    except PromptFileError as exc:
+        raise RunError(f"candidate {pset.name!r}: its base set cannot be read: {exc}") from exc
+    missing = [key for key in keys if key not in base.prompts]
+    if missing:
+        raise RunError(f"candidate {pset.name!r}: its base set {base.name!r} has no prompt for {', '.join(missing)}")
+    return {"set": base.name, "hashes": {key: base.prompts[key].content_hash for key in keys}}
 
 
 def run_transition(*, run: ExtractionRun, to: str, error: str = "") -> ExtractionRun:

@@ -45,6 +45,8 @@ def test_api_requires_authentication() -> None:
     assert client.get("/api/schema/").status_code in (401, 403)
     user = User.objects.create_user("u", password="pw-123456789")
     client.force_authenticate(user)
+    assert client.get("/api/corpus/datasets/").status_code == 403  # signed in, but no role yet
+    user_add_role(user=user, role=Role.ANNOTATOR)
     assert client.get("/api/corpus/datasets/").status_code == 200
 
 

@@ -173,11 +173,16 @@ def _file_name(text: str) -> str:
 
 @pytest.fixture
 def screenshot(browser: Any, request: pytest.FixtureRequest) -> Callable[[str], Path]:
-    """``screenshot(label="")``: the whole page (up to MAX_SCREENSHOT_HEIGHT px) as a PNG under var/screenshots/."""
+    """``screenshot(label="")``: the whole page (up to MAX_SCREENSHOT_HEIGHT px) as a PNG under var/screenshots/.
+
+    The test's screenshots of an earlier run are removed first, so the folder shows the last run only."""
+    prefix = _file_name(request.node.name)
+    for old in [*SCREENSHOTS.glob(f"{prefix}.png"), *SCREENSHOTS.glob(f"{prefix}--*.png")]:
+        old.unlink()
 
     def save(label: str = "") -> Path:
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        name = _file_name(request.node.name) + (f"--{_file_name(label)}" if label else "")
+        name = prefix + (f"--{_file_name(label)}" if label else "")
         metrics = browser.execute_cdp_cmd("Page.getLayoutMetrics", {})
         size = metrics["cssContentSize"]
         clip = {

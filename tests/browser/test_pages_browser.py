@@ -118,9 +118,19 @@ def _charts_drawn(browser: Any, url: str) -> int:
     return len(figures)
 
 
-def _label(origin: str, url: str) -> str:
-    parts = urlsplit(url.removeprefix(origin))
-    return (parts.path.strip("/") or "home") + (f"_{parts.query}" if parts.query else "")
+class PageLabels:
+    """Stable screenshot names: the page's view and its rank among the pages of that view (ids change every run)."""
+
+    def __init__(self) -> None:
+        self.seen: dict[str, str] = {}
+        self.per_view: Counter[str] = Counter()
+
+    def __call__(self, url: str) -> str:
+        if url not in self.seen:
+            view = _view_name(url).strip("/").replace("/", "_") or "root"
+            self.per_view[view] += 1
+            self.seen[url] = f"{view}-{self.per_view[view]}"
+        return self.seen[url]
 
 
 @pytest.mark.parametrize("role", ROLES, ids=lambda r: r or "no-role")
@@ -130,13 +140,14 @@ def test_every_page_a_role_reaches_opens_offline(
     login_as(role)
     origin = live_app.url
     charts: Counter[str] = Counter()
+    label = PageLabels()
 
     def check(url: str) -> None:
         text = browser.find_element(By.TAG_NAME, "body").text
         assert not [t for t in ERROR_TEXTS if t in text], f"{url} shows an error page"
         assert browser.find_elements(By.CSS_SELECTOR, "nav a[href='/']"), f"{url} is outside the site's layout"
         charts[_view_name(url)] += _charts_drawn(browser, url)
-        screenshot(_label(origin, url))
+        screenshot(label(url))
         network.assert_local()
 
     pages = crawl(browser, network, origin, on_page=check)
@@ -203,6 +214,7 @@ def test_pages_read_at_a_phone_width(
     )
     origin = live_app.url
     too_wide: dict[str, int] = {}
+    label = PageLabels()
 
     def check(url: str) -> None:
         assert browser.execute_script("return document.documentElement.clientWidth") == 390, url
@@ -210,8 +222,8 @@ def test_pages_read_at_a_phone_width(
         assert font_px >= 16, url
         width = browser.execute_script("return document.documentElement.scrollWidth")
         if width > 390:
-            too_wide[_label(origin, url)] = width
-        screenshot(_label(origin, url))
+            too_wide[url] = width
+        screenshot(label(url))
 
     pages = crawl(browser, network, origin, on_page=check)
     assert len(pages) >= 8

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from rest_framework.test import APIClient
 
@@ -95,3 +96,37 @@ def test_anthropic_run_without_a_key_is_refused_before_anything_is_written(small
     assert response.status_code == 400
     assert response.json()["detail"].startswith("ANTHROPIC_API_KEY is not set")
     assert ExtractionRun.objects.count() == 0
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "prompt_set",
+    [
+        str(settings.EXTRACTION_PROMPTS_DIR / "paper-v1"),  # an absolute path
+        "../prompts/paper-v1",
+        "paper-v1/../fused-v1",
+        "/etc",
+        "/no/such/parent/anywhere",
+        ".hidden",
+        "paper-v1/",
+    ],
+)
+def test_a_prompt_set_given_as_a_path_is_refused_without_touching_the_file_system(
+    prompt_set: str, small_dataset: Any, tmp_path: Any
+) -> None:
+    (tmp_path / "set.yaml").write_text("name: outside\n")  # a folder that would load if paths were followed
+    response = client_for(Role.LEAD).post(URL, {"dataset": "small", "prompt_set": prompt_set}, format="json")
+    assert response.status_code == 400, response.content
+    text = response.content.decode()
+    assert "chosen by its name" in text
+    assert "known sets" not in text  # nothing about what exists next to the given path
+    assert not ExtractionRun.objects.exists()
+
+
+@pytest.mark.django_db
+def test_an_unknown_prompt_set_name_lists_only_the_configured_sets(small_dataset: Any) -> None:
+    response = client_for(Role.LEAD).post(URL, {"dataset": "small", "prompt_set": "paper-v9"}, format="json")
+    assert response.status_code == 400
+    text = response.content.decode()
+    assert "no prompt set here by that name; known sets: fused-v1, paper-v1" in text
+    assert str(settings.BASE_DIR) not in text  # no server path in the answer

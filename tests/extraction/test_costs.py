@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from decimal import Decimal
 
 import pytest
@@ -40,3 +41,50 @@ def test_default_price_table_covers_the_default_models(settings: object) -> None
 
     prices = settings_prices()
     assert {"claude-sonnet-4-5", "claude-haiku-4-5"} <= set(prices)
+
+
+def test_a_fused_call_is_shared_equally_among_the_features_it_produced() -> None:
+    from extraction.costs import shared_by_feature
+
+    usage = {"cost_usd": Decimal("0.006000"), "input_tokens": 600, "output_tokens": 120}
+    zero = {"cost_usd": Decimal(0), "input_tokens": 0, "output_tokens": 0}
+    rows = [
+        (("c1", "fused"), "subjectivity", usage),  # the call's usage sits on one row
+        (("c1", "fused"), "ai_values", zero),
+        (("c1", "fused"), "response_type", zero),
+        (7, "task", {"cost_usd": Decimal("0.001000"), "input_tokens": 100, "output_tokens": 10}),
+    ]
+    shared = shared_by_feature(rows)
+    assert shared["ai_values"]["cost_usd"] == Decimal("0.002000")
+    assert shared["subjectivity"]["input_tokens"] == Decimal(200)
+    assert shared["task"]["cost_usd"] == Decimal("0.001000")
+    assert sum(s["cost_usd"] for s in shared.values()) == Decimal("0.007000")
+
+
+@pytest.mark.django_db
+def test_the_fused_demo_run_books_no_feature_at_zero_once_shared_out() -> None:
+    from pathlib import Path
+
+    from django.core.management import call_command
+
+    from extraction.models import ExtractionRun
+    from extraction.selectors import run_costs
+
+    sample = Path(__file__).resolve().parents[2] / "sample" / "conversations.jsonl"
+    call_command("import_conversations", str(sample), dataset="sample", stdout=io.StringIO())
+    call_command(
+        "extract", dataset="sample", prompts="fused-v1", provider="replay", no_progress=True, stdout=io.StringIO()
+    )
+    costs = run_costs(run=ExtractionRun.objects.get(prompt_set="fused-v1"))
+    booked = {f: c["cost_usd"] for f, c in costs["by_feature"].items()}
+    shared = {f: c["cost_usd"] for f, c in costs["by_feature_shared"].items()}
+    assert (
+        set(booked)
+        == set(shared)
+        == {"subjectivity", "ai_values", "human_values", "ai_values_stated", "response_type", "task"}
+    )
+    assert booked["ai_values"] == 0  # as booked: the whole call on subjectivity
+    assert all(v > 0 for v in shared.values())
+    assert abs(sum(shared.values()) - costs["cost_usd"]) <= Decimal("0.000010")  # rounding of six shares
+    # The 41 conversations the filter kept had one call producing six features; the other 9 only subjectivity.
+    assert shared["subjectivity"] > shared["ai_values"]

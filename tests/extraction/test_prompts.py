@@ -167,5 +167,5 @@ def test_malformed_prompt_file_names_the_file_and_the_problem(tmp_path: Path, ed
 
 
 def test_unknown_set_lists_the_known_ones() -> None:
-    with pytest.raises(PromptFileError, match=r"known sets: fused-v1, paper-v1"):
-        load_prompt_set("paper-v2", root=PROMPTS)
+    with pytest.raises(PromptFileError, match=r"known sets: fused-v1, paper-v1, paper-v2"):
+        load_prompt_set("paper-v9", root=PROMPTS)

@@ -91,7 +91,7 @@ def test_sample_recordings_are_marked_as_written_for_the_sample() -> None:
 
 
 @pytest.mark.django_db
-def test_sample_recordings_cover_the_sample_for_both_prompt_sets() -> None:
+def test_sample_recordings_cover_the_sample_for_every_prompt_set() -> None:
     from corpus.services import conversation_import
     from extraction.selectors import recordings_coverage
 
@@ -100,7 +100,7 @@ def test_sample_recordings_cover_the_sample_for_both_prompt_sets() -> None:
         pytest.fail(f"{conversations} is missing: the sample dataset is part of the repository")
     conversation_import(path=conversations, dataset="sample")
     path = str(REPO / "sample" / "responses.jsonl")
-    for prompt_set in ("paper-v1", "fused-v1"):
+    for prompt_set, expected in (("paper-v1", 300), ("fused-v1", 50), ("paper-v2", 50)):
         report = recordings_coverage(dataset="sample", prompt_set=prompt_set, path=path, all_conversations=True)
         assert report.missing == []
-        assert report.checked == (300 if prompt_set == "paper-v1" else 50)
+        assert report.checked == expected

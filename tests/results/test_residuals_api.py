@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.test import override_settings
 from rest_framework.test import APIClient
@@ -31,7 +33,7 @@ def test_login_and_roles_are_required(run_id: int, django_user_model) -> None:  
     annotator = client_for(django_user_model, Role.ANNOTATOR)
     assert annotator.post("/api/analysis/residuals/", body, format="json").status_code == 403
     assert annotator.get("/api/analysis/descriptive/").status_code == 403
-    assert annotator.get("/api/analysis/residuals/").status_code == 200
+    assert annotator.get("/api/analysis/residuals/").status_code == 403  # analysts only, as on the pages
     assert not ResidualAnalysis.objects.exists()
 
 
@@ -107,3 +109,40 @@ def test_descriptive_endpoint_cannot_lower_the_privacy_threshold(run_id: int, dj
     raised = lead.get(f"/api/analysis/descriptive/?run={run_id}&min_conversations=10").json()
     assert raised["min_conversations"] == 10
     assert lead.get("/api/analysis/descriptive/?run=abc").status_code == 400
+
+
+def test_descriptive_endpoint_takes_the_dataset_by_name_or_id(run_id: int, django_user_model) -> None:  # type: ignore[no-untyped-def]
+    from extraction.models import ExtractionRun
+
+    dataset = ExtractionRun.objects.select_related("dataset").get(pk=run_id).dataset
+    lead = client_for(django_user_model, Role.LEAD)
+    by_name = lead.get(f"/api/analysis/descriptive/?dataset={dataset.name}&min_conversations=2").json()
+    by_id = lead.get(f"/api/analysis/descriptive/?dataset={dataset.pk}&min_conversations=2").json()
+    assert by_name == by_id
+    assert by_name["tables"]["ai_values"]["rows"]
+    unknown = lead.get("/api/analysis/descriptive/?dataset=no-such-set")
+    assert unknown.status_code == 400
+    assert unknown.json()["dataset"] == [f"no dataset named 'no-such-set' (datasets: {dataset.name})"]
+
+
+def test_the_descriptive_page_shows_the_endpoints_tables_for_a_dataset(run_id: int, django_user_model) -> None:  # type: ignore[no-untyped-def]
+    from django.urls import reverse
+
+    from tests.pages import client_as
+
+    lead = client_for(django_user_model, Role.LEAD)
+    body = lead.get("/api/analysis/descriptive/?dataset=api-synthetic").json()
+    page = client_as(Role.LEAD).get(reverse("descriptive-page") + "?dataset=api-synthetic")
+    assert page.status_code == 200
+    text = page.content.decode()
+    ai = body["tables"]["ai_values"]
+    section = text[text.index('<section id="ai_values">') :]
+    section = section[: section.index("</section>")]
+    assert "(the paper's Table 1)" in section
+    first = ai["rows"][0]
+    cells = "".join(f"<td>{v:.2f}</td>" if isinstance(v, float) else f"<td>{v}</td>" for v in first.values())
+    assert f"<tr>{cells}</tr>" in section
+    assert section.count("<tr>") == len(ai["rows"]) + 1
+    assert re.findall(r'<section id="([^"]+)">', text) == list(body["tables"])
+    annotator = client_as(Role.ANNOTATOR).get(reverse("descriptive-page"))
+    assert annotator.status_code == 403

@@ -9,7 +9,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import override_settings
 from rest_framework.test import APIClient
 
-from accounts.roles import Role
+from accounts.roles import Role, user_add_role
 from taxonomy.models import Taxonomy, TaxonomyEdit, TaxonomyNode
 from taxonomy.services import taxonomy_import_tree
 from tests.clients import client_for
@@ -164,7 +164,10 @@ def test_taxonomy_pages_show_the_tree_and_say_when_names_are_fallbacks(
 
     client = Client()
     assert client.get(f"/analysis/taxonomies/{taxonomy.pk}/").status_code == 302  # to the login page
-    client.force_login(django_user_model.objects.create_user("reader"))
+    reader = django_user_model.objects.create_user("reader")
+    client.force_login(reader)
+    assert client.get("/analysis/taxonomies/").status_code == 403  # signed in without a role: nothing
+    user_add_role(user=reader, role=Role.ANNOTATOR)
     listing = client.get("/analysis/taxonomies/").content.decode()
     assert "small v1" in listing
     page = client.get(f"/analysis/taxonomies/{taxonomy.pk}/").content.decode()

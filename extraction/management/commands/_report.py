@@ -18,8 +18,13 @@ def report_lines(report: dict[str, Any], *, raw_chars: int = 160) -> list[str]:
         f"  cost: ${c['cost_usd']} for {c['conversations']} conversations = "
         f"${c['cost_usd_per_1000_conversations']} per 1,000 conversations",
     ]
+    shared = c.get("by_feature_shared", {})
+    if shared:
+        lines.append("  per feature: as booked per call | shared out (" + c.get("share_rule", "") + ")")
     for feature, f in c.get("by_feature", {}).items():
-        lines.append(f"    {feature:18} ${f['cost_usd']}  ({f['extractions']} extractions)")
+        s = shared.get(feature)
+        share = f" | ${s['cost_usd']} = ${s['cost_usd_per_1000_conversations']} per 1,000 conversations" if s else ""
+        lines.append(f"    {feature:18} ${f['cost_usd']}  ({f['extractions']} extractions){share}")
     if report["failures"]:
         lines.append(f"  items that failed or could not be parsed ({len(report['failures'])} shown):")
         for item in report["failures"]:

@@ -122,32 +122,53 @@ def render_agreement(report: dict[str, Any], console: Console) -> None:
 
 
 def render_comparison(report: dict[str, Any], console: Console) -> None:
+    on_gold = report.get("params", {}).get("method") == "gold set"
+    b, c = report["baseline"], report["candidate"]
+    names = [f"{side['spec']}" + (f" ({side['model']})" if side.get("model") else "") for side in (b, c)]
     console.print(
-        f"Baseline {report['baseline']['spec']} vs candidate {report['candidate']['spec']}"
-        + (f" (model {report['model']})" if report.get("model") else "")
+        f"Baseline {names[0]} vs candidate {names[1]}" + (f" (model {report['model']})" if report.get("model") else "")
     )
-    table = Table(title="Per feature: paired on the same conversations (exact McNemar, Holm across features)")
-    for col in ("feature", "n", "baseline", "candidate", "difference [95%]", "p", "p Holm", "verdict", "more items"):
+    if on_gold:
+        g = report["gold_set"]
+        console.print(f"On gold set {g['name']} v{g['version']}; correct = {report['params']['correct_rule']}")
+    where = "gold conversations" if on_gold else "conversations"
+    table = Table(title=f"Per feature: paired on the same {where} (exact McNemar, Holm across features)")
+    cols = ["feature", "n", "baseline", "candidate", "difference [95%]", "p", "p Holm", "verdict", "more items"]
+    for col in [*cols, *(["F1 Δ soft [95%]"] if on_gold else [])]:
         table.add_column(col)
     for feature, r in report["features"].items():
         if not r.get("n"):
-            table.add_row(feature, "0", r.get("reason", ""), "", "", "", "", "", "")
+            table.add_row(feature, "0", r.get("reason", ""), *[""] * (len(table.columns) - 3))
             continue
         d = r["difference"]
         more = r.get("more_items")
-        table.add_row(
+        row = [
             feature,
             str(r["n"]),
             share_cell(r["baseline"]),
             share_cell(r["candidate"]),
-            f"{100 * d['estimate']:+.1f} [{100 * d['low']:+.1f}, {100 * d['high']:+.1f}]",
+            _signed(d),
             f"{r['mcnemar']['p_value']:.3g}",
             f"{r['mcnemar']['p_holm']:.3g}",
             r["verdict"],
             "–" if more is None else str(more),
-        )
+        ]
+        if on_gold:
+            f1 = r.get("metric_difference", {}).get("f1_soft")
+            row.append("" if f1 is None else _signed(f1))
+        table.add_row(*row)
     console.print(table)
     for feature, r in report["features"].items():
         for flip in r.get("flipped", []):
             who = "candidate only" if flip["candidate_correct"] else "baseline only"
-            console.print(f"  {feature}: conversation {flip['conversation_id']} ({flip['external_id']}) correct {who}")
+            line = f"  {feature}: conversation {flip['conversation_id']} ({flip['external_id']}) correct {who}"
+            if on_gold:
+                line += f"; baseline {flip['baseline']}, candidate {flip['candidate']}, gold {flip['gold']}"
+            console.print(line)
+
+
+def _signed(d: dict[str, Any]) -> str:
+    low, high = d.get("low"), d.get("high")
+    if low is None or high is None:
+        return f"{100 * d['estimate']:+.1f}"
+    return f"{100 * d['estimate']:+.1f} [{100 * low:+.1f}, {100 * high:+.1f}]"

@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("annotate", "0003_sampling_designs"),
+        ("annotate", "0004_annotation_tombstone"),
     ]
 
     operations = [

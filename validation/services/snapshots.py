@@ -8,7 +8,7 @@ from typing import Any
 from django.db import transaction
 
 from validation.models import ReportSnapshot, SnapshotKind, TrustTarget
-from validation.selectors import agreement_report_for_run, prompt_comparison
+from validation.selectors import agreement_report_for_run, gold_set_resolve, prompt_comparison
 
 
 class TrustTargetError(ValueError):
@@ -44,18 +44,57 @@ def agreement_snapshot_create(
     )
 
 
+def comparison_payload(
+    *,
+    baseline: str,
+    candidate: str,
+    model: str | None = None,
+    gold: str | None = None,
+    options: dict[str, Any] | None = None,
+    confidence: float = 0.95,
+    alpha: float = 0.05,
+) -> dict[str, Any]:
+    """The comparison of two prompt specs: on a gold set when ``gold`` is given ("" names the newest frozen one;
+    ``options`` go to ``validation.scores.gold_comparison``), else on the conversations reviewed under both."""
+    if gold is None:
+        return prompt_comparison(
+            baseline=baseline, candidate=candidate, model=model, confidence=confidence, alpha=alpha
+        )
+    from validation.scores import gold_comparison
+
+    gold_set = gold_set_resolve(spec=gold or None)
+    return gold_comparison(
+        gold_set_id=gold_set.pk,
+        baseline=baseline,
+        candidate=candidate,
+        confidence=confidence,
+        alpha=alpha,
+        **(options or {}),
+    )
+
+
 @transaction.atomic
 def comparison_snapshot_create(
     *,
     baseline: str,
     candidate: str,
     model: str | None = None,
+    gold: str | None = None,
+    options: dict[str, Any] | None = None,
     user: Any = None,
     confidence: float = 0.95,
     alpha: float = 0.05,
 ) -> ReportSnapshot:
-    """Compare two prompt versions and save the comparison as a snapshot."""
-    payload = prompt_comparison(baseline=baseline, candidate=candidate, model=model, confidence=confidence, alpha=alpha)
+    """Compare two prompt specs (see :func:`comparison_payload`) and save the comparison as a snapshot."""
+    payload = comparison_payload(
+        baseline=baseline,
+        candidate=candidate,
+        model=model,
+        gold=gold,
+        options=options,
+        confidence=confidence,
+        alpha=alpha,
+    )
     return ReportSnapshot.objects.create(
         kind=SnapshotKind.COMPARISON,
         baseline=baseline,
