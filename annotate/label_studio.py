@@ -209,9 +209,9 @@ class LabelStudio:
 
     # -- server -----------------------------------------------------------------------------------------------
 
-    def healthy(self) -> bool:
+    def healthy(self, *, timeout_s: float = 5.0) -> bool:
         try:
-            return httpx.get(f"{self.url}/health", timeout=5).status_code == 200
+            return httpx.get(f"{self.url}/health", timeout=timeout_s).status_code == 200
         except httpx.HTTPError:
             return False
 

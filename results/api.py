@@ -12,6 +12,7 @@ from rest_framework import serializers, status
 from rest_framework.generics import ListAPIView, RetrieveAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
 from accounts.roles import IsAnalyst
@@ -22,6 +23,9 @@ from results.requests import ResidualRequest
 from results.selectors import Scope, descriptive_results, residual_analysis_list, residual_cells
 from results.services import CELL_COLUMNS, AnalysisRequestError, residual_analysis_check
 from results.tasks import residual_analysis_task
+
+#: The most residual cells one request returns.
+MAX_CELLS = 5000
 
 
 class ResidualAnalysisSerializer(serializers.ModelSerializer[ResidualAnalysis]):
@@ -77,7 +81,9 @@ class ResidualAnalysisListApi(APIView):
         qs = residual_analysis_list()
         if request.query_params.get("request_key"):
             qs = qs.filter(request_key=request.query_params["request_key"])
-        return Response(ResidualAnalysisSerializer(qs[:200], many=True).data)
+        paginator = api_settings.DEFAULT_PAGINATION_CLASS()  # type: ignore[misc,operator]  # a class, by setting
+        page = paginator.paginate_queryset(qs, request, view=self)
+        return paginator.get_paginated_response(ResidualAnalysisSerializer(page, many=True).data)
 
     def post(self, request: Request) -> Response:
         """Check the request, queue the analysis, answer 202 with the key to poll ``GET residuals/?request_key=``."""
@@ -122,9 +128,10 @@ class ResidualAnalysisDetailApi(RetrieveAPIView[ResidualAnalysis]):
 
 class ResidualCellListApi(ListAPIView[ResidualCell]):
     """Reported cells, strongest first; ?significant=true|false, ?row=, ?col=, ?negative=true (most negative first),
-    ?limit= (default 100, at most 5000)."""
+    ?limit= (default 100, at most 5000; anything else is a 400)."""
 
     permission_classes = [IsAnalyst]
+    pagination_class = None  # its own ?limit= above, bounded by MAX_CELLS
     serializer_class = ResidualCellSerializer
 
     def get_queryset(self):  # type: ignore[no-untyped-def]
@@ -138,11 +145,10 @@ class ResidualCellListApi(ListAPIView[ResidualCell]):
             col=params.get("col"),
             negative=params.get("negative", "").lower() in {"1", "true", "yes"},
         )
-        try:
-            limit = min(max(int(params.get("limit", 100)), 1), 5000)
-        except ValueError as exc:
-            raise serializers.ValidationError({"limit": ["must be an integer"]}) from exc
-        return qs[:limit]
+        raw = params.get("limit", "100")
+        if not (raw.isascii() and raw.isdigit() and len(raw) <= 4 and 1 <= int(raw) <= MAX_CELLS):
+            raise serializers.ValidationError({"limit": [f"must be an integer from 1 to {MAX_CELLS}"]})
+        return qs[: int(raw)]
 
 
 def _dataset_param(value: str | None) -> int | None:

@@ -7,12 +7,14 @@ from typing import Any
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
+from django.urls import reverse
 
 from accounts.roles import analyst_required
 from corpus.selectors import UnknownDatasetError, dataset_id_by_name, dataset_list
 from extraction.models import ExtractionRun
 from results.descriptive import DescriptiveTable
 from results.figures import residual_figure
+from results.models import ResidualAnalysis
 from results.selectors import Scope, descriptive_results, residual_analysis_list, residual_cells, residual_strongest
 
 TOP_SHOWN = 50
@@ -27,11 +29,25 @@ def residual_list_page(request: HttpRequest) -> HttpResponse:
     return render(request, "results/residual_list.html", {"analyses": residual_analysis_list()[:200]})
 
 
+def _cells_url(analysis: ResidualAnalysis) -> str:
+    """The dataset page a cell links to (its two labels are appended), or "" when the cells cannot be listed there:
+    an analysis over every dataset, or one of taxonomy clusters (level set) rather than of extracted labels."""
+    if analysis.row_level is not None or analysis.col_level is not None:
+        return ""
+    if analysis.run is not None:
+        return f"{reverse('dataset-page', args=[analysis.run.dataset_id])}?run={analysis.run.pk}"
+    if analysis.dataset_id is not None:
+        return f"{reverse('dataset-page', args=[analysis.dataset_id])}?"
+    return ""
+
+
 @analyst_required
 def residual_detail_page(request: HttpRequest, pk: int) -> HttpResponse:
     analysis = get_object_or_404(residual_analysis_list(), pk=pk)
     context = {
         "analysis": analysis,
+        "cells_url": _cells_url(analysis),
+        "min_shown": analysis.summary.get("min_conversations", settings.ANALYSIS_MIN_CONVERSATIONS),
         "s": analysis.summary,
         "significant": residual_cells(analysis=analysis, significant=True)[:TOP_SHOWN],
         "positive": residual_strongest(analysis=analysis, limit=TOP_SHOWN),

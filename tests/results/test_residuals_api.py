@@ -70,6 +70,10 @@ def test_create_then_read_cells(run_id: int, django_user_model) -> None:  # type
         for c in lead.get(f"/api/analysis/residuals/{pk}/cells/?limit=5000").json()
     )
     assert lead.get("/api/analysis/residuals/").json()[0]["id"] == pk
+    for bad in [str(2**63), str(2**64 + 1), "5001", "0", "-1", "1e3", "x"]:
+        answer = lead.get(f"/api/analysis/residuals/{pk}/cells/?limit={bad}")
+        assert answer.status_code == 400, bad
+        assert answer.json() == {"limit": ["must be an integer from 1 to 5000"]}
 
 
 def test_a_rerun_of_the_same_request_stores_nothing_new(run_id: int) -> None:
