@@ -25,6 +25,14 @@ pytestmark = [pytest.mark.slow]
 ADDED = " Name at most five values. (written for tests)"
 
 
+@pytest.fixture(autouse=True)
+def eager_tasks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Runs started from the page execute in the request (no broker here), whatever an earlier test left set."""
+    from config.celery import app
+
+    monkeypatch.setitem(app.conf, "task_always_eager", True)
+
+
 @pytest.fixture
 def sample(transactional_db: None, settings: Any, tmp_path: Path) -> None:
     settings.EXTRACTION_CANDIDATES_DIR = tmp_path / "candidates"
