@@ -13,6 +13,7 @@ from typing import Any
 
 from django.conf import settings
 from drf_spectacular.utils import extend_schema
+from kombu.exceptions import OperationalError as KombuOperationalError
 from rest_framework import serializers, status
 from rest_framework.generics import ListAPIView
 from rest_framework.parsers import BaseParser
@@ -22,8 +23,9 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.roles import HasAnyRole, IsLead
+from annotate.label_studio import LabelStudio, LabelStudioError
 from annotate.models import ReviewSample
-from annotate.selectors import sample_list
+from annotate.selectors import sample_independence, sample_list
 from annotate.services import webhook_receive
 from annotate.tasks import annotations_reconcile_sample, sample_push_task
 
@@ -63,6 +65,7 @@ class LabelStudioWebhookApi(APIView):
 class ReviewSampleSerializer(serializers.ModelSerializer[ReviewSample]):
     item_count = serializers.IntegerField(read_only=True)
     annotation_count = serializers.IntegerField(read_only=True)
+    independence = serializers.SerializerMethodField(help_text="Whether Label Studio kept the reviewers apart.")
 
     class Meta:
         model = ReviewSample
@@ -76,8 +79,12 @@ class ReviewSampleSerializer(serializers.ModelSerializer[ReviewSample]):
             "reviewers_per_item",
             "item_count",
             "annotation_count",
+            "independence",
             "created_at",
         ]
+
+    def get_independence(self, sample: ReviewSample) -> dict[str, object]:
+        return sample_independence(sample_id=sample.pk).as_dict()
 
 
 class ReviewSampleListApi(ListAPIView[ReviewSample]):
@@ -88,23 +95,64 @@ class ReviewSampleListApi(ListAPIView[ReviewSample]):
         return sample_list()
 
 
-class ReviewSamplePushApi(APIView):
-    permission_classes = [IsLead]
+#: Seconds a client is asked to wait before retrying when Label Studio or the broker is unavailable.
+RETRY_AFTER_S = 60
 
-    @extend_schema(request=None, responses={202: None})
+
+def _unavailable(reason: str) -> Response:
+    return Response(
+        {"detail": f"{reason}; try again later"},
+        status=status.HTTP_503_SERVICE_UNAVAILABLE,
+        headers={"Retry-After": str(RETRY_AFTER_S)},
+    )
+
+
+def _label_studio_problem() -> str | None:
+    """Why Label Studio cannot take work now (not configured, or not answering within a short probe), or None."""
+    try:
+        client = LabelStudio.from_settings()
+    except LabelStudioError as exc:
+        return f"Label Studio is not configured: {exc}"
+    if not client.healthy(timeout_s=settings.LABEL_STUDIO_PROBE_TIMEOUT_S):
+        return f"Label Studio at {client.url} is not answering"
+    return None
+
+
+class _LabelStudioQueueApi(APIView):
+    """Queue one Label Studio job for a sample: 404 for an unknown sample, 503 + Retry-After when it cannot run."""
+
+    permission_classes = [IsLead]
+    job = ""
+
+    def queue(self, sample_id: int) -> None:
+        raise NotImplementedError
+
+    @extend_schema(request=None, responses={202: None, 404: None, 503: None})
     def post(self, request: Request, sample_id: int) -> Response:
         if not ReviewSample.objects.filter(pk=sample_id).exists():
             return Response({"detail": f"no review sample {sample_id}"}, status=status.HTTP_404_NOT_FOUND)
+        problem = _label_studio_problem()
+        if problem is not None:
+            return _unavailable(problem)
+        try:
+            self.queue(sample_id)
+        except LabelStudioError as exc:  # run eagerly (no broker) and Label Studio failed meanwhile
+            return _unavailable(f"Label Studio failed: {exc}")
+        except (OSError, KombuOperationalError) as exc:  # the broker is down or refused the connection
+            logger.warning("could not queue %s of sample %s: %s", self.job, sample_id, exc)
+            return _unavailable("the task queue is not reachable")
+        return Response({"queued": self.job, "sample": sample_id}, status=status.HTTP_202_ACCEPTED)
+
+
+class ReviewSamplePushApi(_LabelStudioQueueApi):
+    job = "push"
+
+    def queue(self, sample_id: int) -> None:
         sample_push_task.delay(sample_id)
-        return Response({"queued": "push", "sample": sample_id}, status=status.HTTP_202_ACCEPTED)
 
 
-class ReviewSampleReconcileApi(APIView):
-    permission_classes = [IsLead]
+class ReviewSampleReconcileApi(_LabelStudioQueueApi):
+    job = "reconcile"
 
-    @extend_schema(request=None, responses={202: None})
-    def post(self, request: Request, sample_id: int) -> Response:
-        if not ReviewSample.objects.filter(pk=sample_id).exists():
-            return Response({"detail": f"no review sample {sample_id}"}, status=status.HTTP_404_NOT_FOUND)
+    def queue(self, sample_id: int) -> None:
         annotations_reconcile_sample.delay(sample_id)
-        return Response({"queued": "reconcile", "sample": sample_id}, status=status.HTTP_202_ACCEPTED)

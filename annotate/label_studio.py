@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -74,33 +75,58 @@ class LsAnnotation:
         """Build from Label Studio's JSON; raises ``ValueError`` naming the missing or malformed field."""
         if not isinstance(data, dict):
             raise ValueError(f"annotation must be an object, got {type(data).__name__}")
-        try:
-            annotation_id = int(data["id"])
-        except (KeyError, TypeError, ValueError) as exc:
-            raise ValueError(f"annotation.id is missing or not an integer: {data.get('id')!r}") from exc
+        annotation_id = stored_id(data.get("id"), "annotation.id")
         raw_task = data.get("task", task_id)
         if isinstance(raw_task, dict):
             raw_task = raw_task.get("id")
-        try:
-            resolved_task = int(raw_task)  # type: ignore[arg-type]
-        except (TypeError, ValueError) as exc:
-            raise ValueError(f"annotation {annotation_id}: task is missing or not an integer: {raw_task!r}") from exc
+        resolved_task = stored_id(raw_task, f"annotation {annotation_id}: task")
         result = data.get("result") or []
         if not isinstance(result, list) or not all(isinstance(r, dict) for r in result):
             raise ValueError(f"annotation {annotation_id}: result must be a list of objects")
         completed_by = data.get("completed_by")
         if isinstance(completed_by, dict):
             completed_by = completed_by.get("id")
-        lead_time = data.get("lead_time")
         return cls(
             annotation_id=annotation_id,
             task_id=resolved_task,
-            completed_by=int(completed_by) if completed_by is not None else None,
+            completed_by=None
+            if completed_by is None
+            else stored_id(completed_by, f"annotation {annotation_id}: completed_by"),
             result=result,
-            lead_time=float(lead_time) if lead_time is not None else None,
-            updated_at=str(data.get("updated_at") or data.get("created_at") or ""),
+            lead_time=_seconds(data.get("lead_time"), f"annotation {annotation_id}: lead_time"),
+            updated_at=str(data.get("updated_at") or data.get("created_at") or "")[:40],
             was_cancelled=bool(data.get("was_cancelled", False)),
         )
+
+
+#: The largest id a 64-bit signed column (BigIntegerField) stores.
+MAX_STORED_ID = 2**63 - 1
+
+
+def stored_id(value: Any, what: str) -> int:
+    """``value`` as an id a BigIntegerField stores (0 to 2^63 - 1); raises ``ValueError`` naming ``what``."""
+    if value is None:
+        raise ValueError(f"{what} is missing")
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        raise ValueError(f"{what} must be an integer, got {type(value).__name__}")
+    try:
+        number = int(value)
+    except ValueError as exc:
+        raise ValueError(f"{what} is not an integer: {value[:40]!r}") from exc  # type: ignore[index]
+    if not 0 <= number <= MAX_STORED_ID:
+        raise ValueError(f"{what} is out of range (0 to 2^63 - 1)")
+    return number
+
+
+def _seconds(value: Any, what: str) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"{what} must be a number of seconds, got {type(value).__name__}")
+    seconds = float(value)
+    if not math.isfinite(seconds) or seconds < 0:
+        raise ValueError(f"{what} must be a finite, non-negative number of seconds")
+    return seconds
 
 
 @dataclass(frozen=True)
@@ -183,9 +209,9 @@ class LabelStudio:
 
     # -- server -----------------------------------------------------------------------------------------------
 
-    def healthy(self) -> bool:
+    def healthy(self, *, timeout_s: float = 5.0) -> bool:
         try:
-            return httpx.get(f"{self.url}/health", timeout=5).status_code == 200
+            return httpx.get(f"{self.url}/health", timeout=timeout_s).status_code == 200
         except httpx.HTTPError:
             return False
 
@@ -204,15 +230,54 @@ class LabelStudio:
 
         return self._call(f"find project {title!r}", find)
 
-    def project_create(self, *, title: str, label_config: str, description: str = "") -> int:
+    def project_create(self, *, title: str, label_config: str, description: str = "", instructions: str = "") -> int:
+        """Create a review project: no skip button, predictions shown as the pre-filled form, and the
+        instruction dialog (``instructions``, HTML) shown before the first task when given."""
         project = self._call(
             f"create project {title!r}",
             lambda: self._sdk.projects.create(
-                title=title, label_config=label_config, description=description, show_skip_button=False
+                title=title,
+                label_config=label_config,
+                description=description,
+                show_skip_button=False,
+                show_collab_predictions=True,
+                expert_instruction=instructions,
+                show_instruction=bool(instructions),
+                maximum_annotations=1,
             ),
             idempotent=False,
         )
         return int(project.id)  # type: ignore[arg-type]
+
+    def project_instructions_set(self, *, project_id: int, instructions: str) -> None:
+        """Replace the project's instruction dialog (shown before the first task when not empty)."""
+        self._call(
+            f"set instructions of project {project_id}",
+            lambda: self._sdk.projects.update(
+                project_id, expert_instruction=instructions, show_instruction=bool(instructions)
+            ),
+        )
+
+    def project_label_config(self, project_id: int) -> str:
+        """The project's labeling config as Label Studio holds it now."""
+        project = self._call(f"get project {project_id}", lambda: self._sdk.projects.get(project_id))
+        return str(project.label_config or "")
+
+    def project_label_config_set(self, *, project_id: int, label_config: str) -> None:
+        """Replace the labeling config (Label Studio refuses one its annotations no longer fit)."""
+        self._call(
+            f"set labeling config of project {project_id}",
+            lambda: self._sdk.projects.update(project_id, label_config=label_config),
+        )
+
+    def projects(self) -> dict[int, str]:
+        """Every project the authenticated user can list: id -> title."""
+
+        def fetch() -> dict[int, str]:
+            pages: Any = self._sdk.projects.list(page_size=100)
+            return {int(p.id): str(p.title) for p in pages}
+
+        return self._call("list projects", fetch)
 
     def project_exists(self, project_id: int) -> bool:
         try:

@@ -12,15 +12,20 @@ from rest_framework import serializers, status
 from rest_framework.generics import ListAPIView, RetrieveAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
 from accounts.roles import IsAnalyst
+from corpus.selectors import UnknownDatasetError, dataset_id_by_name
 from extraction.models import Feature
 from results.models import ResidualAnalysis, ResidualCell
 from results.requests import ResidualRequest
 from results.selectors import Scope, descriptive_results, residual_analysis_list, residual_cells
 from results.services import CELL_COLUMNS, AnalysisRequestError, residual_analysis_check
 from results.tasks import residual_analysis_task
+
+#: The most residual cells one request returns.
+MAX_CELLS = 5000
 
 
 class ResidualAnalysisSerializer(serializers.ModelSerializer[ResidualAnalysis]):
@@ -76,7 +81,9 @@ class ResidualAnalysisListApi(APIView):
         qs = residual_analysis_list()
         if request.query_params.get("request_key"):
             qs = qs.filter(request_key=request.query_params["request_key"])
-        return Response(ResidualAnalysisSerializer(qs[:200], many=True).data)
+        paginator = api_settings.DEFAULT_PAGINATION_CLASS()  # type: ignore[misc,operator]  # a class, by setting
+        page = paginator.paginate_queryset(qs, request, view=self)
+        return paginator.get_paginated_response(ResidualAnalysisSerializer(page, many=True).data)
 
     def post(self, request: Request) -> Response:
         """Check the request, queue the analysis, answer 202 with the key to poll ``GET residuals/?request_key=``."""
@@ -121,9 +128,10 @@ class ResidualAnalysisDetailApi(RetrieveAPIView[ResidualAnalysis]):
 
 class ResidualCellListApi(ListAPIView[ResidualCell]):
     """Reported cells, strongest first; ?significant=true|false, ?row=, ?col=, ?negative=true (most negative first),
-    ?limit= (default 100, at most 5000)."""
+    ?limit= (default 100, at most 5000; anything else is a 400)."""
 
     permission_classes = [IsAnalyst]
+    pagination_class = None  # its own ?limit= above, bounded by MAX_CELLS
     serializer_class = ResidualCellSerializer
 
     def get_queryset(self):  # type: ignore[no-untyped-def]
@@ -137,11 +145,22 @@ class ResidualCellListApi(ListAPIView[ResidualCell]):
             col=params.get("col"),
             negative=params.get("negative", "").lower() in {"1", "true", "yes"},
         )
-        try:
-            limit = min(max(int(params.get("limit", 100)), 1), 5000)
-        except ValueError as exc:
-            raise serializers.ValidationError({"limit": ["must be an integer"]}) from exc
-        return qs[:limit]
+        raw = params.get("limit", "100")
+        if not (raw.isascii() and raw.isdigit() and len(raw) <= 4 and 1 <= int(raw) <= MAX_CELLS):
+            raise serializers.ValidationError({"limit": [f"must be an integer from 1 to {MAX_CELLS}"]})
+        return qs[: int(raw)]
+
+
+def _dataset_param(value: str | None) -> int | None:
+    """?dataset= by id or by name, like every command (which takes the name)."""
+    if not value:
+        return None
+    if value.isdigit():
+        return int(value)
+    try:
+        return dataset_id_by_name(value)
+    except UnknownDatasetError as exc:
+        raise serializers.ValidationError({"dataset": [str(exc)]}) from exc
 
 
 class DescriptiveResultsApi(APIView):
@@ -153,14 +172,12 @@ class DescriptiveResultsApi(APIView):
     def get(self, request: Request) -> Response:
         params = request.query_params
         try:
-            dataset = int(params["dataset"]) if params.get("dataset") else None
+            dataset = _dataset_param(params.get("dataset"))
             run = int(params["run"]) if params.get("run") else None
             k = int(params.get("min_conversations", settings.ANALYSIS_MIN_CONVERSATIONS))
             top = min(max(int(params.get("top", 20)), 1), 200)
         except ValueError as exc:
-            raise serializers.ValidationError(
-                {"detail": ["dataset, run, min_conversations and top are integers"]}
-            ) from exc
+            raise serializers.ValidationError({"detail": ["run, min_conversations and top are integers"]}) from exc
         # Lowering the threshold through the API would defeat it.
         k = max(k, settings.ANALYSIS_MIN_CONVERSATIONS)
         tables = descriptive_results(

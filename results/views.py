@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
+from django.urls import reverse
 
 from accounts.roles import analyst_required
+from corpus.selectors import UnknownDatasetError, dataset_id_by_name, dataset_list
+from extraction.models import ExtractionRun
+from results.descriptive import DescriptiveTable
 from results.figures import residual_figure
-from results.selectors import residual_analysis_list, residual_cells, residual_strongest
+from results.models import ResidualAnalysis
+from results.selectors import Scope, descriptive_results, residual_analysis_list, residual_cells, residual_strongest
 
 TOP_SHOWN = 50
 # The strongest positive cells read for the chart: enough for every panel's bars, few enough to stay fast when
@@ -21,11 +29,25 @@ def residual_list_page(request: HttpRequest) -> HttpResponse:
     return render(request, "results/residual_list.html", {"analyses": residual_analysis_list()[:200]})
 
 
+def _cells_url(analysis: ResidualAnalysis) -> str:
+    """The dataset page a cell links to (its two labels are appended), or "" when the cells cannot be listed there:
+    an analysis over every dataset, or one of taxonomy clusters (level set) rather than of extracted labels."""
+    if analysis.row_level is not None or analysis.col_level is not None:
+        return ""
+    if analysis.run is not None:
+        return f"{reverse('dataset-page', args=[analysis.run.dataset_id])}?run={analysis.run.pk}"
+    if analysis.dataset_id is not None:
+        return f"{reverse('dataset-page', args=[analysis.dataset_id])}?"
+    return ""
+
+
 @analyst_required
 def residual_detail_page(request: HttpRequest, pk: int) -> HttpResponse:
     analysis = get_object_or_404(residual_analysis_list(), pk=pk)
     context = {
         "analysis": analysis,
+        "cells_url": _cells_url(analysis),
+        "min_shown": analysis.summary.get("min_conversations", settings.ANALYSIS_MIN_CONVERSATIONS),
         "s": analysis.summary,
         "significant": residual_cells(analysis=analysis, significant=True)[:TOP_SHOWN],
         "positive": residual_strongest(analysis=analysis, limit=TOP_SHOWN),
@@ -39,3 +61,66 @@ def residual_detail_page(request: HttpRequest, pk: int) -> HttpResponse:
         ),
     }
     return render(request, "results/residual_detail.html", context)
+
+
+#: Which of the paper's tables each descriptive table reproduces, for the page's headings.
+PAPER_TABLES = {
+    "ai_values": "Table 1",
+    "categories": "Table 3",
+    "value_pairs": "Table 4",
+    "value_pairs_by_response": "Table 5",
+    "mirroring": "Table 6",
+    "mirrored_values": "Table 7",
+    "values_by_model": "Table 8",
+    "response_types": "Table 9",
+    "response_types_by_model": "Table 9",
+    "stated_values": "Table 13a",
+}
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, float):
+        return f"{value:.2f}"
+    return str(value)
+
+
+def _table_rows(table: DescriptiveTable) -> dict[str, Any]:
+    data = table.to_dict()
+    return {
+        **data,
+        "rows": [[_cell(row[c]) for c in data["columns"]] for row in data["rows"]],
+    }
+
+
+@analyst_required
+def descriptive_page(request: HttpRequest) -> HttpResponse:
+    """The paper's descriptive tables for one dataset (?dataset=, by name) or one run (?run=), under the privacy
+    threshold; everything when neither is given."""
+    name = request.GET.get("dataset") or None
+    run = None
+    error = ""
+    dataset_id = None
+    try:
+        dataset_id = dataset_id_by_name(name)
+    except UnknownDatasetError as exc:
+        error = str(exc)
+    if request.GET.get("run", "").isdigit():
+        run = get_object_or_404(ExtractionRun.objects.select_related("dataset"), pk=int(request.GET["run"]))
+    tables = {}
+    if not error:
+        scope = Scope(dataset_id=None if run else dataset_id, run_id=run.pk if run else None)
+        tables = {
+            key: {"paper": PAPER_TABLES.get(key, ""), **_table_rows(t)}
+            for key, t in descriptive_results(scope=scope, top=20).items()
+        }
+    context = {
+        "datasets": dataset_list(),
+        "dataset_name": name or "",
+        "run": run,
+        "error": error,
+        "tables": tables,
+        "min_conversations": settings.ANALYSIS_MIN_CONVERSATIONS,
+    }
+    return render(request, "results/descriptive.html", context)

@@ -9,7 +9,7 @@ from typing import Any
 from django.db.models import Count, QuerySet
 
 from extraction.models import Extraction, ExtractionStatus
-from taxonomy.models import MappingMethod, Taxonomy, TaxonomyEdit, TaxonomyNode, ValueMapping
+from taxonomy.models import EditAction, MappingMethod, Taxonomy, TaxonomyEdit, TaxonomyNode, ValueMapping
 from taxonomy.values import TaxonomyError, normalise_value, resolve_values
 
 
@@ -41,6 +41,39 @@ def taxonomy_nodes(
 
 def taxonomy_edits(*, taxonomy: Taxonomy) -> QuerySet[TaxonomyEdit]:
     return TaxonomyEdit.objects.filter(taxonomy=taxonomy).select_related("user").order_by("-created_at", "-id")
+
+
+def taxonomy_edit_log(*, taxonomy: Taxonomy, limit: int = 50) -> list[dict[str, Any]]:
+    """The newest edits as rows that read on their own: what a node was called or where it sat, before and after.
+
+    Each action keeps a different shape in ``before`` / ``after`` (a merge names a source and a target, a move a
+    parent), so the page gets plain text rather than looking keys up that only some actions have.
+    """
+    edits = list(taxonomy_edits(taxonomy=taxonomy)[:limit])
+    parent_ids = {e.before.get("parent_id") for e in edits} | {e.after.get("parent_id") for e in edits}
+    names = dict(
+        TaxonomyNode.objects.filter(taxonomy=taxonomy, pk__in=[p for p in parent_ids if p]).values_list("id", "name")
+    )
+    return [
+        {
+            "created_at": e.created_at,
+            "user": e.user.username if e.user else "",
+            "action": e.get_action_display(),
+            "before": _edit_side(e.action, e.before, names, "source"),
+            "after": _edit_side(e.action, e.after, names, "target"),
+        }
+        for e in edits
+    ]
+
+
+def _edit_side(action: str, side: dict[str, Any], names: dict[int, str], merge_key: str) -> str:
+    if action == EditAction.MERGE:
+        return str((side.get(merge_key) or {}).get("name", ""))
+    name = str(side.get("name", ""))
+    if action == EditAction.MOVE:
+        parent = side.get("parent_id")
+        return f"{name} under {names.get(parent, f'#{parent}')}" if parent else name
+    return name
 
 
 def taxonomy_unmapped(*, taxonomy: Taxonomy) -> list[str]:

@@ -8,7 +8,7 @@ from django.shortcuts import get_object_or_404, render
 from accounts.roles import ANY_ROLE, role_required
 from taxonomy.figures import taxonomy_figure
 from taxonomy.models import Taxonomy
-from taxonomy.selectors import taxonomy_edits, taxonomy_list, taxonomy_summary, taxonomy_tree, taxonomy_unmapped
+from taxonomy.selectors import taxonomy_edit_log, taxonomy_list, taxonomy_summary, taxonomy_tree, taxonomy_unmapped
 
 
 @role_required(*ANY_ROLE)
@@ -25,7 +25,7 @@ def taxonomy_detail_page(request: HttpRequest, pk: int) -> HttpResponse:
         "summary": taxonomy_summary(taxonomy=taxonomy),
         "tree": tree,
         "chart": taxonomy_figure(tree),
-        "edits": taxonomy_edits(taxonomy=taxonomy)[:50],
+        "edits": taxonomy_edit_log(taxonomy=taxonomy),
         "unmapped": taxonomy_unmapped(taxonomy=taxonomy)[:200],
     }
     return render(request, "taxonomy/taxonomy_detail.html", context)

@@ -36,6 +36,7 @@ def _urls(loop: Loop) -> dict[str, list[str]]:
             reverse("dataset-page", args=[loop.alpha.pk]) + "?page=1&model=model-a",
             reverse("dataset-page", args=[loop.alpha.pk]) + f"?run={loop.run.pk}",
             reverse("dataset-page", args=[loop.beta.pk]) + "?model=(none)",
+            reverse("dataset-page", args=[loop.alpha.pk]) + "?label=empathy&subjective=no&reviewed=yes",
         ],
         "conversation-page": [reverse("conversation-page", args=[c.pk]) for c in loop.conversations],
         "extraction-run-page": [reverse("extraction-run-page", args=[loop.run.pk])],
@@ -43,6 +44,12 @@ def _urls(loop: Loop) -> dict[str, list[str]]:
         "taxonomy-list-page": [reverse("taxonomy-list-page")],
         "taxonomy-detail-page": [reverse("taxonomy-detail-page", args=[loop.taxonomy.pk])],
         "residual-list-page": [reverse("residual-list-page")],
+        "descriptive-page": [
+            reverse("descriptive-page"),
+            reverse("descriptive-page") + f"?dataset={loop.alpha.name}",
+            reverse("descriptive-page") + f"?run={loop.run.pk}",
+            reverse("descriptive-page") + "?dataset=no-such-set",
+        ],
         "residual-page": [reverse("residual-page", args=[loop.residuals.pk])],
         **_prompt_urls(loop),
     }

@@ -107,3 +107,68 @@ def test_the_layout_and_error_pages_carry_no_inline_style_or_script() -> None:
         assert "/static/workbench/site.css" in text, response.request["PATH_INFO"]
         for inline in ("<style", "style=", "<script"):
             assert inline not in text, (response.request["PATH_INFO"], inline)
+
+
+ANALYST_MENU = ("taxonomy-list-page", "descriptive-page", "residual-list-page", "prompt-set-list")
+
+
+@pytest.mark.parametrize("role", [Role.ANNOTATOR, Role.LEAD, Role.PROMPT_ENGINEER])
+def test_the_menu_offers_each_role_its_pages_and_every_link_opens(role: str) -> None:
+    import re
+
+    client = client_as(role)
+    text = client.get(reverse("home")).content.decode()
+    menu = text[text.index("<nav>") : text.index("</nav>")]
+    analyst = role != Role.ANNOTATOR
+    for name in ANALYST_MENU:
+        assert (f'href="{reverse(name)}"' in menu) == analyst
+    links = re.findall(r'<a href="([^"]+)"', menu)
+    assert len(links) == (6 if analyst else 2)  # home, the analyst pages, the API docs
+    assert all(client.get(href).status_code == 200 for href in links)
+
+
+def test_breadcrumbs_lead_from_a_conversation_back_through_agreement_and_run_to_the_dataset() -> None:
+    from tests.pages import build_loop
+
+    loop = build_loop()
+    client = client_as(Role.LEAD)
+    conversation = loop.conversations[0]
+    dataset_url = reverse("dataset-page", args=[conversation.dataset_id])
+    run_url = reverse("extraction-run-page", args=[loop.run.pk])
+    agreement_url = reverse("validation-run-page", args=[loop.run.pk])
+    conversation_url = reverse("conversation-page", args=[conversation.pk])
+    listed = client.get(f"{dataset_url}?run={loop.run.pk}").content.decode()
+    assert f'href="{conversation_url}?run={loop.run.pk}"' in listed
+    page = client.get(f"{conversation_url}?run={loop.run.pk}").content.decode()
+    crumbs = page[page.index('<p class="muted">') : page.index("</p>", page.index('<p class="muted">'))]
+    hrefs = [crumbs.index(f'href="{url}"') for url in (dataset_url, run_url, agreement_url)]
+    assert hrefs == sorted(hrefs)
+    plain = client.get(conversation_url).content.decode()
+    plain_crumbs = plain[plain.index('<p class="muted">') : plain.index("</p>", plain.index('<p class="muted">'))]
+    assert f'href="{dataset_url}"' in plain_crumbs
+    assert f'href="{run_url}"' not in plain_crumbs  # without a run to come from, the trail is dataset -> conversation
+    assert f'href="{dataset_url}"' in client.get(run_url).content.decode()
+
+
+@pytest.mark.django_db
+def test_no_page_carries_inline_style_or_script_and_the_policy_allows_none(admin_client: Client) -> None:
+    """The Content-Security-Policy allows only the app's own scripts and styles, so every page (each of the page
+    test's URLs, and the API docs) must keep its styles and scripts in files."""
+    from django.conf import settings
+
+    from tests.pages import build_loop
+    from tests.test_pages import _urls
+
+    assert "unsafe-inline" not in settings.CONTENT_SECURITY_POLICY
+    assert "style-src 'self'" in settings.CONTENT_SECURITY_POLICY
+    urls = [url for variants in _urls(build_loop()).values() for url in variants] + [reverse("api-docs")]
+    for url in urls:
+        response = admin_client.get(url)
+        assert response.status_code == 200, url
+        assert response["Content-Security-Policy"] == settings.CONTENT_SECURITY_POLICY, url
+        if not response["Content-Type"].startswith("text/html"):
+            continue  # a download (a prompt set as files, a CSV)
+        text = response.content.decode()
+        for inline in ("style=", "<style", "<script>"):
+            assert inline not in text, (url, inline)
+        assert "<script " not in text.replace("<script src=", ""), url

@@ -17,6 +17,7 @@ from django.db.models import Count, Q, QuerySet
 from django.urls import reverse
 
 from annotate.models import Annotation, ReviewItem
+from annotate.selectors import run_independence
 from extraction.models import (
     FUSED,
     RESPONSE_TYPES,
@@ -171,7 +172,8 @@ def agreement_report_for_run(
             confidence=confidence,
         )
     )
-    return {"run": run_id, **payload}
+    # Agreement among reviewers who could see each other's work is not a reliability figure: the report says so.
+    return {"run": run_id, **payload, "independence": run_independence(run_id=run_id).as_dict()}
 
 
 def output_verdicts_for_run(*, run_id: int) -> pd.DataFrame:

@@ -21,6 +21,7 @@ from extraction.models import ExtractionRun
 from results.selectors import residual_analysis_list
 from taxonomy.selectors import taxonomy_list
 from validation.selectors import agreement_snapshot_latest, conversation_reviews
+from workbench.filters import ConversationFilters, conversations_filtered
 
 PAGE_SIZE = 50
 NO_MODEL = "(none)"  # the model filter's value for conversations with no model recorded
@@ -64,7 +65,10 @@ def dataset_page(request: HttpRequest, pk: int) -> HttpResponse:
     if request.GET.get("run", "").isdigit():
         run = get_object_or_404(ExtractionRun, pk=int(request.GET["run"]), dataset=dataset)
         within = extraction_selectors.run_conversations_unsliced(run=run)
-    conversations = conversation_list(dataset=dataset, model=model, within=within)
+    filters = ConversationFilters.from_query(request.GET)
+    conversations = conversations_filtered(
+        conversations=conversation_list(dataset=dataset, model=model, within=within), filters=filters, run=run
+    )
     page = Paginator(conversations, PAGE_SIZE).get_page(request.GET.get("page"))
     # Counted for the page's conversations only, so that paging a large dataset stays cheap.
     counts = extraction_selectors.extraction_counts(conversation_ids=[c.pk for c in page])
@@ -74,6 +78,8 @@ def dataset_page(request: HttpRequest, pk: int) -> HttpResponse:
         "model": model,
         "model_param": model_param,
         "run": run,
+        "filters": filters,
+        "yes_no": [("", "any"), ("yes", "yes"), ("no", "no")],
         "page": page,
         "rows": [(c, counts.get(c.pk, 0)) for c in page],
         "total": page.paginator.count,
@@ -90,5 +96,9 @@ def conversation_page(request: HttpRequest, pk: int) -> HttpResponse:
         for e in extraction_selectors.conversation_extractions(conversation_id=conversation.pk)
     ]
     turns = [{"speaker": SPEAKERS.get(m["role"], m["role"]), **m} for m in conversation.messages]
-    context = {"conversation": conversation, "turns": turns, "extractions": extractions}
+    # The run the reader came from (?run=), for the breadcrumbs back to it and its agreement; only one of this dataset.
+    run = None
+    if request.GET.get("run", "").isdigit():
+        run = ExtractionRun.objects.filter(pk=int(request.GET["run"]), dataset_id=conversation.dataset_id).first()
+    context = {"conversation": conversation, "turns": turns, "extractions": extractions, "run": run}
     return render(request, "workbench/conversation.html", context)

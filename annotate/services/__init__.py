@@ -4,11 +4,18 @@
 - :mod:`~annotate.services.push`: one Label Studio project per annotator, ensured, and its tasks pushed.
 - :mod:`~annotate.services.intake`: annotations stored as one row per feature; webhooks received and applied.
 - :mod:`~annotate.services.reconcile`: the database brought in line with Label Studio, project by project.
+- :mod:`~annotate.services.blind`: each reviewer in a Label Studio organization of their own; drift of the form.
 
 Every step can be rerun after a crash and picks up where it stopped. The services are importable from
 here (``from annotate import services``) as well as from their module.
 """
 
+from annotate.services.blind import (
+    annotators_blind_setup,
+    label_config_same,
+    project_client,
+    project_drift_check,
+)
 from annotate.services.intake import (
     IntakeReport,
     annotations_mark_deleted,
@@ -38,6 +45,10 @@ __all__ = [
     "annotations_upsert",
     "annotator_get_or_create",
     "annotator_link_label_studio",
+    "annotators_blind_setup",
+    "label_config_same",
+    "project_client",
+    "project_drift_check",
     "project_mark_deleted",
     "project_reconcile",
     "review_sample_assign",

@@ -8,7 +8,6 @@ the stored one, changes nothing.
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -20,9 +19,20 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from annotate import labeling_config
-from annotate.label_studio import ANNOTATION_ACTIONS, LsAnnotation
-from annotate.models import Annotation, Annotator, EventStatus, LabelStudioTask, ReviewItem, ReviewSample, WebhookEvent
+from annotate.label_studio import ANNOTATION_ACTIONS, LsAnnotation, stored_id
+from annotate.models import (
+    Annotation,
+    AnnotationTombstone,
+    Annotator,
+    EventStatus,
+    LabelStudioTask,
+    ProjectStatus,
+    ReviewItem,
+    ReviewSample,
+    WebhookEvent,
+)
 from annotate.services.bulk import DB_CHUNK, chunks
+from corpus.reading import load_json
 from extraction.models import Extraction, Feature
 
 logger = logging.getLogger(__name__)
@@ -35,6 +45,7 @@ class IntakeReport:
     unchanged: int = 0
     deleted: int = 0
     cancelled: int = 0
+    tombstoned: int = 0
     unknown_tasks: list[int] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
 
@@ -44,6 +55,7 @@ class IntakeReport:
         self.unchanged += other.unchanged
         self.deleted += other.deleted
         self.cancelled += other.cancelled
+        self.tombstoned += other.tombstoned
         self.unknown_tasks += other.unknown_tasks
         self.problems += other.problems
 
@@ -80,6 +92,8 @@ _ROW_FIELDS = [
     "lead_time_s",
     "label_studio_updated_at",
     "deleted",
+    "accepted_all",
+    "labels_edited",
     "updated_at",
 ]
 
@@ -91,9 +105,12 @@ class _Known:
     links: dict[int, _Link]
     items: dict[int, tuple[int, int]]  # review item -> (conversation, extraction run)
     extractions: dict[tuple[int, int, str], int]  # (run, conversation, feature) -> extraction
+    model_labels: dict[int, list[str]]  # extraction -> the model's labels
+    drifted_tasks: set[int]  # Label Studio tasks of projects whose form was changed in Label Studio
     sample_features: dict[int, list[str]]
     annotator_by_ls_user: dict[int | None, int]
     stored: dict[int, dict[str, Annotation]]  # Label Studio annotation id -> feature -> row
+    tombstones: set[int] = field(default_factory=set)  # Label Studio annotation ids deleted there
 
 
 @dataclass
@@ -102,14 +119,20 @@ class _Writes:
     update: list[Annotation] = field(default_factory=list)
 
 
-def _task_links(task_ids: Sequence[int]) -> dict[int, _Link]:
+def _task_links(task_ids: Sequence[int]) -> tuple[dict[int, _Link], set[int]]:
+    """Each task's link, and the tasks whose project drifted."""
     links: dict[int, _Link] = {}
+    drifted: set[int] = set()
     for chunk in chunks(task_ids):
-        for pk, ls_id, item_id, annotator_id, sample_id in LabelStudioTask.objects.filter(
+        for pk, ls_id, item_id, annotator_id, sample_id, status in LabelStudioTask.objects.filter(
             label_studio_task_id__in=chunk
-        ).values_list("pk", "label_studio_task_id", "item_id", "project__annotator_id", "project__sample_id"):
+        ).values_list(
+            "pk", "label_studio_task_id", "item_id", "project__annotator_id", "project__sample_id", "project__status"
+        ):
             links[int(ls_id or 0)] = (pk, item_id, annotator_id, sample_id)
-    return links
+            if status == ProjectStatus.DRIFTED:
+                drifted.add(int(ls_id or 0))
+    return links, drifted
 
 
 def _review_items(item_ids: Sequence[int]) -> dict[int, tuple[int, int]]:
@@ -122,18 +145,23 @@ def _review_items(item_ids: Sequence[int]) -> dict[int, tuple[int, int]]:
     return items
 
 
-def _extraction_ids(items: dict[int, tuple[int, int]]) -> dict[tuple[int, int, str], int]:
+def _extraction_ids(
+    items: dict[int, tuple[int, int]],
+) -> tuple[dict[tuple[int, int, str], int], dict[int, list[str]]]:
+    """Each (run, conversation, feature)'s extraction, and each extraction's labels."""
     extractions: dict[tuple[int, int, str], int] = {}
+    labels: dict[int, list[str]] = {}
     by_run: dict[int, set[int]] = defaultdict(set)
     for conversation_id, run_id in items.values():
         by_run[run_id].add(conversation_id)
     for run_id, conversations in by_run.items():
         for chunk in chunks(sorted(conversations)):
-            for pk, conversation_id, feature in Extraction.objects.filter(
+            for pk, conversation_id, feature, model_labels in Extraction.objects.filter(
                 run_id=run_id, conversation_id__in=chunk
-            ).values_list("pk", "conversation_id", "feature"):
+            ).values_list("pk", "conversation_id", "feature", "labels"):
                 extractions[(run_id, conversation_id, feature)] = pk
-    return extractions
+                labels[pk] = list(model_labels or [])
+    return extractions, labels
 
 
 def _stored_rows(annotation_ids: Sequence[int]) -> dict[int, dict[str, Annotation]]:
@@ -144,8 +172,20 @@ def _stored_rows(annotation_ids: Sequence[int]) -> dict[int, dict[str, Annotatio
     return stored
 
 
+def _tombstones(annotation_ids: Sequence[int]) -> set[int]:
+    found: set[int] = set()
+    for chunk in chunks(annotation_ids):
+        found.update(
+            AnnotationTombstone.objects.filter(label_studio_annotation_id__in=chunk).values_list(
+                "label_studio_annotation_id", flat=True
+            )
+        )
+    return found
+
+
 def _known_read(annotations: Sequence[LsAnnotation]) -> _Known:
-    links = _task_links(sorted({a.task_id for a in annotations}))
+    annotation_ids = sorted({a.annotation_id for a in annotations})
+    links, drifted = _task_links(sorted({a.task_id for a in annotations}))
     items = _review_items(sorted({link[1] for link in links.values()}))
     sample_features = {
         pk: list(params.get("features") or sorted(Feature.values))
@@ -154,13 +194,17 @@ def _known_read(annotations: Sequence[LsAnnotation]) -> _Known:
     annotator_by_ls_user = dict(
         Annotator.objects.exclude(label_studio_user_id=None).values_list("label_studio_user_id", "pk")
     )
+    extractions, model_labels = _extraction_ids(items)
     return _Known(
         links=links,
         items=items,
-        extractions=_extraction_ids(items),
+        extractions=extractions,
+        model_labels=model_labels,
+        drifted_tasks=drifted,
         sample_features=sample_features,
         annotator_by_ls_user=annotator_by_ls_user,
-        stored=_stored_rows(sorted({a.annotation_id for a in annotations})),
+        stored=_stored_rows(annotation_ids),
+        tombstones=_tombstones(annotation_ids),
     )
 
 
@@ -174,9 +218,7 @@ def _latest_copies(annotations: Sequence[LsAnnotation]) -> list[LsAnnotation]:
     return list(latest.values())
 
 
-def _cancelled_apply(stored: dict[str, Annotation], writes: _Writes, report: IntakeReport) -> None:
-    """A cancelled (skipped) annotation counts as no review: its rows, if any, are marked deleted."""
-    report.cancelled += 1
+def _rows_delete(stored: dict[str, Annotation], writes: _Writes, report: IntakeReport) -> None:
     for row in stored.values():
         if not row.deleted:
             row.deleted = True
@@ -218,6 +260,8 @@ def _reviews_apply(
             "lead_time_s": ann.lead_time,
             "label_studio_updated_at": ann.updated_at,
             "deleted": False,
+            "accepted_all": review.accepted_all,
+            "labels_edited": labeling_config.labels_edited(feature, known.model_labels.get(extraction_id, []), review),
         }
         current = stored.get(feature)
         if current is None:
@@ -239,9 +283,20 @@ def _annotation_apply(ann: LsAnnotation, known: _Known, writes: _Writes, report:
             "annotation %s is for Label Studio task %s, which we did not push", ann.annotation_id, ann.task_id
         )
         return
+    if ann.task_id in known.drifted_tasks:
+        report.problems.append(
+            f"annotation {ann.annotation_id} (task {ann.task_id}) not read: its project's labeling config was "
+            "changed in Label Studio"
+        )
+        return
     stored = known.stored.get(ann.annotation_id, {})
-    if ann.was_cancelled:
-        _cancelled_apply(stored, writes, report)
+    if ann.annotation_id in known.tombstones:  # deleted in Label Studio; this copy arrived late
+        report.tombstoned += 1
+        _rows_delete(stored, writes, report)
+        return
+    if ann.was_cancelled:  # a cancelled (skipped) annotation counts as no review
+        report.cancelled += 1
+        _rows_delete(stored, writes, report)
         return
     try:
         reviews = {r.feature: r for r in labeling_config.annotation_parse(ann.result, known.sample_features[link[3]])}
@@ -287,8 +342,12 @@ def annotations_upsert(*, annotations: Sequence[LsAnnotation]) -> IntakeReport:
 
 
 def annotations_mark_deleted(*, annotation_ids: Iterable[int]) -> int:
+    """Mark the rows of these annotations deleted, and leave a tombstone so a late create cannot revive them."""
     ids = sorted(set(annotation_ids))
     count = 0
+    AnnotationTombstone.objects.bulk_create(
+        [AnnotationTombstone(label_studio_annotation_id=i) for i in ids], batch_size=DB_CHUNK, ignore_conflicts=True
+    )
     for chunk in chunks(ids):
         count += Annotation.objects.filter(label_studio_annotation_id__in=chunk, deleted=False).update(
             deleted=True, updated_at=timezone.now()
@@ -312,10 +371,9 @@ def webhook_payload_check(*, payload: Any) -> tuple[str, list[LsAnnotation] | li
         entries = payload.get("annotations")
         if not isinstance(entries, list):
             raise ValueError("ANNOTATIONS_DELETED needs an 'annotations' list")
-        try:
-            return action, [int(e["id"]) for e in entries]
-        except (KeyError, TypeError, ValueError) as exc:
-            raise ValueError("every entry of 'annotations' needs an integer 'id'") from exc
+        if not all(isinstance(e, dict) for e in entries):
+            raise ValueError("every entry of 'annotations' must be an object with an integer 'id'")
+        return action, [stored_id(e.get("id"), f"annotations[{i}].id") for i, e in enumerate(entries)]
     raw = payload.get("annotation")
     if raw is None:
         raise ValueError(f"{action} needs an 'annotation'")
@@ -336,9 +394,11 @@ def webhook_receive(*, body: bytes) -> tuple[WebhookEvent, bool]:
     Returns the event and whether it is new. Raises ``ValueError`` for a malformed body (nothing stored).
     """
     try:
-        payload = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ValueError(f"the body is not JSON: {exc}") from exc
+        payload = load_json(body.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"the body is not UTF-8 JSON: {exc.reason} at byte {exc.start}") from exc
+    except ValueError as exc:
+        raise ValueError(f"the body is not JSON we accept: {exc}") from exc
     action, _ = webhook_payload_check(payload=payload)
     digest = hashlib.sha256(body).hexdigest()
     existing = WebhookEvent.objects.filter(digest=digest).first()
@@ -369,6 +429,9 @@ def webhook_event_process(*, event_id: int) -> IntakeReport:
             report = annotations_upsert(annotations=parsed)  # type: ignore[arg-type]
     except ValueError as exc:
         event.status, event.error = EventStatus.FAILED, str(exc)
+    except Exception as exc:  # an event must never stay 'received' for ever: record why it failed
+        logger.exception("webhook event %s failed", event_id)
+        event.status, event.error = EventStatus.FAILED, f"{type(exc).__name__}: {str(exc)[:500]}"
     else:
         if report.unknown_tasks:
             event.status = EventStatus.UNKNOWN_TASK

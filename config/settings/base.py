@@ -101,6 +101,8 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["accounts.roles.HasAnyRole"],  # a role, not only a login
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # ?limit= (at most 1000) and ?offset= on every list; the body stays a list, the total is in X-Total-Count.
+    "DEFAULT_PAGINATION_CLASS": "config.pagination.BoundedLimitOffsetPagination",
 }
 SPECTACULAR_SETTINGS: dict[str, object] = {
     "TITLE": "Values in the Wild workbench API",
@@ -120,7 +122,7 @@ SPECTACULAR_SETTINGS: dict[str, object] = {
 CONTENT_SECURITY_POLICY = env(
     "DJANGO_CONTENT_SECURITY_POLICY",
     default=(
-        "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
         "font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; "
         "frame-ancestors 'none'"
     ),
@@ -225,6 +227,8 @@ ANALYSIS_SAFETY_WATCHLIST = env.list("ANALYSIS_SAFETY_WATCHLIST", default=[])
 LABEL_STUDIO_PORT = env.int("LABEL_STUDIO_PORT", default=8089)
 LABEL_STUDIO_URL = env("LABEL_STUDIO_URL", default=f"http://127.0.0.1:{LABEL_STUDIO_PORT}")
 LABEL_STUDIO_API_KEY = env("LABEL_STUDIO_API_KEY", default="")
+# How long a push/reconcile request waits for Label Studio's /health before answering 503 + Retry-After.
+LABEL_STUDIO_PROBE_TIMEOUT_S = env.float("LABEL_STUDIO_PROBE_TIMEOUT_S", default=2.0)
 LABEL_STUDIO_DATA_DIR = env("LABEL_STUDIO_DATA_DIR", default=str(BASE_DIR / "var" / "labelstudio"))
 LABEL_STUDIO_WEBHOOK_SECRET = env("LABEL_STUDIO_WEBHOOK_SECRET", default="")
 LABEL_STUDIO_WEBHOOK_HEADER = env("LABEL_STUDIO_WEBHOOK_HEADER", default="X-Webhook-Secret")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.test import override_settings
 from rest_framework.test import APIClient
@@ -68,6 +70,10 @@ def test_create_then_read_cells(run_id: int, django_user_model) -> None:  # type
         for c in lead.get(f"/api/analysis/residuals/{pk}/cells/?limit=5000").json()
     )
     assert lead.get("/api/analysis/residuals/").json()[0]["id"] == pk
+    for bad in [str(2**63), str(2**64 + 1), "5001", "0", "-1", "1e3", "x"]:
+        answer = lead.get(f"/api/analysis/residuals/{pk}/cells/?limit={bad}")
+        assert answer.status_code == 400, bad
+        assert answer.json() == {"limit": ["must be an integer from 1 to 5000"]}
 
 
 def test_a_rerun_of_the_same_request_stores_nothing_new(run_id: int) -> None:
@@ -107,3 +113,42 @@ def test_descriptive_endpoint_cannot_lower_the_privacy_threshold(run_id: int, dj
     raised = lead.get(f"/api/analysis/descriptive/?run={run_id}&min_conversations=10").json()
     assert raised["min_conversations"] == 10
     assert lead.get("/api/analysis/descriptive/?run=abc").status_code == 400
+
+
+def test_descriptive_endpoint_takes_the_dataset_by_name_or_id(run_id: int, django_user_model) -> None:  # type: ignore[no-untyped-def]
+    from extraction.models import ExtractionRun
+
+    dataset = ExtractionRun.objects.select_related("dataset").get(pk=run_id).dataset
+    lead = client_for(django_user_model, Role.LEAD)
+    by_name = lead.get(f"/api/analysis/descriptive/?dataset={dataset.name}&min_conversations=2").json()
+    by_id = lead.get(f"/api/analysis/descriptive/?dataset={dataset.pk}&min_conversations=2").json()
+    assert by_name == by_id
+    assert by_name["tables"]["ai_values"]["rows"]
+    unknown = lead.get("/api/analysis/descriptive/?dataset=no-such-set")
+    assert unknown.status_code == 400
+    (message,) = unknown.json()["dataset"]
+    assert message.startswith("no dataset named 'no-such-set' (datasets: ")
+    assert dataset.name in message
+
+
+def test_the_descriptive_page_shows_the_endpoints_tables_for_a_dataset(run_id: int, django_user_model) -> None:  # type: ignore[no-untyped-def]
+    from django.urls import reverse
+
+    from tests.pages import client_as
+
+    lead = client_for(django_user_model, Role.LEAD)
+    body = lead.get("/api/analysis/descriptive/?dataset=api-synthetic").json()
+    page = client_as(Role.LEAD).get(reverse("descriptive-page") + "?dataset=api-synthetic")
+    assert page.status_code == 200
+    text = page.content.decode()
+    ai = body["tables"]["ai_values"]
+    section = text[text.index('<section id="ai_values">') :]
+    section = section[: section.index("</section>")]
+    assert "(the paper's Table 1)" in section
+    first = ai["rows"][0]
+    cells = "".join(f"<td>{v:.2f}</td>" if isinstance(v, float) else f"<td>{v}</td>" for v in first.values())
+    assert f"<tr>{cells}</tr>" in section
+    assert section.count("<tr>") == len(ai["rows"]) + 1
+    assert re.findall(r'<section id="([^"]+)">', text) == list(body["tables"])
+    annotator = client_as(Role.ANNOTATOR).get(reverse("descriptive-page"))
+    assert annotator.status_code == 403
