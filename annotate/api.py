@@ -25,7 +25,7 @@ from rest_framework.views import APIView
 from accounts.roles import HasAnyRole, IsLead
 from annotate.label_studio import LabelStudio, LabelStudioError
 from annotate.models import ReviewSample
-from annotate.selectors import sample_list
+from annotate.selectors import sample_independence, sample_list
 from annotate.services import webhook_receive
 from annotate.tasks import annotations_reconcile_sample, sample_push_task
 
@@ -65,6 +65,7 @@ class LabelStudioWebhookApi(APIView):
 class ReviewSampleSerializer(serializers.ModelSerializer[ReviewSample]):
     item_count = serializers.IntegerField(read_only=True)
     annotation_count = serializers.IntegerField(read_only=True)
+    independence = serializers.SerializerMethodField(help_text="Whether Label Studio kept the reviewers apart.")
 
     class Meta:
         model = ReviewSample
@@ -78,8 +79,12 @@ class ReviewSampleSerializer(serializers.ModelSerializer[ReviewSample]):
             "reviewers_per_item",
             "item_count",
             "annotation_count",
+            "independence",
             "created_at",
         ]
+
+    def get_independence(self, sample: ReviewSample) -> dict[str, object]:
+        return sample_independence(sample_id=sample.pk).as_dict()
 
 
 class ReviewSampleListApi(ListAPIView[ReviewSample]):

@@ -3,7 +3,8 @@
 ``step_review_loop`` is a step of ``scripts/demo.py``: it starts the local Label Studio (as ``make
 labelstudio`` does, reusing var/labelstudio-venv and var/labelstudio), draws a review sample of every
 conversation of the extraction run on the demo dataset, assigns it to the example reviewers of
-``sample/reviews.jsonl`` (each sees every conversation, in a project of their own), pushes the tasks
+``sample/reviews.jsonl`` (each sees every conversation, in a project of their own), gives each reviewer a
+Label Studio organization of their own (blind review: nobody sees anyone else's project), pushes the tasks
 with the model's outputs as predictions, creates the example reviews as annotations through Label
 Studio's API as those reviewers, and pulls them back. Every part is idempotent: a second run creates
 nothing new.
@@ -81,12 +82,10 @@ def _password(email: str) -> str:
     return known[email]
 
 
-def example_reviews_load(
-    *, sample_id: int, reviews: Sequence[ExampleReview], client: LabelStudio
-) -> tuple[int, dict[str, str]]:
+def example_reviews_load(*, sample_id: int, reviews: Sequence[ExampleReview], client: LabelStudio) -> int:
     """Create the example reviews as Label Studio annotations, each by its reviewer; skip those already there.
 
-    Returns the number created and each reviewer's password.
+    Returns the number created.
     """
     sample = ReviewSample.objects.get(pk=sample_id)
     features = list(sample.params.get("features") or [])
@@ -94,15 +93,13 @@ def example_reviews_load(
     for r in reviews:
         if r.review.feature in features:
             grouped[(r.reviewer.lower(), r.conversation)].append(r)
-    passwords: dict[str, str] = {}
     created = 0
     for project in LabelStudioProject.objects.filter(sample=sample).select_related("annotator"):
+        as_reviewer = services.project_client(project, client)
         email = project.annotator.email
-        passwords[email] = _password(email)
-        as_reviewer = services.annotator_link_label_studio(
-            annotator_id=project.annotator_id, password=passwords[email], client=client
-        )
-        done = {a.task_id for a in client.project_annotations(project_id=int(project.label_studio_project_id or 0))}
+        done = {
+            a.task_id for a in as_reviewer.project_annotations(project_id=int(project.label_studio_project_id or 0))
+        }
         for task_id, conversation in project.tasks.exclude(label_studio_task_id=None).values_list(
             "label_studio_task_id", "item__conversation__external_id"
         ):
@@ -114,7 +111,7 @@ def example_reviews_load(
                 task_id=int(task_id or 0), result=result, lead_time=sum(r.lead_time_s for r in mine)
             )
             created += 1
-    return created, passwords
+    return created
 
 
 def step_review_loop(dataset: str = "sample", prompt_set: str = "paper-v1") -> list[str]:
@@ -141,13 +138,16 @@ def step_review_loop(dataset: str = "sample", prompt_set: str = "paper-v1") -> l
     reviewers = sorted({r.reviewer.lower() for r in reviews})
     annotator_ids = [services.annotator_get_or_create(email=e).pk for e in reviewers]
     services.review_sample_assign(sample_id=sample.pk, annotator_ids=annotator_ids, reviewers_per_item=len(reviewers))
+    passwords = {email: _password(email) for email in reviewers}
+    services.annotators_blind_setup(annotator_ids=annotator_ids, passwords=passwords, server=server, client=client)
     pushed = services.sample_push(sample_id=sample.pk, client=client)
-    created, passwords = example_reviews_load(sample_id=sample.pk, reviews=reviews, client=client)
+    created = example_reviews_load(sample_id=sample.pk, reviews=reviews, client=client)
     pulled = services.annotations_reconcile(sample_id=sample.pk, client=client)
     return [
         f"Label Studio: {server.url}  (log in as {credentials['LABEL_STUDIO_USERNAME']} / "
         f"{credentials['LABEL_STUDIO_PASSWORD']})",
         f"  review sample {sample.pk}: {pushed.pushed} tasks pushed now, {created} example reviews created, "
         f"{pulled.created} annotations pulled in",
-        *(f"  example reviewer {email} / {password}" for email, password in sorted(passwords.items())),
+        "  each reviewer has a Label Studio organization of their own and sees only their own project:",
+        *(f"  reviewer login {email} / {password}" for email, password in sorted(passwords.items())),
     ]

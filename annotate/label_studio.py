@@ -230,15 +230,54 @@ class LabelStudio:
 
         return self._call(f"find project {title!r}", find)
 
-    def project_create(self, *, title: str, label_config: str, description: str = "") -> int:
+    def project_create(self, *, title: str, label_config: str, description: str = "", instructions: str = "") -> int:
+        """Create a review project: no skip button, predictions shown as the pre-filled form, and the
+        instruction dialog (``instructions``, HTML) shown before the first task when given."""
         project = self._call(
             f"create project {title!r}",
             lambda: self._sdk.projects.create(
-                title=title, label_config=label_config, description=description, show_skip_button=False
+                title=title,
+                label_config=label_config,
+                description=description,
+                show_skip_button=False,
+                show_collab_predictions=True,
+                expert_instruction=instructions,
+                show_instruction=bool(instructions),
+                maximum_annotations=1,
             ),
             idempotent=False,
         )
         return int(project.id)  # type: ignore[arg-type]
+
+    def project_instructions_set(self, *, project_id: int, instructions: str) -> None:
+        """Replace the project's instruction dialog (shown before the first task when not empty)."""
+        self._call(
+            f"set instructions of project {project_id}",
+            lambda: self._sdk.projects.update(
+                project_id, expert_instruction=instructions, show_instruction=bool(instructions)
+            ),
+        )
+
+    def project_label_config(self, project_id: int) -> str:
+        """The project's labeling config as Label Studio holds it now."""
+        project = self._call(f"get project {project_id}", lambda: self._sdk.projects.get(project_id))
+        return str(project.label_config or "")
+
+    def project_label_config_set(self, *, project_id: int, label_config: str) -> None:
+        """Replace the labeling config (Label Studio refuses one its annotations no longer fit)."""
+        self._call(
+            f"set labeling config of project {project_id}",
+            lambda: self._sdk.projects.update(project_id, label_config=label_config),
+        )
+
+    def projects(self) -> dict[int, str]:
+        """Every project the authenticated user can list: id -> title."""
+
+        def fetch() -> dict[int, str]:
+            pages: Any = self._sdk.projects.list(page_size=100)
+            return {int(p.id): str(p.title) for p in pages}
+
+        return self._call("list projects", fetch)
 
     def project_exists(self, project_id: int) -> bool:
         try:

@@ -65,6 +65,12 @@ class Annotator(models.Model):
     )
     email = models.EmailField(unique=True)
     label_studio_user_id = models.IntegerField(null=True, blank=True, unique=True)
+    label_studio_organization_id = models.IntegerField(
+        null=True, blank=True, help_text="The reviewer's own Label Studio organization (blind review)."
+    )
+    label_studio_token = models.CharField(
+        max_length=128, blank=True, help_text="The token the app acts with in the reviewer's organization."
+    )
 
     def __str__(self) -> str:
         return self.email
@@ -105,6 +111,10 @@ class Annotation(models.Model):
     )
     label_studio_updated_at = models.CharField(
         max_length=40, blank=True, help_text="Label Studio's updated_at, so an older or replayed copy is ignored."
+    )
+    accepted_all = models.BooleanField(default=False, help_text="Given by the accept-all key, not feature by feature.")
+    labels_edited = models.BooleanField(
+        null=True, blank=True, help_text="The correction differs from the model's output (None: no correction)."
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -181,13 +191,17 @@ class AnnotationTombstone(models.Model):
 class ProjectStatus(models.TextChoices):
     ACTIVE = "active", "Active"
     DELETED = "deleted", "Deleted in Label Studio"
+    DRIFTED = "drifted", "Labeling config changed in Label Studio: reviews not read"
 
 
 class LabelStudioProject(models.Model):
     """One annotator's Label Studio project for one sample: blind review on Label Studio's community edition.
 
-    The community edition cannot limit who sees a task, so each annotator gets a project holding only the
-    items assigned to them; nobody's project holds anyone else's annotations.
+    Each annotator gets a project holding only the items assigned to them. On a Label Studio the app manages,
+    the project lives in the annotator's own organization, so Label Studio itself refuses it to everyone else
+    (``independent``). On a server someone else runs, every member of the shared organization can open it: the
+    reviews are then not independent, and the reports say so. ``label_config`` is the form the app pushed; a
+    project whose form was changed in Label Studio is ``DRIFTED`` and its reviews are not read.
     """
 
     sample = models.ForeignKey(ReviewSample, on_delete=models.CASCADE, related_name="projects")
@@ -198,6 +212,11 @@ class LabelStudioProject(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     last_pushed_at = models.DateTimeField(null=True, blank=True)
     last_reconciled_at = models.DateTimeField(null=True, blank=True)
+    independent = models.BooleanField(
+        default=False, help_text="Label Studio hides the project from other reviewers (its own organization)."
+    )
+    label_config = models.TextField(blank=True, help_text="The labeling config the app pushed.")
+    status_detail = models.TextField(blank=True, help_text="Why the project is drifted or deleted.")
 
     class Meta:
         constraints = [

@@ -6,7 +6,7 @@ from __future__ import annotations
 import statistics
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
@@ -19,11 +19,14 @@ from annotate.models import (
     Annotation,
     FlagRule,
     LabelStudioProject,
+    ProjectStatus,
     ReviewFlag,
     ReviewItem,
     ReviewSample,
     Verdict,
 )
+
+NOT_INDEPENDENT = "reviews not independent"
 
 ANNOTATION_COLUMNS = [
     "item_id",
@@ -336,3 +339,49 @@ def reviewer_progress(
             )
         )
     return out
+
+
+@dataclass(frozen=True)
+class Independence:
+    """Whether Label Studio kept the reviewers of a sample (or run) apart, and which projects it did not."""
+
+    independent: bool
+    not_independent: list[str] = field(default_factory=list)
+    drifted: list[str] = field(default_factory=list)
+
+    @property
+    def status(self) -> str:
+        """One line for a sample's status and an agreement report."""
+        if not self.independent:
+            return (
+                f"{NOT_INDEPENDENT}: {len(self.not_independent)} Label Studio project(s) can be opened by every "
+                "reviewer (a Label Studio the app does not manage): " + ", ".join(self.not_independent)
+            )
+        return "blind: each reviewer works in a Label Studio organization of their own"
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "independent": self.independent,
+            "status": self.status,
+            "not_independent_projects": self.not_independent,
+            "drifted_projects": self.drifted,
+        }
+
+
+def _independence(projects: QuerySet[LabelStudioProject]) -> Independence:
+    rows = list(projects.exclude(label_studio_project_id=None).values_list("title", "independent", "status"))
+    return Independence(
+        independent=all(independent for _, independent, _ in rows),
+        not_independent=sorted(title for title, independent, _ in rows if not independent),
+        drifted=sorted(title for title, _, status in rows if status == ProjectStatus.DRIFTED),
+    )
+
+
+def sample_independence(*, sample_id: int) -> Independence:
+    """Independence of a sample's reviews (pushed projects only)."""
+    return _independence(LabelStudioProject.objects.filter(sample_id=sample_id))
+
+
+def run_independence(*, run_id: int) -> Independence:
+    """Independence of the reviews of every sample drawn from an extraction run (for its agreement report)."""
+    return _independence(LabelStudioProject.objects.filter(sample__run_id=run_id))

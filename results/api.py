@@ -12,6 +12,7 @@ from rest_framework import serializers, status
 from rest_framework.generics import ListAPIView, RetrieveAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
 from accounts.roles import IsAnalyst
@@ -80,7 +81,9 @@ class ResidualAnalysisListApi(APIView):
         qs = residual_analysis_list()
         if request.query_params.get("request_key"):
             qs = qs.filter(request_key=request.query_params["request_key"])
-        return Response(ResidualAnalysisSerializer(qs[:200], many=True).data)
+        paginator = api_settings.DEFAULT_PAGINATION_CLASS()  # type: ignore[misc,operator]  # a class, by setting
+        page = paginator.paginate_queryset(qs, request, view=self)
+        return paginator.get_paginated_response(ResidualAnalysisSerializer(page, many=True).data)
 
     def post(self, request: Request) -> Response:
         """Check the request, queue the analysis, answer 202 with the key to poll ``GET residuals/?request_key=``."""
@@ -128,6 +131,7 @@ class ResidualCellListApi(ListAPIView[ResidualCell]):
     ?limit= (default 100, at most 5000; anything else is a 400)."""
 
     permission_classes = [IsAnalyst]
+    pagination_class = None  # its own ?limit= above, bounded by MAX_CELLS
     serializer_class = ResidualCellSerializer
 
     def get_queryset(self):  # type: ignore[no-untyped-def]

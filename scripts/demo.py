@@ -167,6 +167,7 @@ def step_gold() -> list[str]:
     lines = [f"Gold set {gold} ({gold.labels.count()} labels, {left} left out without a majority)"]
     for baseline, candidate in COMPARISONS:
         lines.append(f"  python manage.py compare_prompts {baseline} {candidate} --gold {gold.pk}")
+        lines.append(f"    in the browser: /prompts/compare/?gold={gold.pk}&a={baseline}&b={candidate}")
     return lines
 
 

@@ -99,7 +99,10 @@ start() {
         export SSRF_PROTECTION_ENABLED=false
         export DJANGO_DB=sqlite
         export PYTHONUNBUFFERED=1
-        unset DJANGO_SETTINGS_MODULE DATABASE_URL
+        unset DATABASE_URL
+        # Blind review: one organization per reviewer, enforced by Label Studio (scripts/labelstudio_ext).
+        export DJANGO_SETTINGS_MODULE=vitw_label_studio_settings
+        export PYTHONPATH="$ROOT/scripts/labelstudio_ext"
         setsid nohup "$VENV/bin/label-studio" start --no-browser --internal-host "$HOST" --port "$PORT" \
             --data-dir "$DATA_DIR" --enable-legacy-api-token --log-level WARNING \
             >"$DATA_DIR/labelstudio.log" 2>&1 &

@@ -19,8 +19,9 @@ SHARED = REPO_ROOT.parent / "shared"
 SHARED_DATA = SHARED / "data"
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
-# The fake Anthropic server fixture (``fake_anthropic``) for the LLM client's tests.
-pytest_plugins = ["testing.fake_anthropic.pytest_plugin"]
+# The fake Anthropic server fixture (``fake_anthropic``) for the LLM client's tests, and the session's throwaway
+# Label Studio (``local_label_studio``, ``label_studio``), shared by tests/annotate and tests/browser.
+pytest_plugins = ["testing.fake_anthropic.pytest_plugin", "tests.labelstudio_fixtures"]
 
 
 def missing_service(reason: str) -> None:

@@ -109,6 +109,10 @@ def _prompt_urls(loop: Loop) -> dict[str, list[str]]:
         "prompt-run-page": [reverse("prompt-run-page", args=[loop.run.pk])],
         "prompt-run-progress": [reverse("prompt-run-progress", args=[loop.run.pk])],
         "prompt-set-download": [reverse("prompt-set-download", args=["paper-v1"])],
+        "prompt-compare-page": [
+            reverse("prompt-compare-page"),
+            reverse("prompt-compare-page") + "?a=paper-v1&b=fused-v1",
+        ],
     }
 
 
@@ -133,6 +137,7 @@ def test_every_page_renders_without_template_errors(settings: Any, admin_client:
 @pytest.mark.django_db
 def test_pages_render_on_an_empty_database(settings: Any, admin_client: Client) -> None:
     strict_templates(settings)
-    for name in ("home", "taxonomy-list-page", "residual-list-page", "prompt-diff-page", "adjudication-list-page"):
+    pages = ("home", "taxonomy-list-page", "residual-list-page", "prompt-diff-page", "prompt-compare-page")
+    for name in (*pages, "adjudication-list-page"):
         text = admin_client.get(reverse(name)).content.decode()
         assert "yet" in text, name  # each empty table says how to fill it

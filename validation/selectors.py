@@ -18,6 +18,7 @@ from django.urls import reverse
 
 from annotate import selectors as annotate_selectors
 from annotate.models import Annotation, ReviewItem
+from annotate.selectors import run_independence
 from extraction.models import (
     FUSED,
     RESPONSE_TYPES,
@@ -175,7 +176,13 @@ def agreement_report_for_run(
         )
     )
     flags = annotate_selectors.flag_counts(run_id=run_id)
-    return {"run": run_id, **payload, "flags": {"total": sum(flags.values()), "by_rule": flags}}
+    # Agreement among reviewers who could see each other's work is not a reliability figure: the report says so.
+    return {
+        "run": run_id,
+        **payload,
+        "flags": {"total": sum(flags.values()), "by_rule": flags},
+        "independence": run_independence(run_id=run_id).as_dict(),
+    }
 
 
 def output_verdicts_for_run(*, run_id: int) -> pd.DataFrame:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.db import transaction
+from django.db.models import Max
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 
@@ -21,8 +22,11 @@ from extraction.costs import UnknownModelPriceError
 from extraction.estimates import prompt_set_cost_estimate
 from extraction.llm_types import LLMUnavailableError
 from extraction.models import ExtractionRun, RunStatus
+from extraction.prompts import PromptFileError, PromptSet, load_prompt_set
 from extraction.replay import MissingRecordingError
 from extraction.services import RunError, provider_check, run_create, run_launch
+from validation.models import GoldLabel, GoldSet
+from validation.selectors import gold_set_list
 from workbench.prompts import prompt_set_or_404
 
 #: How a run is sent: (provider, batch) for each choice of the form.
@@ -34,20 +38,30 @@ HOW = {
 FINISHED = (RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.CANCELLED)
 
 
-def _scope(request: HttpRequest) -> tuple[Dataset | None, int | None]:
-    """The dataset (and limit) the form names; the first dataset by default."""
+def _scope(request: HttpRequest) -> tuple[Dataset | None, int | None, GoldSet | None]:
+    """The dataset, limit and gold set the form names; the first dataset by default.
+
+    With a gold set, its dataset, limited to the conversations up to the gold set's last one (a run takes a
+    dataset's conversations in id order), so the run answers every conversation the gold set scores.
+    """
     params = request.POST if request.method == "POST" else request.GET
+    gold = params.get("gold", "")
+    gold_set = GoldSet.objects.select_related("dataset").filter(pk=int(gold)).first() if gold.isdigit() else None
+    if gold_set is not None:
+        last = GoldLabel.objects.filter(gold_set=gold_set).aggregate(last=Max("conversation_id"))["last"]
+        limit = Conversation.objects.filter(dataset=gold_set.dataset, pk__lte=last or 0).count()
+        return gold_set.dataset, limit or None, gold_set
     name = params.get("dataset", "")
     dataset = Dataset.objects.filter(name=name).first() if name else Dataset.objects.order_by("name").first()
-    limit = params.get("limit", "")
-    return dataset, int(limit) if limit.isdigit() and int(limit) > 0 else None
+    limit_param = params.get("limit", "")
+    return dataset, int(limit_param) if limit_param.isdigit() and int(limit_param) > 0 else None, None
 
 
 @analyst_required
 def prompt_run_new(request: HttpRequest, name: str) -> HttpResponse:
     """GET: the cost estimate on the chosen conversations and the form; POST: create the run and start it."""
     pset = prompt_set_or_404(name)
-    dataset, limit = _scope(request)
+    dataset, limit, gold_set = _scope(request)
     how = request.POST.get("how") or request.GET.get("how") or "replay"
     error = ""
     estimate = None
@@ -71,6 +85,7 @@ def prompt_run_new(request: HttpRequest, name: str) -> HttpResponse:
                     provider=provider,
                     batch=batch,
                     limit=limit,
+                    all_conversations=_unfiltered(pset) or request.POST.get("all_conversations") == "on",
                     created_by=request.user,
                 )
                 run_launch(run=run, where="queue")
@@ -83,14 +98,23 @@ def prompt_run_new(request: HttpRequest, name: str) -> HttpResponse:
     context = {
         "pset": pset,
         "datasets": dataset_list(),
+        "gold_sets": gold_set_list(),
+        "gold_set": gold_set,
+        "gold_size": gold_set.labels.values("conversation_id").distinct().count() if gold_set else 0,
         "dataset": dataset,
         "limit": limit,
         "how": how,
         "choices": [(key, label) for key, (_, _, label) in HOW.items()],
         "estimate": estimate,
+        "unfiltered": _unfiltered(pset),
         "error": error,
     }
     return render(request, "workbench/prompts/run_new.html", context, status=400 if error else 200)
+
+
+def _unfiltered(pset: PromptSet) -> bool:
+    """A set without a subjectivity prompt (nor a fused one) has no filter to gate on: it runs on every conversation."""
+    return not pset.fused and "subjectivity" not in pset.prompts
 
 
 def run_status(run: ExtractionRun) -> dict[str, Any]:
@@ -117,8 +141,17 @@ def prompt_run_page(request: HttpRequest, pk: int) -> HttpResponse:
         "status": run_status(run),
         "replay_base": (run.options or {}).get("replay_base"),
         "costs": selectors.run_costs(run=run),
+        "compare_with": _base_of(run.prompt_set),
     }
     return render(request, "workbench/prompts/run.html", context)
+
+
+def _base_of(name: str) -> str:
+    """The set a candidate was made from ("" for a file set or one that no longer loads)."""
+    try:
+        return load_prompt_set(name).base
+    except PromptFileError:
+        return ""
 
 
 @analyst_required

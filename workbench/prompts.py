@@ -126,12 +126,9 @@ def prompt_version_page(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def _gold_scores(version: PromptVersion) -> list[dict[str, Any]]:
-    """The version's score on each gold set, where the validation app scores versions (empty until then)."""
-    try:
-        from validation.selectors import prompt_version_gold_scores  # type: ignore[attr-defined]
-    except ImportError:
-        return []
-    return list(prompt_version_gold_scores(version_id=version.pk))
+    from workbench.prompt_compare import version_gold_scores
+
+    return version_gold_scores(version)
 
 
 def diff_lines(a: str, b: str, *, a_name: str, b_name: str) -> list[tuple[str, str]]:

@@ -3,7 +3,7 @@
 
 from django.urls import path
 
-from workbench import adjudication, prompt_runs, prompts, views
+from workbench import adjudication, prompt_compare, prompt_runs, prompts, views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -13,6 +13,7 @@ urlpatterns = [
     path("adjudication/<int:extraction_id>/", adjudication.adjudication_page, name="adjudication-page"),
     path("prompts/", prompts.prompt_set_list, name="prompt-set-list"),
     path("prompts/diff/", prompts.prompt_diff_page, name="prompt-diff-page"),
+    path("prompts/compare/", prompt_compare.prompt_compare_page, name="prompt-compare-page"),
     path("prompts/versions/<int:pk>/", prompts.prompt_version_page, name="prompt-version-page"),
     path("prompts/runs/<int:pk>/", prompt_runs.prompt_run_page, name="prompt-run-page"),
     path("prompts/runs/<int:pk>/progress.json", prompt_runs.prompt_run_progress, name="prompt-run-progress"),

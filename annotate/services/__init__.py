@@ -6,12 +6,19 @@
 - :mod:`~annotate.services.reconcile`: the database brought in line with Label Studio, project by project.
 - :mod:`~annotate.services.flags`: consistency flags on reviews, refreshed at intake.
 - :mod:`~annotate.services.adjudication`: a lead's verdict on an output, in place of the reviewers' majority.
+- :mod:`~annotate.services.blind`: each reviewer in a Label Studio organization of their own; drift of the form.
 
 Every step can be rerun after a crash and picks up where it stopped. The services are importable from
 here (``from annotate import services``) as well as from their module.
 """
 
 from annotate.services.adjudication import AdjudicationError, adjudication_check, adjudication_record
+from annotate.services.blind import (
+    annotators_blind_setup,
+    label_config_same,
+    project_client,
+    project_drift_check,
+)
 from annotate.services.flags import review_flags_refresh
 from annotate.services.intake import (
     IntakeReport,
@@ -45,6 +52,10 @@ __all__ = [
     "annotations_upsert",
     "annotator_get_or_create",
     "annotator_link_label_studio",
+    "annotators_blind_setup",
+    "label_config_same",
+    "project_client",
+    "project_drift_check",
     "project_mark_deleted",
     "project_reconcile",
     "review_flags_refresh",

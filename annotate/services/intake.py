@@ -27,6 +27,7 @@ from annotate.models import (
     Annotator,
     EventStatus,
     LabelStudioTask,
+    ProjectStatus,
     ReviewItem,
     ReviewSample,
     WebhookEvent,
@@ -93,6 +94,8 @@ _ROW_FIELDS = [
     "lead_time_s",
     "label_studio_updated_at",
     "deleted",
+    "accepted_all",
+    "labels_edited",
     "updated_at",
 ]
 
@@ -104,6 +107,8 @@ class _Known:
     links: dict[int, _Link]
     items: dict[int, tuple[int, int]]  # review item -> (conversation, extraction run)
     extractions: dict[tuple[int, int, str], int]  # (run, conversation, feature) -> extraction
+    model_labels: dict[int, list[str]]  # extraction -> the model's labels
+    drifted_tasks: set[int]  # Label Studio tasks of projects whose form was changed in Label Studio
     sample_features: dict[int, list[str]]
     annotator_by_ls_user: dict[int | None, int]
     stored: dict[int, dict[str, Annotation]]  # Label Studio annotation id -> feature -> row
@@ -116,14 +121,20 @@ class _Writes:
     update: list[Annotation] = field(default_factory=list)
 
 
-def _task_links(task_ids: Sequence[int]) -> dict[int, _Link]:
+def _task_links(task_ids: Sequence[int]) -> tuple[dict[int, _Link], set[int]]:
+    """Each task's link, and the tasks whose project drifted."""
     links: dict[int, _Link] = {}
+    drifted: set[int] = set()
     for chunk in chunks(task_ids):
-        for pk, ls_id, item_id, annotator_id, sample_id in LabelStudioTask.objects.filter(
+        for pk, ls_id, item_id, annotator_id, sample_id, status in LabelStudioTask.objects.filter(
             label_studio_task_id__in=chunk
-        ).values_list("pk", "label_studio_task_id", "item_id", "project__annotator_id", "project__sample_id"):
+        ).values_list(
+            "pk", "label_studio_task_id", "item_id", "project__annotator_id", "project__sample_id", "project__status"
+        ):
             links[int(ls_id or 0)] = (pk, item_id, annotator_id, sample_id)
-    return links
+            if status == ProjectStatus.DRIFTED:
+                drifted.add(int(ls_id or 0))
+    return links, drifted
 
 
 def _review_items(item_ids: Sequence[int]) -> dict[int, tuple[int, int]]:
@@ -136,18 +147,23 @@ def _review_items(item_ids: Sequence[int]) -> dict[int, tuple[int, int]]:
     return items
 
 
-def _extraction_ids(items: dict[int, tuple[int, int]]) -> dict[tuple[int, int, str], int]:
+def _extraction_ids(
+    items: dict[int, tuple[int, int]],
+) -> tuple[dict[tuple[int, int, str], int], dict[int, list[str]]]:
+    """Each (run, conversation, feature)'s extraction, and each extraction's labels."""
     extractions: dict[tuple[int, int, str], int] = {}
+    labels: dict[int, list[str]] = {}
     by_run: dict[int, set[int]] = defaultdict(set)
     for conversation_id, run_id in items.values():
         by_run[run_id].add(conversation_id)
     for run_id, conversations in by_run.items():
         for chunk in chunks(sorted(conversations)):
-            for pk, conversation_id, feature in Extraction.objects.filter(
+            for pk, conversation_id, feature, model_labels in Extraction.objects.filter(
                 run_id=run_id, conversation_id__in=chunk
-            ).values_list("pk", "conversation_id", "feature"):
+            ).values_list("pk", "conversation_id", "feature", "labels"):
                 extractions[(run_id, conversation_id, feature)] = pk
-    return extractions
+                labels[pk] = list(model_labels or [])
+    return extractions, labels
 
 
 def _stored_rows(annotation_ids: Sequence[int]) -> dict[int, dict[str, Annotation]]:
@@ -171,7 +187,7 @@ def _tombstones(annotation_ids: Sequence[int]) -> set[int]:
 
 def _known_read(annotations: Sequence[LsAnnotation]) -> _Known:
     annotation_ids = sorted({a.annotation_id for a in annotations})
-    links = _task_links(sorted({a.task_id for a in annotations}))
+    links, drifted = _task_links(sorted({a.task_id for a in annotations}))
     items = _review_items(sorted({link[1] for link in links.values()}))
     sample_features = {
         pk: list(params.get("features") or sorted(Feature.values))
@@ -180,10 +196,13 @@ def _known_read(annotations: Sequence[LsAnnotation]) -> _Known:
     annotator_by_ls_user = dict(
         Annotator.objects.exclude(label_studio_user_id=None).values_list("label_studio_user_id", "pk")
     )
+    extractions, model_labels = _extraction_ids(items)
     return _Known(
         links=links,
         items=items,
-        extractions=_extraction_ids(items),
+        extractions=extractions,
+        model_labels=model_labels,
+        drifted_tasks=drifted,
         sample_features=sample_features,
         annotator_by_ls_user=annotator_by_ls_user,
         stored=_stored_rows(annotation_ids),
@@ -243,6 +262,8 @@ def _reviews_apply(
             "lead_time_s": ann.lead_time,
             "label_studio_updated_at": ann.updated_at,
             "deleted": False,
+            "accepted_all": review.accepted_all,
+            "labels_edited": labeling_config.labels_edited(feature, known.model_labels.get(extraction_id, []), review),
         }
         current = stored.get(feature)
         if current is None:
@@ -262,6 +283,12 @@ def _annotation_apply(ann: LsAnnotation, known: _Known, writes: _Writes, report:
         report.unknown_tasks.append(ann.task_id)
         logger.warning(
             "annotation %s is for Label Studio task %s, which we did not push", ann.annotation_id, ann.task_id
+        )
+        return
+    if ann.task_id in known.drifted_tasks:
+        report.problems.append(
+            f"annotation {ann.annotation_id} (task {ann.task_id}) not read: its project's labeling config was "
+            "changed in Label Studio"
         )
         return
     stored = known.stored.get(ann.annotation_id, {})

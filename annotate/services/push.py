@@ -17,9 +17,10 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from annotate import labeling_config
+from annotate import instructions, labeling_config
 from annotate.label_studio import LabelStudio, LabelStudioError, iter_batches
 from annotate.models import LabelStudioProject, LabelStudioTask, ProjectStatus, ReviewItem, ReviewSample
+from annotate.services import blind
 from extraction.models import Extraction, ExtractionStatus, Feature
 
 logger = logging.getLogger(__name__)
@@ -36,6 +37,18 @@ class PushReport:
     already: int = 0
     duplicates_in_label_studio: list[int] = field(default_factory=list)
     projects: dict[int, int] = field(default_factory=dict)
+    #: Projects whose labeling config was changed in Label Studio: nothing pushed into them.
+    drifted: list[int] = field(default_factory=list)
+    #: Projects other reviewers can open (a Label Studio the app does not manage).
+    not_independent: list[int] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class _Form:
+    """What every project of a sample shows: the labeling config and the instruction dialog."""
+
+    label_config: str
+    instructions: str
 
 
 def _sample_features(sample: ReviewSample) -> list[str]:
@@ -93,9 +106,7 @@ def _tasks_payload(
     return payload
 
 
-def _project_ensure(
-    project: LabelStudioProject, client: LabelStudio, label_config: str, *, recreate_deleted: bool
-) -> int:
+def _project_ensure(project: LabelStudioProject, client: LabelStudio, form: _Form, *, recreate_deleted: bool) -> int:
     if project.label_studio_project_id is not None and project.status == ProjectStatus.ACTIVE:
         if client.project_exists(int(project.label_studio_project_id)):
             return int(project.label_studio_project_id)
@@ -116,15 +127,39 @@ def _project_ensure(
     if ls_id is None:
         ls_id = client.project_create(
             title=project.title,
-            label_config=label_config,
+            label_config=form.label_config,
+            instructions=form.instructions,
             description=(
                 f"Blind review of sample {project.sample_id} by {project.annotator.email}. "
                 "Each task's data carries our item id."
             ),
         )
+        project.label_config = form.label_config
     project.label_studio_project_id = ls_id
-    project.save(update_fields=["label_studio_project_id"])
+    project.independent = blind.project_is_blind(project)
+    project.save(update_fields=["label_studio_project_id", "label_config", "independent"])
     return ls_id
+
+
+def _form_ensure(project: LabelStudioProject, client: LabelStudio, form: _Form, *, restore_config: bool) -> bool:
+    """Bring the project's form up to date; returns False (nothing changed) when it drifted in Label Studio.
+
+    A form changed in Label Studio is never overwritten silently: only ``restore_config`` (after a lead looked
+    at it) puts ours back. A form the app changed itself (a new protocol or config version) is updated.
+    """
+    ls_id = int(project.label_studio_project_id or 0)
+    if restore_config and project.status == ProjectStatus.DRIFTED:
+        LabelStudioProject.objects.filter(pk=project.pk).update(status=ProjectStatus.ACTIVE, status_detail="")
+        project.status, project.status_detail = ProjectStatus.ACTIVE, ""
+        project.label_config = ""
+    elif blind.project_drift_check(project=project, client=client):
+        return False
+    if not blind.label_config_same(project.label_config, form.label_config):
+        client.project_label_config_set(project_id=ls_id, label_config=form.label_config)
+        client.project_instructions_set(project_id=ls_id, instructions=form.instructions)
+        project.label_config = form.label_config
+        project.save(update_fields=["label_config"])
+    return True
 
 
 def _task_ids_save(pairs: Sequence[tuple[int, int]]) -> None:
@@ -173,6 +208,41 @@ def _recover_mapping(project: LabelStudioProject, ls_id: int, client: LabelStudi
     report.recovered += len(updates)
 
 
+def _tasks_push(
+    project: LabelStudioProject,
+    ls_id: int,
+    client: LabelStudio,
+    *,
+    sample: ReviewSample,
+    features: Sequence[str],
+    version: str,
+    taxonomy: labeling_config.Taxonomy | None,
+    batch_size: int,
+    report: PushReport,
+    on_batch: Callable[[int], None] | None,
+) -> None:
+    """The project's webhook, then its not-yet-pushed tasks in batches (after mapping any a lost answer hid)."""
+    if settings.LABEL_STUDIO_WEBHOOK_URL and settings.LABEL_STUDIO_WEBHOOK_SECRET:
+        client.webhook_ensure(
+            project_id=ls_id,
+            url=settings.LABEL_STUDIO_WEBHOOK_URL,
+            headers={settings.LABEL_STUDIO_WEBHOOK_HEADER: settings.LABEL_STUDIO_WEBHOOK_SECRET},
+        )
+    if project.tasks.filter(label_studio_task_id=None).exists():
+        _recover_mapping(project, ls_id, client, report)
+    pending = list(project.tasks.filter(label_studio_task_id=None).order_by("item__position", "pk"))
+    report.already += project.tasks.count() - len(pending)
+    for batch in iter_batches(pending, batch_size):
+        payload = _tasks_payload(sample, batch, features, version, taxonomy)
+        task_ids = client.tasks_import(project_id=ls_id, tasks=payload)
+        _task_ids_save([(link.pk, task_id) for link, task_id in zip(batch, task_ids, strict=True)])
+        report.pushed += len(batch)
+        if on_batch:
+            on_batch(len(batch))
+    project.last_pushed_at = timezone.now()
+    project.save(update_fields=["last_pushed_at"])
+
+
 def sample_push(
     *,
     sample_id: int,
@@ -180,47 +250,55 @@ def sample_push(
     batch_size: int | None = None,
     taxonomy: labeling_config.Taxonomy | None = None,
     recreate_deleted: bool = False,
+    restore_config: bool = False,
     on_batch: Callable[[int], None] | None = None,
 ) -> PushReport:
     """Push every not-yet-pushed assignment of the sample to its annotator's Label Studio project.
 
-    Resumable and idempotent: tasks already mapped are skipped; tasks Label Studio created without us
-    recording them (a crash or lost answer mid-import) are found by the item id in their data and mapped
-    instead of imported again. ``on_batch`` is called with the number of tasks after each imported batch.
+    Each project is reached as its reviewer when they have an organization of their own (blind review, see
+    :mod:`annotate.services.blind`). Resumable and idempotent: tasks already mapped are skipped; tasks Label
+    Studio created without us recording them (a crash or lost answer mid-import) are found by the item id in
+    their data and mapped instead of imported again. A project whose labeling config was changed in Label
+    Studio gets nothing (``report.drifted``) unless ``restore_config``. ``on_batch`` is called with the number
+    of tasks after each imported batch.
     """
     client = client or LabelStudio.from_settings()
     batch_size = batch_size or settings.LABEL_STUDIO_PUSH_BATCH_SIZE
     sample = ReviewSample.objects.select_related("run").get(pk=sample_id)
     features = _sample_features(sample)
-    label_config = labeling_config.labeling_config_build(features, taxonomy=taxonomy)
+    protocol = instructions.review_protocol_read(known_features=Feature.values)
+    form = _Form(
+        label_config=labeling_config.labeling_config_build(
+            features, taxonomy=taxonomy, guides=labeling_config.feature_guides(protocol)
+        ),
+        instructions=labeling_config.instructions_build(protocol, features),
+    )
     version = _model_version(sample, features)
     report = PushReport()
     projects = list(sample.projects.select_related("annotator").order_by("pk"))
     if not projects:
         raise ValueError(f"sample {sample_id} has no assignments: assign annotators first")
     for project in projects:
-        ls_id = _project_ensure(project, client, label_config, recreate_deleted=recreate_deleted)
+        acting = blind.project_client(project, client)
+        ls_id = _project_ensure(project, acting, form, recreate_deleted=recreate_deleted)
         report.projects[project.pk] = ls_id
-        if settings.LABEL_STUDIO_WEBHOOK_URL and settings.LABEL_STUDIO_WEBHOOK_SECRET:
-            client.webhook_ensure(
-                project_id=ls_id,
-                url=settings.LABEL_STUDIO_WEBHOOK_URL,
-                headers={settings.LABEL_STUDIO_WEBHOOK_HEADER: settings.LABEL_STUDIO_WEBHOOK_SECRET},
-            )
-        pending_exists = project.tasks.filter(label_studio_task_id=None).exists()
-        if pending_exists:
-            _recover_mapping(project, ls_id, client, report)
-        pending = list(project.tasks.filter(label_studio_task_id=None).order_by("item__position", "pk"))
-        report.already += project.tasks.count() - len(pending)
-        for batch in iter_batches(pending, batch_size):
-            payload = _tasks_payload(sample, batch, features, version, taxonomy)
-            task_ids = client.tasks_import(project_id=ls_id, tasks=payload)
-            _task_ids_save([(link.pk, task_id) for link, task_id in zip(batch, task_ids, strict=True)])
-            report.pushed += len(batch)
-            if on_batch:
-                on_batch(len(batch))
-        project.last_pushed_at = timezone.now()
-        project.save(update_fields=["last_pushed_at"])
+        if not project.independent:
+            report.not_independent.append(project.pk)
+        if not _form_ensure(project, acting, form, restore_config=restore_config):
+            report.drifted.append(project.pk)
+            continue
+        _tasks_push(
+            project,
+            ls_id,
+            acting,
+            sample=sample,
+            features=features,
+            version=version,
+            taxonomy=taxonomy,
+            batch_size=batch_size,
+            report=report,
+            on_batch=on_batch,
+        )
     report.already -= report.recovered
     return report
 

@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from annotate.label_studio import LabelStudio, LabelStudioNotFoundError
 from annotate.models import Annotation, LabelStudioProject, ProjectStatus
+from annotate.services import blind
 from annotate.services.intake import IntakeReport, annotations_mark_deleted, annotations_upsert
 from annotate.services.push import project_mark_deleted
 
@@ -22,12 +23,15 @@ from annotate.services.push import project_mark_deleted
 class ReconcileReport(IntakeReport):
     projects: int = 0
     deleted_projects: list[int] = field(default_factory=list)
+    #: Projects whose labeling config was changed in Label Studio: their reviews were not read.
+    drifted_projects: list[int] = field(default_factory=list)
 
     def merge(self, other: IntakeReport) -> None:
         super().merge(other)
         if isinstance(other, ReconcileReport):
             self.projects += other.projects
             self.deleted_projects += other.deleted_projects
+            self.drifted_projects += other.drifted_projects
 
 
 RECONCILE_CHUNK = 500
@@ -40,12 +44,20 @@ def project_reconcile(*, project_id: int, client: LabelStudio | None = None) -> 
     is stored, so Label Studio's export and our bulk upserts overlap. When Label Studio counts more annotations
     than the chunks held (annotations on tasks we did not push), a full export finds and reports them.
     """
-    client = client or LabelStudio.from_settings()
-    project = LabelStudioProject.objects.get(pk=project_id)
+    project = LabelStudioProject.objects.select_related("annotator").get(pk=project_id)
+    client = blind.project_client(project, client or LabelStudio.from_settings())
     report = ReconcileReport(projects=1)
-    if project.label_studio_project_id is None or project.status != ProjectStatus.ACTIVE:
+    if project.label_studio_project_id is None or project.status == ProjectStatus.DELETED:
         return report
     ls_id = int(project.label_studio_project_id)
+    try:
+        drifted = blind.project_drift_check(project=project, client=client)
+    except LabelStudioNotFoundError:
+        drifted = False  # the export below finds the project gone and says so
+    if drifted:
+        report.drifted_projects.append(project.pk)
+        report.problems.append(project.status_detail)
+        return report
     mapped = sorted(
         int(t or 0)
         for t in project.tasks.exclude(label_studio_task_id=None).values_list("label_studio_task_id", flat=True)
@@ -90,11 +102,13 @@ def annotations_reconcile(
     client: LabelStudio | None = None,
     on_project: Callable[[int, int], None] | None = None,
 ) -> ReconcileReport:
-    """Reconcile every active project (of one sample, or of all samples).
+    """Reconcile every active project (of one sample, or of all samples); drifted ones are reported again.
 
     ``on_project`` is called after each project with the number of projects done and the number to do.
     """
-    projects = LabelStudioProject.objects.filter(status=ProjectStatus.ACTIVE).exclude(label_studio_project_id=None)
+    projects = LabelStudioProject.objects.filter(status__in=[ProjectStatus.ACTIVE, ProjectStatus.DRIFTED]).exclude(
+        label_studio_project_id=None
+    )
     if sample_id is not None:
         projects = projects.filter(sample_id=sample_id)
     project_ids = list(projects.order_by("pk").values_list("pk", flat=True))

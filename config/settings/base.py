@@ -101,6 +101,8 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["accounts.roles.HasAnyRole"],  # a role, not only a login
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # ?limit= (at most 1000) and ?offset= on every list; the body stays a list, the total is in X-Total-Count.
+    "DEFAULT_PAGINATION_CLASS": "config.pagination.BoundedLimitOffsetPagination",
 }
 SPECTACULAR_SETTINGS: dict[str, object] = {
     "TITLE": "Values in the Wild workbench API",

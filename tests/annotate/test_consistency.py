@@ -90,7 +90,7 @@ def test_intake_flags_a_review_and_drops_the_flag_when_the_review_is_mended(db: 
 def test_the_migration_flags_reviews_stored_before_the_checks(db: None) -> None:
     from importlib import import_module
 
-    backfill = import_module("annotate.migrations.0006_flag_existing_reviews")
+    backfill = import_module("annotate.migrations.0007_flag_existing_reviews")
     item = f.ReviewItemFactory.create()
     values = f.ExtractionFactory.create(conversation=item.conversation, labels=["empathy"])
     f.review(item=item, extraction=values, annotator=f.AnnotatorFactory.create(), verdict="correct")

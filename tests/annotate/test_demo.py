@@ -11,6 +11,7 @@ from annotate.local_server import LocalLabelStudio
 from annotate.models import Annotation
 from corpus.models import Dataset
 from tests.annotate.factories import run_with_extractions
+from tests.annotate.test_blind_review import web_login
 
 pytestmark = [pytest.mark.labelstudio, pytest.mark.slow]
 
@@ -49,6 +50,17 @@ def test_demo_step_pushes_loads_the_example_reviews_and_pulls_them_back(
     }
     assert stored == expected
     assert "150 tasks pushed now" in lines[1]
+
+    # Each reviewer's printed login opens their own project, and only it.
+    logins = dict(line.split("reviewer login ", 1)[1].split(" / ") for line in lines if "reviewer login " in line)
+    assert sorted(logins) == sorted({r.reviewer for r in reviews})
+    seen = set()
+    for email, password in logins.items():
+        web = web_login(local_label_studio.url, email, password)
+        (project,) = web.get("/api/projects").json()["results"]
+        assert email.split("@")[0][:18] in project["title"]
+        seen.add(project["id"])
+    assert len(seen) == 3
 
     before = Annotation.objects.count()
     again = demo.step_review_loop()

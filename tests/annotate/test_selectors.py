@@ -39,3 +39,32 @@ def test_annotations_frame_keeps_identities_and_the_model_output(db: None) -> No
     assert frame.groupby("item_id")["annotator"].nunique().eq(2).all(), "each item by both reviewers"
     assert sorted(frame["verdict"]) == sorted(verdicts)
     assert frame["model_labels"].map(tuple).isin([("helpfulness", "honesty"), ("user autonomy",)]).all()
+
+
+def _pushed_sample(independent: list[bool]) -> int:
+    run = run_with_extractions(2)
+    sample = services.review_sample_create(run_id=run.pk, strategy="random", size=2, seed=3, features=["ai_values"])
+    ids = [services.annotator_get_or_create(email=f"r{i}@example.org").pk for i in range(len(independent))]
+    services.review_sample_assign(sample_id=sample.pk, annotator_ids=ids, reviewers_per_item=len(ids))
+    for n, (project, flag) in enumerate(zip(sample.projects.order_by("pk"), independent, strict=True)):
+        project.label_studio_project_id = 500 + n
+        project.independent = flag
+        project.save()
+    return sample.pk
+
+
+def test_a_sample_pushed_to_a_shared_label_studio_says_reviews_not_independent(db: None) -> None:
+    sample_id = _pushed_sample([True, False])
+    status = selectors.sample_independence(sample_id=sample_id)
+    assert not status.independent
+    assert status.status.startswith("reviews not independent: 1 Label Studio project(s)")
+    (title,) = status.not_independent
+    assert "r1" in title
+    run_id = LabelStudioTask.objects.filter(project__sample_id=sample_id).first().project.sample.run_id  # type: ignore[union-attr]
+    assert selectors.run_independence(run_id=run_id).as_dict()["independent"] is False
+
+
+def test_a_blind_sample_says_so(db: None) -> None:
+    status = selectors.sample_independence(sample_id=_pushed_sample([True, True]))
+    assert status.independent
+    assert status.status.startswith("blind:")

@@ -12,6 +12,7 @@ import pytest
 import redis
 from celery.contrib.testing.worker import start_worker
 from django.test import Client
+from kombu import pools as kombu_pools
 
 from annotate import services
 from annotate.labeling_config import FeatureReview, review_result
@@ -48,6 +49,9 @@ def _forget_connections() -> None:
         app._pool.force_close_all()
     app._pool = None
     app.amqp._producer_pool = None
+    # kombu keeps its pools in process-wide registries too: a closed one found there later fails the next eager
+    # task with "Acquire on closed pool" (a webhook received by the live server, in a later test).
+    kombu_pools.reset()
 
 
 @pytest.mark.django_db(transaction=True)

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 import redis
+from kombu import pools as kombu_pools
 
 from extraction.models import Extraction, ExtractionRun, RunStatus
 from extraction.services import run_create, run_queue
@@ -26,6 +27,8 @@ def _use_broker(app: Any, url: str, *, eager: bool) -> None:
         app._pool.force_close_all()
         app._pool = None
     app.amqp._producer_pool = None
+    # kombu keeps pools in process-wide registries too: a closed one found there later fails the next task sent.
+    kombu_pools.reset()
 
 
 @pytest.mark.slow

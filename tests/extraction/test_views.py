@@ -64,6 +64,6 @@ def test_run_page_shows_progress_counts_cost_and_failures(run_id: int) -> None:
     assert f"subjectivity: ${by_feature['subjectivity']:,.4f}" in figure.group(1)
     assert f"ai_values: ${by_feature['ai_values']:,.4f}" in figure.group(1)
     conversation = Extraction.objects.get(status="parse_error").conversation
-    assert f'<a href="/conversations/{conversation.pk}/">s1</a></td><td>response_type</td>' in text
+    assert f'<a href="/conversations/{conversation.pk}/?run={run_id}">s1</a></td><td>response_type</td>' in text
     assert "cheering" in text  # the raw answer that could not be parsed
     assert f'href="/datasets/{conversation.dataset_id}/?run={run_id}">The run\'s 4 conversations' in text

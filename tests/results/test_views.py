@@ -32,7 +32,8 @@ def test_residual_page_shows_the_associations_and_what_privacy_suppressed(loop: 
     assert "2 × 2 table from 21 conversations" in text
     assert f"|r| ≥ {norm.isf(0.05 / 2 / 2):.2f}" in text  # Bonferroni over the 2 row values, two-sided
     significant = text.split("<h2>Significant associations</h2>")[1].split("<h2>")[0]
-    assert f"<td>empathy</td><td>relationship advice</td><td>{math.sqrt(20):.2f}</td><td>10</td>" in significant
+    # A cell over the privacy threshold links to its conversations (tests/results/test_residual_links.py).
+    assert f"empathy · relationship advice</a></td>\n    <td>{math.sqrt(20):.2f}</td><td>10</td>" in significant
     assert "<td>empathy</td><td>coding help</td><td>-4.47</td><td>0</td>" in significant
     positive = text.split("<h2>Strongest positive associations</h2>")[1].split("<h2>")[0]
     assert "-4.47" not in positive

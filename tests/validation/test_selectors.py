@@ -49,6 +49,28 @@ def test_agreement_report_for_run(study: Study) -> None:
     assert rel["verdict"]["alpha"]["value"] is not None
 
 
+def test_agreement_report_says_reviews_not_independent_when_label_studio_did_not_keep_reviewers_apart(
+    study: Study,
+) -> None:
+    from annotate.models import LabelStudioProject
+
+    for n, annotator in enumerate(study.annotators):
+        LabelStudioProject.objects.create(
+            sample=study.sample,
+            annotator=annotator,
+            title=f"p{n}",
+            label_studio_project_id=900 + n,
+            independent=n != 1,
+        )
+    independence = selectors.agreement_report_for_run(run_id=study.run.pk, n_boot=10)["independence"]
+    assert independence["independent"] is False
+    assert independence["not_independent_projects"] == ["p1"]
+    assert independence["status"].startswith("reviews not independent")
+    LabelStudioProject.objects.update(independent=True)
+    again = selectors.agreement_report_for_run(run_id=study.run.pk, n_boot=10)["independence"]
+    assert again["independent"] is True
+
+
 def test_agreement_report_for_missing_run(db: None) -> None:
     with pytest.raises(selectors.RunNotFoundError, match="no extraction run with id 999"):
         selectors.agreement_report_for_run(run_id=999)

@@ -1,4 +1,4 @@
-"""`python manage.py push_reviews SAMPLE_ID [--batch-size N] [--recreate-deleted]`."""
+"""`python manage.py push_reviews SAMPLE_ID [--batch-size N] [--recreate-deleted] [--restore-config]`."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
 from annotate import services
-from annotate.label_studio import LabelStudioError
+from annotate.label_studio import LabelStudio, LabelStudioError
+from annotate.local_server import LocalLabelStudioError
 from annotate.models import LabelStudioTask
 
 
@@ -24,18 +25,34 @@ class Command(BaseCommand):
         parser.add_argument(
             "--recreate-deleted", action="store_true", help="recreate projects deleted on the Label Studio side"
         )
+        parser.add_argument(
+            "--restore-config",
+            action="store_true",
+            help="put the app's labeling config back into projects whose config was changed in Label Studio",
+        )
         parser.add_argument("--no-progress", action="store_true")
 
     def handle(self, *args: Any, **opts: Any) -> None:
         pending = LabelStudioTask.objects.filter(
             project__sample_id=opts["sample_id"], label_studio_task_id=None
         ).count()
+        server = services.blind.managed_server()
+        if server is not None:  # blind review: each reviewer in a Label Studio organization of their own
+            try:
+                logins = services.blind.sample_blind_setup(
+                    sample_id=opts["sample_id"], server=server, client=LabelStudio.from_settings()
+                )
+            except (LabelStudioError, LocalLabelStudioError, ValueError) as exc:
+                raise CommandError(f"setting up the reviewers' Label Studio accounts: {exc}") from exc
+            for email, password in sorted(logins.items()):
+                self.stdout.write(f"new Label Studio login for {email}: {password} (shown once: hand it over now)")
         bar = tqdm(total=pending, unit=" task", desc="pushing", disable=opts["no_progress"] or opts["verbosity"] == 0)
         try:
             report = services.sample_push(
                 sample_id=opts["sample_id"],
                 batch_size=opts["batch_size"],
                 recreate_deleted=opts["recreate_deleted"],
+                restore_config=opts["restore_config"],
                 on_batch=bar.update,
             )
         except (LabelStudioError, ValueError) as exc:
@@ -46,6 +63,16 @@ class Command(BaseCommand):
             f"pushed {report.pushed} tasks, recovered {report.recovered}, {report.already} already there, "
             f"{len(report.projects)} projects"
         )
+        if report.drifted:
+            self.stderr.write(
+                f"warning: {len(report.drifted)} project(s) had their labeling config changed in Label Studio and "
+                "got nothing; check them, then rerun with --restore-config"
+            )
+        if report.not_independent:
+            self.stderr.write(
+                f"warning: reviews not independent: {len(report.not_independent)} project(s) can be opened by every "
+                "reviewer (a Label Studio the app does not manage)"
+            )
         if report.duplicates_in_label_studio:
             self.stdout.write(
                 f"tasks in Label Studio that are not ours or duplicates: {report.duplicates_in_label_studio}"

@@ -7,7 +7,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("annotate", "0004_annotation_tombstone"),
+        ("annotate", "0005_blind_review"),
         ("extraction", "0003_batch_submitting"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]

@@ -1,4 +1,4 @@
-"""Fixtures of the review-loop tests.
+"""Label Studio fixtures of the review-loop and browser tests (a plugin loaded by tests/conftest.py).
 
 ``label_studio`` starts one throwaway Label Studio per test session (installed on demand into
 var/labelstudio-venv, data in a temporary directory, on a free port) and stops it at the end. Outside CI

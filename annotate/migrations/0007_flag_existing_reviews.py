@@ -35,7 +35,7 @@ def flag_existing(apps, schema_editor):  # type: ignore[no-untyped-def]
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("annotate", "0005_review_flags_adjudication"),
+        ("annotate", "0006_review_flags_adjudication"),
         ("extraction", "0002_run_batches_levels"),
     ]
 
