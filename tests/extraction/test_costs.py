@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from collections.abc import Hashable, Mapping
 from decimal import Decimal
 
 import pytest
@@ -46,13 +47,14 @@ def test_default_price_table_covers_the_default_models(settings: object) -> None
 def test_a_fused_call_is_shared_equally_among_the_features_it_produced() -> None:
     from extraction.costs import shared_by_feature
 
-    usage = {"cost_usd": Decimal("0.006000"), "input_tokens": 600, "output_tokens": 120}
-    zero = {"cost_usd": Decimal(0), "input_tokens": 0, "output_tokens": 0}
-    rows = [
+    usage: dict[str, Decimal | int] = {"cost_usd": Decimal("0.006000"), "input_tokens": 600, "output_tokens": 120}
+    zero: dict[str, Decimal | int] = {"cost_usd": Decimal(0), "input_tokens": 0, "output_tokens": 0}
+    task: dict[str, Decimal | int] = {"cost_usd": Decimal("0.001000"), "input_tokens": 100, "output_tokens": 10}
+    rows: list[tuple[Hashable, str, Mapping[str, Decimal | int]]] = [
         (("c1", "fused"), "subjectivity", usage),  # the call's usage sits on one row
         (("c1", "fused"), "ai_values", zero),
         (("c1", "fused"), "response_type", zero),
-        (7, "task", {"cost_usd": Decimal("0.001000"), "input_tokens": 100, "output_tokens": 10}),
+        (7, "task", task),
     ]
     shared = shared_by_feature(rows)
     assert shared["ai_values"]["cost_usd"] == Decimal("0.002000")
