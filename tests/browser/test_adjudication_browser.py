@@ -9,6 +9,8 @@ from typing import Any
 import pytest
 from django.urls import reverse
 from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions
+from selenium.webdriver.support.ui import WebDriverWait
 
 from accounts.roles import Role
 from stats.proportions import proportion_ci
@@ -18,6 +20,15 @@ from validation.services import agreement_snapshot_create
 from validation.trust import headline
 
 pytestmark = [pytest.mark.slow]
+
+
+def _submit_and_wait(browser: Any, button: Any) -> None:
+    """Click a button that posts its form, and wait until the page it leads to has replaced this one (on a loaded
+    machine the old page can still be there when the next element is looked up)."""
+    old_body = browser.find_element(By.TAG_NAME, "body")
+    button.click()
+    WebDriverWait(browser, 60).until(expected_conditions.staleness_of(old_body))
+    WebDriverWait(browser, 60).until(lambda d: d.execute_script("return document.readyState") == "complete")
 
 
 def _response_type_headline(browser: Any) -> str:
@@ -63,13 +74,13 @@ def test_a_lead_settles_a_flagged_output_and_the_agreement_figure_changes(
     labels.clear()
     labels.send_keys("neutral_acknowledgment")  # what ada and alan labelled while saying "correct"
     screenshot("adjudication of sample-001 response type")
-    browser.find_element(By.ID, "adjudicate").click()
+    _submit_and_wait(browser, browser.find_element(By.ID, "adjudicate"))
     assert "sample-001 / response_type: settled." in browser.find_element(By.TAG_NAME, "body").text
 
     browser.get(live_app.url + reverse("adjudication-list-page") + f"?run={loop.run.pk}")
     assert int(browser.find_element(By.ID, "open-count").text) == open_before - 1
     browser.get(trust_url)
-    browser.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()  # take a snapshot now
+    _submit_and_wait(browser, browser.find_element(By.CSS_SELECTOR, "form button[type=submit]"))  # a snapshot now
     ci = proportion_ci(share["correct"] - 1, share["n"])
     assert _response_type_headline(browser) == headline(estimate=ci.estimate, half_width=ci.half_width, n=share["n"])
     assert "Outputs adjudicated by a lead: 1." in browser.find_element(By.ID, "adjudication-summary").text
