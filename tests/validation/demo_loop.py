@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,12 +27,16 @@ class DemoLoop:
     reviews: list[demo.ExampleReview]
 
 
-def demo_loop() -> DemoLoop:
-    """Import, extract the three prompt sets as the demo does (recorded responses), draw the demo's sample, assign
-    every reviewer every conversation (as ``annotate.demo`` does), number the tasks as if pushed, and take the
-    example reviews in through intake."""
+# (prompt set, on every conversation rather than those the filter passes), as the demo extracts them.
+DEMO_PROMPT_SETS: tuple[tuple[str, bool], ...] = (("paper-v1", False), ("fused-v1", False), ("paper-v2", True))
+
+
+def demo_loop(*, prompt_sets: Sequence[tuple[str, bool]] = DEMO_PROMPT_SETS) -> DemoLoop:
+    """Import, extract ``prompt_sets`` (by default the demo's three, from recorded responses), draw the demo's sample
+    of the paper-v1 run, assign every reviewer every conversation (as ``annotate.demo`` does), number the tasks as if
+    pushed, and take the example reviews in through intake."""
     call_command("import_conversations", str(REPO / "sample" / "conversations.jsonl"), dataset="sample")
-    for prompt_set, every in (("paper-v1", False), ("fused-v1", False), ("paper-v2", True)):
+    for prompt_set, every in prompt_sets:
         call_command(
             "extract",
             dataset="sample",
