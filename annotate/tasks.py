@@ -9,6 +9,7 @@ from celery import shared_task
 
 from annotate import services
 from annotate.label_studio import LabelStudioUnavailableError
+from jobs.services import job_tracking
 
 RETRY = {
     "autoretry_for": (LabelStudioUnavailableError,),
@@ -20,8 +21,11 @@ RETRY = {
 
 
 @shared_task(**RETRY)
-def sample_push_task(sample_id: int) -> dict[str, Any]:
-    return asdict(services.sample_push(sample_id=sample_id))
+def sample_push_task(sample_id: int, job_id: int | None = None) -> dict[str, Any]:
+    """``job_id``: the API's job (jobs app), done or failed with the push."""
+    with job_tracking(job_id=job_id) as tracking:
+        tracking.result = asdict(services.sample_push(sample_id=sample_id))
+    return dict(tracking.result)
 
 
 @shared_task
@@ -30,8 +34,10 @@ def webhook_event_process_task(event_id: int) -> dict[str, Any]:
 
 
 @shared_task(**RETRY)
-def annotations_reconcile_sample(sample_id: int) -> dict[str, Any]:
-    return asdict(services.annotations_reconcile(sample_id=sample_id))
+def annotations_reconcile_sample(sample_id: int, job_id: int | None = None) -> dict[str, Any]:
+    with job_tracking(job_id=job_id) as tracking:
+        tracking.result = asdict(services.annotations_reconcile(sample_id=sample_id))
+    return dict(tracking.result)
 
 
 @shared_task(**RETRY)

@@ -60,8 +60,10 @@ def run_create(
     all_conversations: bool = False,
     batch: bool = False,
     created_by: Any = None,
+    launch_key: str = "",
 ) -> ExtractionRun:
-    """Validate the options, register the prompt set's versions and create a pending run."""
+    """Validate the options, register the prompt set's versions and create a pending run (``launch_key``: see
+    ``run_start_once``)."""
     try:
         dataset_id = dataset_id_by_name(dataset)
     except UnknownDatasetError as exc:
@@ -119,6 +121,7 @@ def run_create(
             **options,
         },
         created_by=created_by if getattr(created_by, "pk", None) else None,
+        launch_key=launch_key,
     )
     run_refresh_progress(run=run)
     return run
