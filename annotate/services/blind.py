@@ -154,10 +154,8 @@ def reviewer_login_reset(*, email: str, server: LocalLabelStudio) -> str:
     """
     annotator = Annotator.objects.get(email__iexact=email.strip())
     password = secrets.token_urlsafe(12)
-    project_ids = [
-        int(i or 0)
-        for i in annotator.projects.exclude(label_studio_project_id=None).values_list("label_studio_project_id", flat=True)
-    ]
+    pushed = annotator.projects.exclude(label_studio_project_id=None)
+    project_ids = [int(i or 0) for i in pushed.values_list("label_studio_project_id", flat=True)]
     spec = ReviewerSpec(email=annotator.email, password=password, project_ids=project_ids, reset_password=True)
     (account,) = server.reviewers_setup([spec])
     annotator.label_studio_user_id = account.user_id

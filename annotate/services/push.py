@@ -22,6 +22,7 @@ from annotate.label_studio import LabelStudio, LabelStudioError, iter_batches
 from annotate.local_server import LocalLabelStudio, LocalLabelStudioError
 from annotate.models import LabelStudioProject, LabelStudioTask, ProjectStatus, ReviewItem, ReviewSample
 from annotate.services import blind
+from annotate.webhook_auth import project_secret
 from extraction.models import Extraction, ExtractionStatus, Feature
 
 logger = logging.getLogger(__name__)
@@ -229,7 +230,12 @@ def _tasks_push(
         client.webhook_ensure(
             project_id=ls_id,
             url=settings.LABEL_STUDIO_WEBHOOK_URL,
-            headers={settings.LABEL_STUDIO_WEBHOOK_HEADER: settings.LABEL_STUDIO_WEBHOOK_SECRET},
+            # Every member of the project's organization can read it: a secret for this project alone.
+            headers={
+                settings.LABEL_STUDIO_WEBHOOK_HEADER: project_secret(
+                    secret=settings.LABEL_STUDIO_WEBHOOK_SECRET, project_id=ls_id
+                )
+            },
         )
     if project.tasks.filter(label_studio_task_id=None).exists():
         _recover_mapping(project, ls_id, client, report)
@@ -273,11 +279,11 @@ def sample_push(
     The one push of the command, the API and the task. On the Label Studio the app manages (``server``, by
     default the configured one when it is that), every reviewer first gets an account and an organization of
     their own (blind review, see :mod:`annotate.services.blind`); logins of accounts created now are in
-    ``report.new_logins``. Each project is then reached as its reviewer. Resumable and idempotent: tasks already mapped are skipped; tasks Label
-    Studio created without us recording them (a crash or lost answer mid-import) are found by the item id in
-    their data and mapped instead of imported again. A project whose labeling config was changed in Label
-    Studio gets nothing (``report.drifted``) unless ``restore_config``. ``on_batch`` is called with the number
-    of tasks after each imported batch.
+    ``report.new_logins``. Each project is then reached as its reviewer. Resumable and idempotent: tasks
+    already mapped are skipped; tasks Label Studio created without us recording them (a crash or lost answer
+    mid-import) are found by the item id in their data and mapped instead of imported again. A project
+    whose labeling config was changed in Label Studio gets nothing (``report.drifted``) unless
+    ``restore_config``. ``on_batch`` is called with the number of tasks after each imported batch.
     """
     client = client or LabelStudio.from_settings()
     batch_size = batch_size or settings.LABEL_STUDIO_PUSH_BATCH_SIZE

@@ -8,7 +8,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
 from annotate import services
-from annotate.label_studio import LabelStudio, LabelStudioError
+from annotate.label_studio import LabelStudioError
 from annotate.models import LabelStudioTask
 
 
