@@ -248,6 +248,8 @@ def _tasks_push(
         report.pushed += len(batch)
         if on_batch:
             on_batch(len(batch))
+    # The task list shows the first human turn as text, not the transcript's HTML or the model's outputs.
+    client.project_task_list_set(project_id=ls_id, shown_data=labeling_config.TASK_LIST_DATA)
     project.last_pushed_at = timezone.now()
     project.save(update_fields=["last_pushed_at"])
 
