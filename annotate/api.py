@@ -1,18 +1,19 @@
 """REST endpoints of the review loop (mounted at /api/annotate/).
 
-The Label Studio webhook is the one endpoint without a user: it authenticates Label Studio by the shared
-secret it sends in ``LABEL_STUDIO_WEBHOOK_HEADER`` (constant-time comparison), answers 401 on a wrong or
-missing secret and 400 on a malformed body, stores the call and returns at once; processing is queued.
+The Label Studio webhook is the one endpoint without a user: it authenticates Label Studio by the secret it
+sends in ``LABEL_STUDIO_WEBHOOK_HEADER``, which is scoped to one project (``annotate.webhook_auth``; a
+constant-time comparison), answers 401 on a wrong or missing secret and 400 on a malformed body, stores the
+call with its project and returns at once; processing is queued and reads only what concerns that project.
 """
 
 from __future__ import annotations
 
-import hmac
 import logging
 from typing import Any
 
 from django.conf import settings
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field
 from kombu.exceptions import OperationalError as KombuOperationalError
 from rest_framework import serializers, status
 from rest_framework.generics import ListAPIView
@@ -28,6 +29,7 @@ from annotate.models import ReviewSample
 from annotate.selectors import sample_independence, sample_list
 from annotate.services import webhook_receive
 from annotate.tasks import annotations_reconcile_sample, sample_push_task
+from annotate.webhook_auth import secret_project
 from jobs.services import job_start_once
 
 logger = logging.getLogger(__name__)
@@ -44,7 +46,7 @@ class RawBodyParser(BaseParser):
 
 class LabelStudioWebhookApi(APIView):
     authentication_classes: list[type] = []
-    permission_classes = [AllowAny]  # authenticated by the shared secret below
+    permission_classes = [AllowAny]  # authenticated by the project's webhook secret below
     parser_classes = [RawBodyParser]
 
     @extend_schema(request=None, responses={200: None, 401: None, 400: None})
@@ -54,10 +56,11 @@ class LabelStudioWebhookApi(APIView):
         if not expected:
             logger.error("Label Studio webhook refused: LABEL_STUDIO_WEBHOOK_SECRET is not set")
             return Response({"detail": "webhook secret not configured"}, status=status.HTTP_401_UNAUTHORIZED)
-        if not hmac.compare_digest(given.encode(), expected.encode()):
+        project_id = secret_project(secret=expected, given=given)
+        if project_id is None:
             return Response({"detail": "wrong or missing webhook secret"}, status=status.HTTP_401_UNAUTHORIZED)
         try:
-            event, created = webhook_receive(body=bytes(request.data))  # type: ignore[arg-type]
+            event, created = webhook_receive(body=bytes(request.data), project_id=project_id)  # type: ignore[arg-type]
         except ValueError as exc:
             return Response({"detail": f"malformed payload: {exc}"}, status=status.HTTP_400_BAD_REQUEST)
         return Response({"event": event.pk, "duplicate": not created}, status=status.HTTP_200_OK)
@@ -84,6 +87,7 @@ class ReviewSampleSerializer(serializers.ModelSerializer[ReviewSample]):
             "created_at",
         ]
 
+    @extend_schema_field(OpenApiTypes.OBJECT)
     def get_independence(self, sample: ReviewSample) -> dict[str, object]:
         return sample_independence(sample_id=sample.pk).as_dict()
 

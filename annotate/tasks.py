@@ -22,9 +22,12 @@ RETRY = {
 
 @shared_task(**RETRY)
 def sample_push_task(sample_id: int, job_id: int | None = None) -> dict[str, Any]:
-    """``job_id``: the API's job (jobs app), done or failed with the push."""
+    """The push, blind set-up included; a result names new reviewer accounts, never their passwords (a lead
+    hands one over with ``manage.py reviewer_login EMAIL``). ``job_id``: the API's job (jobs app), done or failed with
+    the push."""
     with job_tracking(job_id=job_id) as tracking:
-        tracking.result = asdict(services.sample_push(sample_id=sample_id))
+        report = services.sample_push(sample_id=sample_id)
+        tracking.result = {**asdict(report), "new_logins": sorted(report.new_logins)}
     return dict(tracking.result)
 
 
