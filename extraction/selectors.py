@@ -11,7 +11,7 @@ from django.db.models import Count, Max, Q, QuerySet, Sum
 
 from corpus.cache import REPORT_CACHE_SECONDS, version_key
 from corpus.models import Conversation
-from extraction.costs import SHARE_RULE, SHARED_FIELDS, shared_by_feature
+from extraction.costs import MICRO, SHARE_RULE, SHARED_FIELDS, shared_by_feature
 from extraction.features import GATED_FEATURES, SUBJECTIVITY_YES, FeatureName
 from extraction.models import FUSED, Extraction, ExtractionRun, ExtractionStatus, RunStatus
 
@@ -178,17 +178,24 @@ def run_costs(*, run: ExtractionRun) -> dict[str, Any]:
 
 def run_costs_shared(*, rows: QuerySet[Extraction]) -> dict[str, dict[str, Any]]:
     """Per feature, the cost and tokens of the calls behind it, a multi-feature call shared out equally."""
-    data = rows.values_list(
-        "pk", "conversation_id", "prompt_version_id", "prompt_version__feature", "model", "feature", *SHARED_FIELDS
-    )
+    # Only a fused call has several rows to share out, in Python; a single-feature call's row is its feature's
+    # alone, summed by the database (millions of rows at the paper's scale).
+    fused = rows.filter(prompt_version__feature=FUSED)
+    data = fused.values_list("conversation_id", "prompt_version_id", "model", "feature", *SHARED_FIELDS)
     shared = shared_by_feature(
-        (
-            (conv, version, model) if version_feature == FUSED else pk,
-            feature,
-            dict(zip(SHARED_FIELDS, figs, strict=True)),
-        )
-        for pk, conv, version, version_feature, model, feature, *figs in data.iterator()
+        ((conv, version, model), feature, dict(zip(SHARED_FIELDS, figs, strict=True)))
+        for conv, version, model, feature, *figs in data.iterator()
     )
+    single = (
+        rows.exclude(prompt_version__feature=FUSED)
+        .values_list("feature")
+        .annotate(**{f"sum_{f}": Sum(f) for f in SHARED_FIELDS})
+        .values_list("feature", *(f"sum_{f}" for f in SHARED_FIELDS))
+    )
+    for feature, *sums in single:
+        entry = shared.setdefault(feature, {f: Decimal(0) for f in SHARED_FIELDS})
+        for f, total in zip(SHARED_FIELDS, sums, strict=True):
+            entry[f] = (entry[f] + Decimal(total or 0)).quantize(MICRO if f == "cost_usd" else Decimal("0.1"))
     conversations = dict(
         rows.values("feature").annotate(n=Count("conversation_id", distinct=True)).values_list("feature", "n")
     )

@@ -77,8 +77,12 @@ def conversations_filtered(
         judged = Exists(extractions.filter(subjective, feature=Feature.SUBJECTIVITY))
         conversations = conversations.filter(judged if filters.subjective == "yes" else ~judged)
     if filters.reviewed:
-        reviews = Annotation.objects.filter(extraction__conversation=OuterRef("pk"), deleted=False)
+        reviews = Annotation.objects.filter(deleted=False)
         if run is not None:
             reviews = reviews.filter(extraction__run=run)
-        conversations = conversations.filter(Exists(reviews) if filters.reviewed == "yes" else ~Exists(reviews))
+        if filters.reviewed == "yes":
+            # The reviewed are few (a sample): the database starts from them, rather than probing every conversation.
+            conversations = conversations.filter(pk__in=reviews.values("extraction__conversation_id"))
+        else:
+            conversations = conversations.filter(~Exists(reviews.filter(extraction__conversation=OuterRef("pk"))))
     return conversations
