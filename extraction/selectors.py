@@ -201,9 +201,9 @@ def run_costs_shared(*, rows: QuerySet[Extraction]) -> dict[str, dict[str, Any]]
         .values_list("feature", *(f"sum_{f}" for f in SHARED_FIELDS))
     )
     for feature, *sums in single:
-        entry = shared.setdefault(feature, {f: Decimal(0) for f in SHARED_FIELDS})
+        sums_of = shared.setdefault(feature, {f: Decimal(0) for f in SHARED_FIELDS})
         for f, total in zip(SHARED_FIELDS, sums, strict=True):
-            entry[f] = (entry[f] + Decimal(total or 0)).quantize(MICRO if f == "cost_usd" else Decimal("0.1"))
+            sums_of[f] = (sums_of[f] + Decimal(total or 0)).quantize(MICRO if f == "cost_usd" else Decimal("0.1"))
     conversations = dict(
         rows.values("feature").annotate(n=Count("conversation_id", distinct=True)).values_list("feature", "n")
     )
