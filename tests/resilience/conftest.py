@@ -15,7 +15,7 @@ from celery import Celery
 
 from annotate.label_studio import LabelStudio
 from annotate.local_server import LocalLabelStudio
-from testing.fake_anthropic.harness import WorkerPool, redis_flush, worker_env
+from testing.fake_anthropic.harness import redis_flush, worker_env
 from tests.conftest import missing_service, session_database_url
 
 # One review row as the comparison sees it: item, verdict, reasoning check, labels, level, comment, lead time.
@@ -36,7 +36,7 @@ def broker_url() -> str:
 
 
 def review_worker_env(
-    *, broker_url: str, label_studio: LabelStudio, batch_size: int = 1000, extra: Mapping[str, str] | None = None
+    *, broker_url: str, server: LocalLabelStudio, batch_size: int = 1000, extra: Mapping[str, str] | None = None
 ) -> dict[str, str]:
     """A worker of the review loop: this session's database and Label Studio, results kept in the broker's Redis."""
     return worker_env(
@@ -48,8 +48,8 @@ def review_worker_env(
         visibility_timeout_s=6,  # a killed worker's task comes back after 6 s
         extra={
             "CELERY_RESULT_BACKEND": broker_url,
-            "LABEL_STUDIO_URL": label_studio.url,
-            "LABEL_STUDIO_API_KEY": label_studio._api_key,
+            "LABEL_STUDIO_URL": server.url,
+            "LABEL_STUDIO_API_KEY": server.api_key,
             "LABEL_STUDIO_PUSH_BATCH_SIZE": str(batch_size),
             "LABEL_STUDIO_RETRIES": "2",
             "LABEL_STUDIO_TIMEOUT_S": "30",
@@ -69,15 +69,6 @@ def sender(broker_url: str) -> Iterator[Celery]:
 @pytest.fixture
 def worker_logs(tmp_path: Path) -> Path:
     return tmp_path / "workers"
-
-
-def pool_start(env: dict[str, str], logs: Path, *, count: int = 1, concurrency: int = 1) -> WorkerPool:
-    return WorkerPool(env=env, count=count, concurrency=concurrency, log_dir=logs).start()
-
-
-def restart_label_studio(server: LocalLabelStudio) -> None:
-    """Start the session's Label Studio again on the same data directory and port (waits for /health)."""
-    server.start()
 
 
 def db_state() -> State:
