@@ -12,7 +12,8 @@ import logging
 from typing import Any
 
 from django.conf import settings
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema, extend_schema_field
 from kombu.exceptions import OperationalError as KombuOperationalError
 from rest_framework import serializers, status
 from rest_framework.generics import ListAPIView
@@ -83,6 +84,7 @@ class ReviewSampleSerializer(serializers.ModelSerializer[ReviewSample]):
             "created_at",
         ]
 
+    @extend_schema_field(OpenApiTypes.OBJECT)
     def get_independence(self, sample: ReviewSample) -> dict[str, object]:
         return sample_independence(sample_id=sample.pk).as_dict()
 

@@ -289,6 +289,16 @@ def gold_labels(
     return gold
 
 
+def reviewed_pairs(*, run_id: int, features: Iterable[str] | None = None) -> set[tuple[int, str]]:
+    """Every (conversation id, feature) with a live review with a verdict, among the conversations sampled for
+    review in run ``run_id`` (any prompt version's output): the pairs :func:`gold_labels` may leave out."""
+    conversations = ReviewItem.objects.filter(sample__run_id=run_id).values("conversation_id")
+    rows = Annotation.objects.filter(deleted=False, extraction__conversation_id__in=conversations).exclude(verdict="")
+    if features is not None:
+        rows = rows.filter(feature__in=list(features))
+    return set(rows.values_list("extraction__conversation_id", "feature").distinct())
+
+
 # --------------------------------------------------------------------------------------- reviewer progress
 
 

@@ -7,6 +7,7 @@
   interrupted after submission resumes from the persisted id without resubmitting. ``recent`` lists
   the account's batches (newest first) and ``result_custom_ids`` reads the first custom_ids of an
   ended one, so a run that died between submitting and saving the id can find its batch again.
+* ``count_input_tokens`` asks the API how many input tokens a call would send (``ApiTokenCounter`` for estimates).
 * ``build_params`` lays a request out for prompt caching: tools -> system -> messages is the order
   in which the API builds the cached prefix, so the long shared instructions (system) carry the
   first ``cache_control`` breakpoint and the transcript (first block of the user message, shared by
@@ -331,6 +332,40 @@ class AnthropicProvider:
                 latency_ms=latency_ms,
                 attempts=attempt,
             )
+
+
+def count_input_tokens(*, client: anthropic.Anthropic, call: LLMCall) -> int:
+    """The API's count of the input tokens of ``call`` as ``AnthropicProvider.complete`` would send it
+    (``messages.count_tokens``: the same model, system and messages, without ``max_tokens``; nothing is generated
+    or billed). Raises LLMConfigurationError for a refused key, LLMUnavailableError for any other failure."""
+    params = build_params(call)
+    del params["max_tokens"]  # not a parameter of the count
+    try:
+        counted = client.messages.count_tokens(**params)
+    except anthropic.APIError as exc:
+        if _is_configuration_error(exc):
+            raise LLMConfigurationError(_describe(exc)) from exc
+        raise LLMUnavailableError(f"token counting: {_describe(exc)}") from exc
+    return int(counted.input_tokens)
+
+
+class ApiTokenCounter:
+    """``counter(call) -> input tokens`` by the API's token counting, for estimates before a run.
+
+    One attempt per call with a short timeout: an estimate that cannot reach the API falls back to its local
+    count rather than wait through retries.
+    """
+
+    def __init__(self, *, client: anthropic.Anthropic) -> None:
+        self.client = client
+
+    @classmethod
+    def from_settings(cls, *, timeout_s: float = 10.0) -> ApiTokenCounter:
+        cfg = client_settings()
+        return cls(client=make_client(api_key=cfg.api_key, base_url=cfg.base_url, timeout_s=timeout_s))
+
+    def __call__(self, call: LLMCall) -> int:
+        return count_input_tokens(client=self.client, call=call)
 
 
 def requests_fingerprint(calls: Iterable[LLMCall]) -> str:

@@ -17,8 +17,12 @@ TOKEN_FIELDS = ("input_tokens", "output_tokens", "cache_creation_input_tokens", 
 
 
 def run_conversations(*, run: ExtractionRun) -> QuerySet[Conversation]:
-    """The run's conversations: the dataset's, in id order, the first ``limit`` of them if limited."""
+    """The run's conversations, in id order: the listed ones (``conversation_ids``, e.g. a gold set's), else the
+    dataset's, the first ``limit`` of them if limited."""
     qs = Conversation.objects.filter(dataset_id=run.dataset_id).order_by("pk")
+    ids = run.options.get("conversation_ids")
+    if ids:
+        return qs.filter(pk__in=ids)
     limit = run.options.get("limit")
     return qs[:limit] if limit else qs
 
@@ -47,8 +51,12 @@ def run_items(*, run: ExtractionRun) -> QuerySet[Extraction]:
     for version_id, model, features in _units(run):
         match |= Q(prompt_version_id=version_id, model=model, feature__in=features)
     # A join on the dataset (and an id bound for a limited run), not an IN over the run's conversation
-    # ids: the planner handles it well at any size.
+    # ids: the planner handles it well at any size. A run on listed conversations (a gold set's: hundreds,
+    # not millions) takes the IN.
     rows = Extraction.objects.filter(match, conversation__dataset_id=run.dataset_id)
+    ids = run.options.get("conversation_ids")
+    if ids:
+        return rows.filter(conversation_id__in=ids)
     last = _last_conversation_id(run)
     return rows.filter(conversation_id__lte=last) if last is not None else rows
 
@@ -283,6 +291,9 @@ def run_percent(run: ExtractionRun) -> float:
 def run_conversations_unsliced(*, run: ExtractionRun) -> QuerySet[Conversation]:
     """The run's conversations as a queryset that can still be filtered and paginated (no slice)."""
     qs = Conversation.objects.filter(dataset_id=run.dataset_id)
+    ids = run.options.get("conversation_ids")
+    if ids:
+        return qs.filter(pk__in=ids)
     last = _last_conversation_id(run)
     return qs.filter(pk__lte=last) if last is not None else qs
 

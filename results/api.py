@@ -8,6 +8,8 @@ from typing import Any
 
 from django.conf import settings
 from django.shortcuts import get_object_or_404
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_serializer, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.generics import ListAPIView, RetrieveAPIView
 from rest_framework.request import Request
@@ -58,9 +60,10 @@ class ResidualCellSerializer(serializers.ModelSerializer[ResidualCell]):
 class ResidualAnalysisListApi(APIView):
     """GET: stored residual analyses (?request_key=). POST (lead, prompt engineer): queue one."""
 
+    @extend_schema_serializer(component_name="ResidualAnalysisInput")
     class InputSerializer(serializers.Serializer[dict[str, Any]]):
-        rows = serializers.ChoiceField(choices=Feature.values)
-        cols = serializers.ChoiceField(choices=Feature.values)
+        rows = serializers.ChoiceField(choices=Feature.choices)
+        cols = serializers.ChoiceField(choices=Feature.choices)
         dataset = serializers.IntegerField(required=False, allow_null=True)
         run = serializers.IntegerField(required=False, allow_null=True)
         row_level = serializers.IntegerField(required=False, allow_null=True, min_value=0)
@@ -77,6 +80,11 @@ class ResidualAnalysisListApi(APIView):
     # Residual analyses are for leads and prompt engineers, to read as to run (the pages refuse annotators too).
     permission_classes = [IsAnalyst]
 
+    @extend_schema(
+        operation_id="analysis_residuals_list",
+        parameters=[OpenApiParameter("request_key", OpenApiTypes.STR, description="the key a POST answered")],
+        responses=ResidualAnalysisSerializer(many=True),
+    )
     def get(self, request: Request) -> Response:
         qs = residual_analysis_list()
         if request.query_params.get("request_key"):
@@ -85,6 +93,19 @@ class ResidualAnalysisListApi(APIView):
         page = paginator.paginate_queryset(qs, request, view=self)
         return paginator.get_paginated_response(ResidualAnalysisSerializer(page, many=True).data)
 
+    @extend_schema(
+        request=InputSerializer,
+        responses={
+            202: inline_serializer(
+                "ResidualAnalysisQueued",
+                {
+                    "request_key": serializers.CharField(),
+                    "task_id": serializers.CharField(),
+                    "poll": serializers.CharField(),
+                },
+            )
+        },
+    )
     def post(self, request: Request) -> Response:
         """Check the request, queue the analysis, answer 202 with the key to poll ``GET residuals/?request_key=``."""
         data = self.InputSerializer(data=request.data)
@@ -169,6 +190,22 @@ class DescriptiveResultsApi(APIView):
 
     permission_classes = [IsAnalyst]
 
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("dataset", OpenApiTypes.STR, description="dataset id or name"),
+            OpenApiParameter("run", OpenApiTypes.INT, description="extraction run id"),
+            OpenApiParameter("min_conversations", OpenApiTypes.INT, description="may only raise the threshold"),
+            OpenApiParameter("top", OpenApiTypes.INT, description="rows per table, 1 to 200 (default 20)"),
+            OpenApiParameter("subjective_only", OpenApiTypes.BOOL, description="default true"),
+        ],
+        responses=inline_serializer(
+            "DescriptiveResults",
+            {
+                "min_conversations": serializers.IntegerField(),
+                "tables": serializers.DictField(child=serializers.JSONField(), help_text="table key -> table"),
+            },
+        ),
+    )
     def get(self, request: Request) -> Response:
         params = request.query_params
         try:

@@ -9,6 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from django.shortcuts import get_object_or_404
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_serializer, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.generics import ListAPIView, RetrieveAPIView
 from rest_framework.permissions import IsAuthenticated
@@ -140,6 +142,12 @@ class TaxonomyEditListApi(ListAPIView[TaxonomyEdit]):
 
 
 class TaxonomyUnmappedApi(APIView):
+    @extend_schema(
+        responses=inline_serializer(
+            "TaxonomyUnmapped",
+            {"taxonomy": serializers.IntegerField(), "unmapped": serializers.ListField(child=serializers.CharField())},
+        )
+    )
     def get(self, request: Request, pk: int) -> Response:
         taxonomy = get_object_or_404(Taxonomy, pk=pk)
         return Response({"taxonomy": taxonomy.pk, "unmapped": taxonomy_unmapped(taxonomy=taxonomy)})
@@ -148,6 +156,17 @@ class TaxonomyUnmappedApi(APIView):
 class TaxonomyAncestorsApi(APIView):
     """value -> ancestor name at ``?level=N`` (the taxonomy's values and every value mapped onto it)."""
 
+    @extend_schema(
+        parameters=[OpenApiParameter("level", OpenApiTypes.INT, required=True, description="level of the ancestors")],
+        responses=inline_serializer(
+            "TaxonomyAncestors",
+            {
+                "taxonomy": serializers.IntegerField(),
+                "level": serializers.IntegerField(),
+                "ancestors": serializers.DictField(child=serializers.CharField(), help_text="value -> ancestor name"),
+            },
+        ),
+    )
     def get(self, request: Request, pk: int) -> Response:
         taxonomy = get_object_or_404(Taxonomy, pk=pk)
         level = _int_param(request, "level")
@@ -160,11 +179,22 @@ class TaxonomyAncestorsApi(APIView):
         return Response({"taxonomy": taxonomy.pk, "level": level, "ancestors": mapping})
 
 
+_BuildQueued = inline_serializer(
+    "TaxonomyBuildQueued",
+    {
+        "build_key": serializers.CharField(),
+        "task_id": serializers.CharField(),
+        "taxonomy": serializers.IntegerField(allow_null=True, help_text="the new taxonomy once built"),
+    },
+)
+
+
 class TaxonomyBuildApi(APIView):
     """Queue a build from the parsed extractions of a feature; poll ``GET taxonomies/?build_key=…``."""
 
     permission_classes = [IsAuthenticated, IsAnalyst]
 
+    @extend_schema_serializer(component_name="TaxonomyBuildInput")
     class InputSerializer(serializers.Serializer[dict[str, Any]]):
         name = serializers.CharField(max_length=100, default="ai-values")
         feature = serializers.CharField(max_length=32, default="ai_values")
@@ -175,6 +205,11 @@ class TaxonomyBuildApi(APIView):
         seed = serializers.IntegerField(default=0)
         stability_seed = serializers.IntegerField(required=False, allow_null=True, default=None)
 
+    @extend_schema(
+        request=InputSerializer,
+        responses={201: _BuildQueued, 202: _BuildQueued},
+        description="201 when the build ran at once (eager tasks) and ``taxonomy`` is its id; 202 while it is queued.",
+    )
     def post(self, request: Request) -> Response:
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -207,6 +242,19 @@ class TaxonomyImportApi(APIView):
 
     permission_classes = [IsAuthenticated, IsAnalyst]
 
+    @extend_schema(
+        request={
+            "multipart/form-data": {
+                "type": "object",
+                "properties": {
+                    "file": {"type": "string", "format": "binary", "description": "values_tree.csv"},
+                    "name": {"type": "string", "default": "values-in-the-wild"},
+                },
+                "required": ["file"],
+            }
+        },
+        responses={201: TaxonomySerializer},
+    )
     def post(self, request: Request) -> Response:
         upload = request.FILES.get("file")
         if upload is None:
@@ -231,11 +279,16 @@ class TaxonomyMapApi(APIView):
 
     permission_classes = [IsAuthenticated, IsAnalyst]
 
+    @extend_schema_serializer(component_name="TaxonomyMapInput")
     class InputSerializer(serializers.Serializer[dict[str, Any]]):
         feature = serializers.CharField(max_length=32, default="ai_values")
         dataset = serializers.IntegerField(required=False, allow_null=True, default=None)
         threshold = serializers.FloatField(min_value=0.0, max_value=1.0, required=False, allow_null=True, default=None)
 
+    @extend_schema(
+        request=InputSerializer,
+        responses={202: inline_serializer("TaxonomyMapQueued", {"task_id": serializers.CharField()})},
+    )
     def post(self, request: Request, pk: int) -> Response:
         taxonomy = get_object_or_404(Taxonomy, pk=pk)
         data = self.InputSerializer(data=request.data)
@@ -271,21 +324,31 @@ class _NodeEditApi(APIView):
         return Response(TaxonomyNodeSerializer(node).data)
 
 
-class NodeRenameApi(_NodeEditApi):
-    class InputSerializer(serializers.Serializer[dict[str, Any]]):
-        name = serializers.CharField(max_length=500)
-        description = serializers.CharField(required=False, allow_blank=True, default=None)
+class RenameInput(serializers.Serializer[dict[str, Any]]):
+    name = serializers.CharField(max_length=500)
+    description = serializers.CharField(required=False, allow_blank=True, default=None)
 
+
+class MergeInput(serializers.Serializer[dict[str, Any]]):
+    into = serializers.IntegerField(help_text="id of the cluster that absorbs this one")
+
+
+class MoveInput(serializers.Serializer[dict[str, Any]]):
+    new_parent = serializers.IntegerField(help_text="id of the new parent, one level up")
+
+
+@extend_schema(request=RenameInput, responses=TaxonomyNodeSerializer)
+class NodeRenameApi(_NodeEditApi):
+    InputSerializer = RenameInput
     error_field = "name"
 
     def edit(self, node: TaxonomyNode, data: dict[str, Any], user: Any) -> TaxonomyNode:
         return taxonomy_node_rename(node=node, name=data["name"], description=data["description"], user=user)
 
 
+@extend_schema(request=MergeInput, responses=TaxonomyNodeSerializer)
 class NodeMergeApi(_NodeEditApi):
-    class InputSerializer(serializers.Serializer[dict[str, Any]]):
-        into = serializers.IntegerField(help_text="id of the cluster that absorbs this one")
-
+    InputSerializer = MergeInput
     error_field = "into"
 
     def edit(self, node: TaxonomyNode, data: dict[str, Any], user: Any) -> TaxonomyNode:
@@ -293,10 +356,9 @@ class NodeMergeApi(_NodeEditApi):
         return taxonomy_node_merge(source=node, target=target, user=user)
 
 
+@extend_schema(request=MoveInput, responses=TaxonomyNodeSerializer)
 class NodeMoveApi(_NodeEditApi):
-    class InputSerializer(serializers.Serializer[dict[str, Any]]):
-        new_parent = serializers.IntegerField(help_text="id of the new parent, one level up")
-
+    InputSerializer = MoveInput
     error_field = "new_parent"
 
     def edit(self, node: TaxonomyNode, data: dict[str, Any], user: Any) -> TaxonomyNode:

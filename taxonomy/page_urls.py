@@ -7,4 +7,5 @@ from taxonomy import views
 urlpatterns = [
     path("taxonomies/", views.taxonomy_list_page, name="taxonomy-list-page"),
     path("taxonomies/<int:pk>/", views.taxonomy_detail_page, name="taxonomy-detail-page"),
+    path("taxonomies/<int:pk>/edit/", views.taxonomy_edit_page, name="taxonomy-edit-page"),
 ]

@@ -22,7 +22,7 @@ from validation.services import agreement_snapshot_create
 from workbench import urls as workbench_pages
 
 #: Targets of forms (POST only, answering with a redirect): each is tested with its app's page.
-POST_ONLY = {"validation-trust-target"}
+POST_ONLY = {"validation-trust-target", "taxonomy-edit-page"}
 PAGE_NAMES = sorted(
     p.name
     for module in (workbench_pages, extraction_pages, validation_pages, taxonomy_pages, results_pages)

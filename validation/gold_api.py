@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from django.http import HttpResponse
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.request import Request
@@ -135,6 +136,13 @@ class GoldSetExportApi(APIView):
 
     permission_classes = [IsAnalyst]
 
+    @extend_schema(
+        parameters=[OpenApiParameter("fmt", OpenApiTypes.STR, enum=["jsonl", "csv"], default="jsonl")],
+        responses={
+            (200, "application/x-ndjson"): OpenApiTypes.STR,
+            (200, "text/csv"): OpenApiTypes.STR,
+        },
+    )
     def get(self, request: Request, pk: int) -> HttpResponse:
         gs = _get(pk)
         fmt = request.query_params.get("fmt", "jsonl")

@@ -1,5 +1,6 @@
 """Reads for validation: the review table behind every report, prompt-version lookup, saved snapshots, trust
-verdicts, gold sets and the gold labels the reviews give (scores against gold sets: ``validation.scores``)."""
+verdicts and gold sets (the gold labels the reviews give: ``annotate.selectors.gold_labels``; scores against gold
+sets: ``validation.scores``)."""
 
 from __future__ import annotations
 
@@ -7,9 +8,7 @@ import csv
 import io
 import json
 import re
-from collections import Counter
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
@@ -17,7 +16,7 @@ from django.db.models import Count, Q, QuerySet
 from django.urls import reverse
 
 from annotate import selectors as annotate_selectors
-from annotate.models import Annotation, ReviewItem
+from annotate.models import Annotation
 from annotate.selectors import run_independence
 from extraction.models import (
     FUSED,
@@ -345,66 +344,6 @@ def agreement_by_prompt_version(*, dataset_id: int) -> list[dict[str, Any]]:
 
 
 # ------------------------------------------------------------------------------------------------ gold sets
-
-
-@dataclass(frozen=True)
-class ReviewGold:
-    """Gold labels of one (conversation, feature) read from the reviews: ``labels`` sorted and normalised (empty
-    for "none"), ``source`` "adjudicated" or "majority", ``n_reviews`` reviewers, ``level`` subjectivity 1-4."""
-
-    labels: tuple[str, ...]
-    source: str
-    n_reviews: int
-    level: int | None = None
-
-
-def _reviewer_labels(verdict: str, corrected: Any, machine: Any) -> tuple[str, ...] | None:
-    if corrected is not None:
-        return scoring.norm_labels(corrected)
-    return scoring.norm_labels(machine or []) if verdict == "correct" else None
-
-
-def review_gold_labels(
-    *, run_id: int, features: Iterable[str] | None = None
-) -> tuple[dict[tuple[int, str], ReviewGold], set[tuple[int, str]]]:
-    """Gold labels per (conversation id, feature) of the conversations sampled for review in run ``run_id``: the
-    labels a strict majority of the reviewers accepted (judged the model's labels correct) or corrected to, and
-    the level a strict majority gave or stood by. One review per reviewer (their latest); reviews of every prompt
-    version count, since a reviewer's labels describe the conversation. Returns the gold labels and every
-    reviewed (conversation, feature), so the pairs left out (no majority) can be counted."""
-    conversations = ReviewItem.objects.filter(sample__run_id=run_id).values("conversation_id")
-    rows = Annotation.objects.filter(deleted=False, extraction__conversation_id__in=conversations).exclude(verdict="")
-    if features is not None:
-        rows = rows.filter(feature__in=list(features))
-    grouped: dict[tuple[int, str], dict[int, tuple[Any, ...]]] = {}
-    for conversation_id, feature, annotator_id, *review in rows.order_by("updated_at", "pk").values_list(
-        "extraction__conversation_id",
-        "feature",
-        "annotator_id",
-        "verdict",
-        "corrected_labels",
-        "extraction__labels",
-        "subjectivity_level",
-        "extraction__level",
-    ):
-        grouped.setdefault((conversation_id, feature), {})[annotator_id] = tuple(review)
-    gold: dict[tuple[int, str], ReviewGold] = {}
-    for key, latest in grouped.items():
-        n = len(latest)
-        votes: Counter[tuple[str, ...]] = Counter()
-        levels: Counter[int] = Counter()
-        for verdict, corrected, machine, level, machine_level in latest.values():
-            labels = _reviewer_labels(verdict, corrected, machine)
-            if labels is not None:
-                votes[labels] += 1
-            stood_by = level if level is not None else machine_level if verdict == "correct" else None
-            if stood_by is not None:
-                levels[stood_by] += 1
-        winner = next((labels for labels, count in votes.items() if count * 2 > n), None)
-        if winner is not None:
-            level = next((lv for lv, count in levels.items() if count * 2 > n), None)
-            gold[key] = ReviewGold(labels=winner, source="majority", n_reviews=n, level=level)
-    return gold, set(grouped)
 
 
 def gold_set_list(*, dataset_id: int | None = None) -> QuerySet[GoldSet]:

@@ -10,7 +10,6 @@ from __future__ import annotations
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Max
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 
@@ -24,7 +23,7 @@ from extraction.llm_types import LLMUnavailableError
 from extraction.models import ExtractionRun, RunStatus
 from extraction.prompts import PromptFileError, PromptSet, load_prompt_set
 from extraction.replay import MissingRecordingError
-from extraction.services import RunError, provider_check, run_create, run_launch
+from extraction.services import RunError, provider_check, run_create, run_launch, token_counter
 from validation.models import GoldLabel, GoldSet
 from validation.selectors import gold_set_list
 from workbench.prompts import prompt_set_or_404
@@ -39,22 +38,21 @@ FINISHED = (RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.CANCELLED)
 
 
 def _scope(request: HttpRequest) -> tuple[Dataset | None, int | None, GoldSet | None]:
-    """The dataset, limit and gold set the form names; the first dataset by default.
-
-    With a gold set, its dataset, limited to the conversations up to the gold set's last one (a run takes a
-    dataset's conversations in id order), so the run answers every conversation the gold set scores.
-    """
+    """The dataset, limit and gold set the form names; the first dataset by default. With a gold set, its
+    dataset, and the run covers exactly the gold set's conversations (``_gold_conversation_ids``)."""
     params = request.POST if request.method == "POST" else request.GET
     gold = params.get("gold", "")
     gold_set = GoldSet.objects.select_related("dataset").filter(pk=int(gold)).first() if gold.isdigit() else None
     if gold_set is not None:
-        last = GoldLabel.objects.filter(gold_set=gold_set).aggregate(last=Max("conversation_id"))["last"]
-        limit = Conversation.objects.filter(dataset=gold_set.dataset, pk__lte=last or 0).count()
-        return gold_set.dataset, limit or None, gold_set
+        return gold_set.dataset, None, gold_set
     name = params.get("dataset", "")
     dataset = Dataset.objects.filter(name=name).first() if name else Dataset.objects.order_by("name").first()
     limit_param = params.get("limit", "")
     return dataset, int(limit_param) if limit_param.isdigit() and int(limit_param) > 0 else None, None
+
+
+def _gold_conversation_ids(gold_set: GoldSet) -> list[int]:
+    return sorted(set(GoldLabel.objects.filter(gold_set=gold_set).values_list("conversation_id", flat=True)))
 
 
 @analyst_required
@@ -65,11 +63,16 @@ def prompt_run_new(request: HttpRequest, name: str) -> HttpResponse:
     how = request.POST.get("how") or request.GET.get("how") or "replay"
     error = ""
     estimate = None
+    gold_ids = _gold_conversation_ids(gold_set) if gold_set is not None else None
     if dataset is not None:
         conversations = Conversation.objects.filter(dataset=dataset).order_by("pk")
+        if gold_ids is not None:
+            conversations = conversations.filter(pk__in=gold_ids)
         try:
             estimate = prompt_set_cost_estimate(
-                prompt_set=pset, conversations=conversations[:limit] if limit else conversations
+                prompt_set=pset,
+                conversations=conversations[:limit] if limit else conversations,
+                count_tokens=token_counter() if request.method == "GET" else None,
             )
         except UnknownModelPriceError as exc:
             error = f"{exc}; add it to LLM_PRICES"
@@ -85,6 +88,7 @@ def prompt_run_new(request: HttpRequest, name: str) -> HttpResponse:
                     provider=provider,
                     batch=batch,
                     limit=limit,
+                    conversation_ids=gold_ids,
                     all_conversations=_unfiltered(pset) or request.POST.get("all_conversations") == "on",
                     created_by=request.user,
                 )
@@ -100,7 +104,7 @@ def prompt_run_new(request: HttpRequest, name: str) -> HttpResponse:
         "datasets": dataset_list(),
         "gold_sets": gold_set_list(),
         "gold_set": gold_set,
-        "gold_size": gold_set.labels.values("conversation_id").distinct().count() if gold_set else 0,
+        "gold_size": len(gold_ids or ()),
         "dataset": dataset,
         "limit": limit,
         "how": how,

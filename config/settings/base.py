@@ -114,6 +114,8 @@ SPECTACULAR_SETTINGS: dict[str, object] = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     # validatorUrl null: Swagger UI would otherwise send the schema to validator.swagger.io for its badge.
     "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
+    # One name for the feature choices, wherever a serializer offers them (rows and cols of a residual analysis).
+    "ENUM_NAME_OVERRIDES": {"FeatureEnum": "extraction.models.Feature"},
 }
 
 # Content-Security-Policy of every response (config/security.py): everything from this site only, no plugins, no

@@ -1,7 +1,7 @@
 """Writes of the extraction app, by concern; the public services are importable from here.
 
 * ``runs``: create a run, move it between statuses, find one to resume, recount its progress.
-* ``providers``: the LLM provider of a run, the settings check, free-form text completions.
+* ``providers``: the LLM provider of a run, the settings check, the API token counter, free-form text completions.
 * ``execute``: one conversation of a run (plan, requests, gating) and storing the answers.
 * ``batch``: batch runs through the Message Batches API, safe to resume after a crash.
 * ``launch``: ``run_launch``, the one place that starts a run inline, on the workers or as batches.
@@ -25,7 +25,7 @@ from extraction.services.execute import (
     unit_store,
 )
 from extraction.services.launch import Launch, run_execute, run_launch, run_queue
-from extraction.services.providers import namer_complete, provider_check, provider_for, text_complete
+from extraction.services.providers import namer_complete, provider_check, provider_for, text_complete, token_counter
 from extraction.services.runs import (
     DONE_STATUSES,
     PROVIDERS,
@@ -73,6 +73,7 @@ __all__ = [
     "run_start",
     "run_transition",
     "text_complete",
+    "token_counter",
     "unit_calls",
     "unit_store",
 ]

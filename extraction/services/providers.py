@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+from collections.abc import Callable
 from pathlib import Path
 
 from django.conf import settings
@@ -54,6 +55,18 @@ def provider_check(*, provider: str) -> None:
             client_settings_check()
         except LLMConfigurationError as exc:
             raise RunError(str(exc)) from exc
+
+
+def token_counter() -> Callable[[LLMCall], int] | None:
+    """The API's token counting (``extraction.llm.ApiTokenCounter``) when the settings name a live API (an
+    ``ANTHROPIC_API_KEY``, and ``ANTHROPIC_BASE_URL`` when set), else None: estimates then count locally."""
+    try:
+        client_settings_check()
+    except LLMConfigurationError:
+        return None
+    from extraction.llm import ApiTokenCounter
+
+    return ApiTokenCounter.from_settings()
 
 
 @functools.lru_cache(maxsize=4)

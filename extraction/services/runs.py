@@ -17,6 +17,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from corpus.models import Conversation
 from corpus.selectors import UnknownDatasetError, dataset_id_by_name
 from extraction import selectors
 from extraction.costs import UnknownModelPriceError, price_for, settings_prices
@@ -56,12 +57,14 @@ def run_create(
     models: dict[str, str] | None = None,
     provider: str = "replay",
     limit: int | None = None,
+    conversation_ids: Sequence[int] | None = None,
     samples: int = 1,
     all_conversations: bool = False,
     batch: bool = False,
     created_by: Any = None,
 ) -> ExtractionRun:
-    """Validate the options, register the prompt set's versions and create a pending run."""
+    """Validate the options, register the prompt set's versions and create a pending run: on the dataset's
+    conversations (the first ``limit`` of them), or on exactly ``conversation_ids`` (say, a gold set's)."""
     try:
         dataset_id = dataset_id_by_name(dataset)
     except UnknownDatasetError as exc:
@@ -74,6 +77,7 @@ def run_create(
         raise RunError(f"samples must be at least 1, got {samples}")
     if limit is not None and limit < 1:
         raise RunError(f"limit must be at least 1, got {limit}")
+    ids = _conversation_ids_check(dataset_id=dataset_id, conversation_ids=conversation_ids, limit=limit)
     if batch and provider != "anthropic":
         raise RunError("batch mode needs the anthropic provider (the Message Batches API)")
     try:
@@ -111,6 +115,7 @@ def run_create(
         options={
             "features": list(ordered),
             "limit": limit,
+            "conversation_ids": ids,
             "samples": samples,
             "all_conversations": all_conversations,
             "batch": batch,
@@ -122,6 +127,25 @@ def run_create(
     )
     run_refresh_progress(run=run)
     return run
+
+
+def _conversation_ids_check(
+    *, dataset_id: int, conversation_ids: Sequence[int] | None, limit: int | None
+) -> list[int] | None:
+    """The listed conversations, sorted, once each; each must belong to the dataset."""
+    if conversation_ids is None:
+        return None
+    if limit is not None:
+        raise RunError("give a limit or a list of conversations, not both")
+    ids = sorted({int(pk) for pk in conversation_ids})
+    if not ids:
+        raise RunError("the list of conversations is empty")
+    found = set(Conversation.objects.filter(dataset_id=dataset_id, pk__in=ids).values_list("pk", flat=True))
+    missing = [pk for pk in ids if pk not in found]
+    if missing:
+        shown = ", ".join(str(pk) for pk in missing[:5]) + (" …" if len(missing) > 5 else "")
+        raise RunError(f"{len(missing)} listed conversation(s) are not in the run's dataset: {shown}")
+    return ids
 
 
 def _replay_base(*, pset: PromptSet, keys: Sequence[str]) -> dict[str, Any]:

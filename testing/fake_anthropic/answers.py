@@ -112,6 +112,29 @@ def prompt_segments(params: dict[str, Any]) -> list[tuple[str, bool]]:
     return segments
 
 
+def input_tokens(params: dict[str, Any]) -> int:
+    """The fake's stated input-token count of a request: ``count_tokens`` (characters // 4) of each segment of
+    ``prompt_segments`` (tools as JSON, system blocks, message blocks prefixed by their role and ``:``), summed.
+    ``usage`` bills this total (input + cache write + cache read) and ``/v1/messages/count_tokens`` answers it."""
+    return sum(count_tokens(text) for text, _ in prompt_segments(params))
+
+
+def validate_count_params(params: dict[str, Any]) -> str | None:
+    """The checks of ``/v1/messages/count_tokens``: model and messages required, no ``max_tokens`` (nothing is
+    generated), non-empty text blocks."""
+    for name in ("model", "messages"):
+        if name not in params:
+            return f"{name}: Field required"
+    for name in ("max_tokens", "temperature", "top_p", "top_k"):
+        if name in params:
+            return f"{name}: Extra inputs are not permitted"
+    for message in params["messages"]:
+        for text, _ in block_texts(message.get("content")):
+            if not text:
+                return "messages: text content blocks must be non-empty"
+    return None
+
+
 def naming_answer(params: dict[str, Any]) -> str | None:
     """A taxonomy-naming request (prompts/taxonomy/name_cluster.md) gets a name built from its first value."""
     messages = params.get("messages") or []

@@ -12,7 +12,14 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from testing.fake_anthropic.answers import detect_feature, error_body, params_key, validate_params
+from testing.fake_anthropic.answers import (
+    detect_feature,
+    error_body,
+    input_tokens,
+    params_key,
+    validate_count_params,
+    validate_params,
+)
 from testing.fake_anthropic.server import FakeAnthropic, LoggedRequest
 
 
@@ -53,6 +60,8 @@ class Handler(BaseHTTPRequestHandler):
         body = self._body()
         if path == "/v1/messages":
             self._messages(body)
+        elif path == "/v1/messages/count_tokens":
+            self._count_tokens(body)
         elif path == "/v1/messages/batches":
             batch = fake.batch_create(body)
             self._json(200, fake.batch_json(batch, self._base()))
@@ -137,6 +146,24 @@ class Handler(BaseHTTPRequestHandler):
                 "last_id": listed["last_id"],
             },
         )
+
+    def _count_tokens(self, params: dict[str, Any]) -> None:
+        fake = self.fake
+        key, model = params_key(params), str(params.get("model", ""))
+        problem = validate_count_params(params)
+        status = 400 if problem else fake.config.count_tokens_status
+        if status != 200:
+            fake._record(LoggedRequest(time.monotonic(), "count_tokens", status, key, "", model))
+            body = error_body(status)
+            if problem:
+                body = {"type": "error", "error": {"type": "invalid_request_error", "message": problem}}
+            self._json(status, body)
+            return
+        counted = {"input_tokens": input_tokens(params)}
+        fake._record(
+            LoggedRequest(time.monotonic(), "count_tokens", 200, key, detect_feature(params), model, "", counted)
+        )
+        self._json(200, counted)
 
     def _messages(self, params: dict[str, Any]) -> None:
         fake = self.fake

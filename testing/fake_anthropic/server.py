@@ -18,6 +18,9 @@ limiter and batch handling as they would run against the API:
   Haiku-class models) are never cached; entries live 5 minutes, refreshed on each hit.
 * Batches: create, list (newest first; ``limit``, ``before_id``, ``after_id`` as the API pages),
   retrieve, results (JSONL), cancel; processed in the background.
+* ``POST /v1/messages/count_tokens`` answers ``{"input_tokens": N}`` with N the total input tokens ``usage`` would
+  bill for the same request (``answers.input_tokens``: characters // 4 per prompt segment); it refuses
+  ``max_tokens``, as the API does.
 * Every request is recorded (``FakeAnthropic.log``), so tests count duplicates and batch creations.
 
 Token counts are approximate (``len(text) // 4``), like the client's own estimate.
@@ -42,6 +45,7 @@ from testing.fake_anthropic.answers import (
     count_tokens,
     detect_feature,
     error_body,
+    input_tokens,
     min_cacheable_tokens,
     naming_answer,
     params_key,
@@ -73,13 +77,14 @@ class FakeConfig:
     retry_after_s: float | None = None  # fixed retry-after for scripted/storm answers (else computed)
     batch_processing_s: float = 0.2  # time a batch stays in_progress
     cache_ttl_s: float = CACHE_TTL_S
+    count_tokens_status: int = 200  # another status: /v1/messages/count_tokens answers that error instead
     seed: int = 0
 
 
 @dataclass(frozen=True)
 class LoggedRequest:
     at: float  # time.monotonic()
-    kind: str  # "message" | "batch_item" | "batch_create" | ...
+    kind: str  # "message" | "count_tokens" | "batch_item" | "batch_create" | ...
     status: int
     key: str  # hash of the request parameters (same request -> same key)
     feature: str
@@ -161,7 +166,7 @@ class FakeAnthropic:
     def _usage(self, params: dict[str, Any], output_tokens: int) -> dict[str, int]:
         model = str(params.get("model", ""))
         segments = prompt_segments(params)
-        total = sum(count_tokens(t) for t, _ in segments)
+        total = input_tokens(params)
         minimum = min_cacheable_tokens(model)
         # Cumulative prefix hash and length at each breakpoint (max 4, as the API allows).
         digest = hashlib.sha256(model.encode())

@@ -7,9 +7,11 @@ from typing import Any
 
 import pytest
 
+from corpus.models import Conversation
 from extraction.llm_types import LLMCall, LLMResult, Usage
 from extraction.models import Extraction, ExtractionRun, ExtractionStatus, RunStatus
 from extraction.replay import MissingRecordingError, ReplayProvider
+from extraction.selectors import run_conversations, run_conversations_unsliced, run_items
 from extraction.services import (
     InvalidTransitionError,
     RunError,
@@ -326,3 +328,43 @@ def test_task_for_a_cancelled_or_deleted_run_does_nothing(
     assert conversation_extract(run_id=run.pk, conversation_id=conversation.pk) is None
     assert conversation_extract(run_id=10**9, conversation_id=conversation.pk) is None
     assert Extraction.objects.count() == 0
+
+
+@pytest.mark.django_db
+def test_a_run_on_listed_conversations_extracts_exactly_those(
+    small_dataset: Any, write_recordings: RecordingsWriter
+) -> None:
+    write_recordings()
+    ids = dict(Conversation.objects.filter(dataset=small_dataset).values_list("external_id", "pk"))
+    # s2 and o2 come after s1 and o1 in id order: a "first N" run could not take them alone.
+    run = run_small(conversation_ids=[ids["o2"], ids["s2"], ids["o2"]])
+    assert run.options["conversation_ids"] == sorted([ids["s2"], ids["o2"]])
+    progress = run_execute(run=run)
+    run.refresh_from_db()
+    assert run.status == RunStatus.SUCCEEDED
+    assert (progress.conversations, progress.subjective, progress.total, progress.done) == (2, 1, 2 + 5, 7)
+    assert {r.conversation.external_id for r in rows()} == {"s2", "o2"}
+    assert {(r.conversation.external_id, r.feature) for r in rows() if r.feature != "subjectivity"} == {
+        ("s2", f) for f in GATED
+    }
+    assert set(run_conversations(run=run).values_list("external_id", flat=True)) == {"s2", "o2"}
+    assert set(run_conversations_unsliced(run=run).values_list("external_id", flat=True)) == {"s2", "o2"}
+    # A whole-dataset run of the same set reuses nothing it should not: its items are every conversation's.
+    whole = run_small()
+    assert run_items(run=whole).count() == 7  # the listed run's rows are items of the wider run too
+    assert run_execute(run=whole).done == 4 + 2 * 5
+
+
+@pytest.mark.django_db
+def test_listed_conversations_must_be_the_datasets_and_exclude_a_limit(
+    small_dataset: Any, write_recordings: RecordingsWriter
+) -> None:
+    first = Conversation.objects.filter(dataset=small_dataset).order_by("pk").first()
+    assert first is not None
+    with pytest.raises(RunError, match="not both"):
+        run_small(conversation_ids=[first.pk], limit=2)
+    with pytest.raises(RunError, match="empty"):
+        run_small(conversation_ids=[])
+    with pytest.raises(RunError, match="1 listed conversation\\(s\\) are not in the run's dataset: 999999"):
+        run_small(conversation_ids=[first.pk, 999999])
+    assert not ExtractionRun.objects.exists()

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.test import Client
 from django.urls import reverse
 
 from accounts.roles import Role
@@ -61,3 +62,83 @@ def test_page_renders_after_all_three_edits(small: Taxonomy) -> None:
     page = history(small)
     assert page.count("<tr><td>") == 3
     assert "No manual edits yet" not in page
+
+
+# ------------------------------------------------------------------------------------------------ the lead's forms
+
+
+def edit(client: Any, taxonomy: Taxonomy, **data: Any) -> Any:
+    return client.post(reverse("taxonomy-edit-page", args=[taxonomy.pk]), data)
+
+
+def detail(client: Any, taxonomy: Taxonomy) -> str:
+    response = client.get(reverse("taxonomy-detail-page", args=[taxonomy.pk]))
+    assert response.status_code == 200
+    return str(response.content.decode())
+
+
+def test_leads_see_the_three_review_forms_and_others_do_not(small: Taxonomy) -> None:
+    action = f'action="{reverse("taxonomy-edit-page", args=[small.pk])}"'
+    page = detail(client_as(Role.LEAD), small)
+    assert page.count(action) == 3
+    for form in ("rename-form", "merge-form", "move-form"):
+        assert f'id="{form}"' in page
+    assert f'<option value="{node(small, "l1:art").pk}">Art (level 1)</option>' in page
+    for role in (Role.PROMPT_ENGINEER, Role.ANNOTATOR):
+        page = detail(client_as(role), small)
+        assert action not in page, role
+        assert "Review history" in page, role
+
+
+def test_a_lead_renames_a_cluster_through_the_form(small: Taxonomy) -> None:
+    lead = client_as(Role.LEAD)
+    art = node(small, "l1:art")
+    response = edit(lead, small, action="rename", node=art.pk, name="  Creative   expression ")
+    assert response.status_code == 302
+    assert response["Location"] == reverse("taxonomy-detail-page", args=[small.pk]) + "#history"
+    art.refresh_from_db()
+    assert art.name == "Creative expression"
+    page = history(small)
+    assert "<td>Rename</td><td>Art</td><td>Creative expression</td>" in page.replace("\n    ", "")
+    assert "<td>page-lead-" in page  # the log names who edited
+
+
+def test_a_lead_merges_and_moves_through_the_forms(small: Taxonomy) -> None:
+    lead = client_as(Role.LEAD)
+    merged = edit(lead, small, action="merge", node=node(small, "l1:art").pk, into=node(small, "l1:truth").pk)
+    assert merged.status_code == 302
+    assert not TaxonomyNode.objects.filter(taxonomy=small, key="l1:art").exists()
+    assert node(small, "creativity").parent_id == node(small, "l1:truth").pk
+    moved = edit(lead, small, action="move", node_name="candour", new_parent=node(small, "l1:safe").pk)
+    assert moved.status_code == 302
+    assert node(small, "candour").parent_id == node(small, "l1:safe").pk
+    page = history(small).replace("\n    ", "")
+    assert "<td>Art</td><td>Truthfulness</td>" in page
+    assert "<td>candour under Truthfulness</td><td>candour under Safety</td>" in page
+
+
+def test_an_edit_the_tree_refuses_shows_the_page_again_with_the_reason(small: Taxonomy) -> None:
+    lead = client_as(Role.LEAD)
+    response = edit(lead, small, action="merge", node=node(small, "l1:art").pk, into=node(small, "l2:epistemic").pk)
+    assert response.status_code == 400
+    text = response.content.decode()
+    assert "cannot merge level 1 into level 2: levels must match" in text
+    assert '<details class="toggle" open><summary>Merge</summary>' in text
+    unknown = edit(lead, small, action="move", node_name="no such value", new_parent=node(small, "l1:safe").pk)
+    assert unknown.status_code == 400
+    assert "no value or cluster of this taxonomy is called" in unknown.content.decode()
+    assert TaxonomyNode.objects.filter(taxonomy=small, key="l1:art").exists()
+    assert "No manual edits yet" in history(small)
+
+
+def test_only_leads_may_post_edits(small: Taxonomy) -> None:
+    art = node(small, "l1:art")
+    for role in (Role.PROMPT_ENGINEER, Role.ANNOTATOR, None):
+        response = edit(client_as(role), small, action="rename", node=art.pk, name="Hijacked")
+        assert response.status_code == 403, role
+    anonymous = edit(Client(), small, action="rename", node=art.pk, name="Hijacked")
+    assert anonymous.status_code == 302
+    assert anonymous["Location"].startswith("/accounts/login/")
+    art.refresh_from_db()
+    assert art.name == "Art"
+    assert client_as(Role.LEAD).get(reverse("taxonomy-edit-page", args=[small.pk])).status_code == 405

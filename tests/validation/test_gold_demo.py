@@ -33,7 +33,7 @@ def test_demo_gold_set_comparison_and_rule_agreement() -> None:
         "ai_values_stated": 0,
     }
     assert gold.params["left_out"]["response_type"] == 10
-    assert "response_type    31 taken, 10 left out" in out.getvalue()
+    assert "response_type    31 taken (0 adjudicated), 10 left out" in out.getvalue()
 
     # The fused prompt (feature key "fused") is compared on each feature it produced.
     out = io.StringIO()

@@ -7,6 +7,8 @@ from typing import Any
 
 import pytest
 
+from annotate.services import adjudication_record
+from extraction.models import Extraction
 from validation import scores, selectors, services
 from validation.models import GoldLabel, GoldSet, GoldSetFrozenError
 from validation.services.gold import GoldSetError
@@ -33,6 +35,40 @@ def test_majority_labels_are_taken_and_the_rest_left_out_and_counted(study: Stud
     assert gold.version == 1
     again = services.gold_set_create_from_reviews(name="study", run_id=study.run.pk)
     assert again.version == 2
+
+
+def test_adjudicated_labels_come_first_and_pairs_without_majority_or_adjudication_are_counted(
+    study: Study, gold: GoldSet
+) -> None:
+    # Before any adjudication: A and B reject both AI-values outputs of 16 and 17 without labels (no majority).
+    assert gold.params["left_out"]["ai_values"] == 2
+    assert gold.params["adjudicated"] == dict.fromkeys(gold.params["features"], 0)
+    disputed = Extraction.objects.get(conversation__external_id="study-16", prompt_version=study.v1)
+    adjudication_record(extraction_id=disputed.pk, verdict="incorrect", labels=["Fairness", " honesty "])
+    overruled = Extraction.objects.get(conversation__external_id="study-3", prompt_version=study.rt)
+    adjudication_record(extraction_id=overruled.pk, verdict="incorrect", labels=["mild_resistance"])
+
+    again = services.gold_set_create_from_reviews(name="study", run_id=study.run.pk)
+    labels = {(g.conversation.external_id, g.feature): g for g in again.labels.select_related("conversation")}
+    assert (labels[("study-16", "ai_values")].labels, labels[("study-16", "ai_values")].source) == (
+        ["fairness", "honesty"],
+        "adjudicated",
+    )
+    assert labels[("study-16", "ai_values")].n_reviews == 2
+    # The lead's word replaces the reviewer's majority (A accepted strong support on 3).
+    assert (labels[("study-3", "response_type")].labels, labels[("study-3", "response_type")].source) == (
+        ["mild_resistance"],
+        "adjudicated",
+    )
+    assert labels[("study-4", "response_type")].source == "majority"
+    assert ("study-17", "ai_values") not in labels
+    assert again.params["left_out"]["ai_values"] == 1
+    assert again.params["taken"]["ai_values"] == gold.params["taken"]["ai_values"] + 1
+    assert again.params["adjudicated"]["ai_values"] == 1
+    assert again.params["adjudicated"]["response_type"] == 1
+    # The frozen first version is untouched by the later adjudication.
+    assert not gold.labels.filter(source="adjudicated").exists()
+    assert not gold.labels.filter(conversation__external_id="study-16", feature="ai_values").exists()
 
 
 def test_a_frozen_gold_set_never_changes_by_any_path(gold: GoldSet) -> None:

@@ -22,6 +22,7 @@ from extraction.prompts import load_prompt_set
 from extraction.services import run_create, run_launch
 from extraction.services.candidates import CandidateError, prompt_candidate_create, prompt_set_archive
 from tests.pages import client_as
+from validation.services import gold_set_import
 from workbench.prompts import diff_lines
 
 REPO = Path(__file__).resolve().parents[2]
@@ -163,6 +164,34 @@ def test_a_prompt_engineer_makes_a_candidate_and_runs_it_from_the_browser_forms(
     names = zipfile.ZipFile(io.BytesIO(download.content)).namelist()
     assert "pv-five/set.yaml" in names
     assert "pv-five/ai_values.md" in names
+
+
+@pytest.mark.django_db
+def test_a_run_on_a_gold_set_extracts_exactly_its_conversations(django_capture_on_commit_callbacks: Any) -> None:
+    call_command("import_conversations", str(REPO / "sample" / "conversations.jsonl"), dataset="sample")
+    conversations = list(Conversation.objects.order_by("pk"))
+    chosen = [conversations[i] for i in (3, 17, 40)]  # not the first N: the old "up to the last one" took 41
+    rows = [
+        (f"row {n}", {"conversation": c.external_id, "feature": "subjectivity", "labels": ["yes"]})
+        for n, c in enumerate(chosen)
+    ]
+    gold = gold_set_import(name="three", dataset_id=chosen[0].dataset_id, rows=rows)
+    client = client_as(Role.PROMPT_ENGINEER)
+    url = reverse("prompt-run-new", args=["paper-v1"])
+    page = client.get(url + f"?gold={gold.pk}").content.decode()
+    assert "the run covers exactly its 3 conversations of dataset sample" in page
+    assert "Total on 3 conversations" in page
+    with django_capture_on_commit_callbacks(execute=True):
+        started = client.post(url, {"gold": str(gold.pk), "how": "replay", "all_conversations": "on"})
+    run = ExtractionRun.objects.get(prompt_set="paper-v1")
+    assert started["Location"] == reverse("prompt-run-page", args=[run.pk])
+    assert run.options["conversation_ids"] == sorted(c.pk for c in chosen)
+    assert run.options["limit"] is None
+    run.refresh_from_db()
+    assert run.status == RunStatus.SUCCEEDED, run.error
+    extracted = set(Extraction.objects.filter(run=run).values_list("conversation_id", "feature"))
+    features = load_prompt_set("paper-v1").features
+    assert extracted == {(c.pk, f) for c in chosen for f in features}
 
 
 @pytest.mark.django_db

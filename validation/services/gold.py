@@ -18,12 +18,12 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
+from annotate import selectors as annotate_selectors
 from corpus.models import Conversation, Dataset
 from extraction.features import ALL_FEATURES
 from extraction.models import ExtractionRun
 from validation.models import GoldLabel, GoldLabelSource, GoldSet, GoldSetFrozenError, GoldSetOrigin, GoldSetStatus
 from validation.scoring import norm_labels
-from validation.selectors import review_gold_labels
 
 GOLD_FEATURES = tuple(f for f in ALL_FEATURES if f != "task")  # task is a free-text summary: no gold label
 CSV_COLUMNS = ("conversation", "feature", "labels", "level", "source", "n_reviews")
@@ -69,9 +69,10 @@ def gold_set_create_from_reviews(
     unknown = sorted(set(wanted) - set(GOLD_FEATURES))
     if unknown:
         raise GoldSetError(f"cannot make gold labels for {unknown}; choose among {', '.join(GOLD_FEATURES)}")
-    gold, reviewed = review_gold_labels(run_id=run_id, features=wanted)
+    gold = annotate_selectors.gold_labels(run_id=run_id, features=wanted)
+    reviewed = annotate_selectors.reviewed_pairs(run_id=run_id, features=wanted) | set(gold)
     if not gold:
-        raise GoldSetError(f"run {run_id} has no reviewed output with a strict majority of reviewers")
+        raise GoldSetError(f"run {run_id} has no adjudicated output and none with a strict majority of reviewers")
     name = _check_name(name)
     gold_set = GoldSet.objects.create(
         name=name,
@@ -85,6 +86,9 @@ def gold_set_create_from_reviews(
             "rule": "adjudicated labels, else the labels a strict majority of reviewers accepted or corrected to",
             "features": wanted,
             "taken": {f: sum(1 for (_, g) in gold if g == f) for f in wanted},
+            "adjudicated": {
+                f: sum(1 for (_, g), lb in gold.items() if g == f and lb.source == "adjudicated") for f in wanted
+            },
             "left_out": {f: sum(1 for (_, g) in reviewed - set(gold) if g == f) for f in wanted},
         },
     )
@@ -93,7 +97,7 @@ def gold_set_create_from_reviews(
             gold_set=gold_set,
             conversation_id=conversation_id,
             feature=feature,
-            labels=list(g.labels),
+            labels=list(norm_labels(g.labels)),  # normalised as the scoring normalises the outputs
             level=g.level,
             source=g.source,
             n_reviews=g.n_reviews,

@@ -63,6 +63,7 @@ class Command(BaseCommand):
         models = _model_overrides(opts["model"])
         options = {
             "limit": opts["limit"],
+            "conversation_ids": None,  # never resume a run on listed conversations (a gold set's) for a dataset
             "samples": opts["samples"],
             "all_conversations": opts["all_conversations"],
             "batch": opts["batch"],

@@ -112,7 +112,11 @@ class Command(BaseCommand):
     def _summary(self, gold_set_id: int) -> None:
         gs = selectors.gold_set_get(gold_set_id=gold_set_id)
         taken, left = gs.params.get("taken", {}), gs.params.get("left_out", {})
+        adjudicated = gs.params.get("adjudicated", {})
         self.stdout.write(f"gold set {gs.name} v{gs.version} (id {gs.pk}), frozen; {gs.labels.count()} labels")
         for feature in gs.params.get("features", []):
             if feature in taken:
-                self.stdout.write(f"  {feature:16} {taken[feature]} taken, {left.get(feature, 0)} left out")
+                self.stdout.write(
+                    f"  {feature:16} {taken[feature]} taken ({adjudicated.get(feature, 0)} adjudicated),"
+                    f" {left.get(feature, 0)} left out"
+                )
