@@ -118,17 +118,16 @@ def _text_of(message: Any) -> str:
 
 
 class MalformedResponseError(Exception):
-    """The API answered 200 with a body that is not a message (not JSON, or JSON of another shape)."""
+    """A 200 whose body is not a message (cut JSON, another shape): retried like a 5xx."""
 
 
 def _message_create(client: anthropic.Anthropic, params: dict[str, Any]) -> Any:
-    """``messages.create``, with a malformed answer raised as :class:`MalformedResponseError` (retried)."""
     try:
         message = client.messages.create(**params)
-    except ValueError as exc:  # the SDK's json.loads of a cut or garbled body
+    except ValueError as exc:  # the SDK's json.loads of a cut body
         raise MalformedResponseError(f"the API answered 200 with a body that is not JSON ({exc})") from exc
     if not isinstance(getattr(message, "content", None), list) or getattr(message, "usage", None) is None:
-        raise MalformedResponseError(f"the API answered 200 with something that is not a message: {message!r}"[:300])
+        raise MalformedResponseError(f"the API answered 200 with no message: {message!r}"[:300])
     return message
 
 
@@ -193,7 +192,7 @@ def _is_configuration_error(exc: Exception) -> bool:
 
 
 def _is_retryable(exc: Exception) -> bool:
-    if isinstance(exc, MalformedResponseError):  # a garbled answer (a proxy, a cut connection): ask again
+    if isinstance(exc, MalformedResponseError):
         return True
     if isinstance(exc, anthropic.APIStatusError):
         return exc.status_code in RETRYABLE_STATUS
