@@ -1,13 +1,13 @@
 """REST endpoints of the review loop (mounted at /api/annotate/).
 
-The Label Studio webhook is the one endpoint without a user: it authenticates Label Studio by the shared
-secret it sends in ``LABEL_STUDIO_WEBHOOK_HEADER`` (constant-time comparison), answers 401 on a wrong or
-missing secret and 400 on a malformed body, stores the call and returns at once; processing is queued.
+The Label Studio webhook is the one endpoint without a user: it authenticates Label Studio by the secret it
+sends in ``LABEL_STUDIO_WEBHOOK_HEADER``, which is scoped to one project (``annotate.webhook_auth``; a
+constant-time comparison), answers 401 on a wrong or missing secret and 400 on a malformed body, stores the
+call with its project and returns at once; processing is queued and reads only what concerns that project.
 """
 
 from __future__ import annotations
 
-import hmac
 import logging
 from typing import Any
 
@@ -29,6 +29,7 @@ from annotate.models import ReviewSample
 from annotate.selectors import sample_independence, sample_list
 from annotate.services import webhook_receive
 from annotate.tasks import annotations_reconcile_sample, sample_push_task
+from annotate.webhook_auth import secret_project
 
 logger = logging.getLogger(__name__)
 
@@ -44,7 +45,7 @@ class RawBodyParser(BaseParser):
 
 class LabelStudioWebhookApi(APIView):
     authentication_classes: list[type] = []
-    permission_classes = [AllowAny]  # authenticated by the shared secret below
+    permission_classes = [AllowAny]  # authenticated by the project's webhook secret below
     parser_classes = [RawBodyParser]
 
     @extend_schema(request=None, responses={200: None, 401: None, 400: None})
@@ -54,10 +55,11 @@ class LabelStudioWebhookApi(APIView):
         if not expected:
             logger.error("Label Studio webhook refused: LABEL_STUDIO_WEBHOOK_SECRET is not set")
             return Response({"detail": "webhook secret not configured"}, status=status.HTTP_401_UNAUTHORIZED)
-        if not hmac.compare_digest(given.encode(), expected.encode()):
+        project_id = secret_project(secret=expected, given=given)
+        if project_id is None:
             return Response({"detail": "wrong or missing webhook secret"}, status=status.HTTP_401_UNAUTHORIZED)
         try:
-            event, created = webhook_receive(body=bytes(request.data))  # type: ignore[arg-type]
+            event, created = webhook_receive(body=bytes(request.data), project_id=project_id)  # type: ignore[arg-type]
         except ValueError as exc:
             return Response({"detail": f"malformed payload: {exc}"}, status=status.HTTP_400_BAD_REQUEST)
         return Response({"event": event.pk, "duplicate": not created}, status=status.HTTP_200_OK)

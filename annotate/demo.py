@@ -26,7 +26,7 @@ from annotate import labeling_config, services
 from annotate.label_studio import LabelStudio
 from annotate.local_server import LocalLabelStudio, read_credentials
 from annotate.models import LabelStudioProject, ReviewSample
-from extraction.models import ExtractionRun
+from extraction.models import Extraction, ExtractionRun
 
 ROOT = Path(__file__).resolve().parent.parent
 REVIEWS = ROOT / "sample" / "reviews.jsonl"
@@ -82,17 +82,36 @@ def _password(email: str) -> str:
     return known[email]
 
 
-def example_reviews_load(*, sample_id: int, reviews: Sequence[ExampleReview], client: LabelStudio) -> int:
+@dataclass(frozen=True)
+class LoadReport:
+    created: int
+    #: Example reviews of an output the run did not produce (the pipeline extracts response type and values
+    #: only from conversations it judged subjective): a reviewer sees "(no output)" there, so they are not made.
+    without_output: int
+
+
+def example_reviews_load(*, sample_id: int, reviews: Sequence[ExampleReview], client: LabelStudio) -> LoadReport:
     """Create the example reviews as Label Studio annotations, each by its reviewer; skip those already there.
 
-    Returns the number created.
+    Only reviews of outputs the sample's run produced are made: intake would have nothing to attach the
+    others to, and a task holding only such reviews would be an annotation the app never stores.
     """
     sample = ReviewSample.objects.get(pk=sample_id)
     features = list(sample.params.get("features") or [])
+    produced = set(
+        Extraction.objects.filter(run_id=sample.run_id, feature__in=features).values_list(
+            "conversation__external_id", "feature"
+        )
+    )
     grouped: dict[tuple[str, str], list[ExampleReview]] = defaultdict(list)
+    without_output = 0
     for r in reviews:
-        if r.review.feature in features:
-            grouped[(r.reviewer.lower(), r.conversation)].append(r)
+        if r.review.feature not in features:
+            continue
+        if (r.conversation, r.review.feature) not in produced:
+            without_output += 1
+            continue
+        grouped[(r.reviewer.lower(), r.conversation)].append(r)
     created = 0
     for project in LabelStudioProject.objects.filter(sample=sample).select_related("annotator"):
         as_reviewer = services.project_client(project, client)
@@ -111,7 +130,7 @@ def example_reviews_load(*, sample_id: int, reviews: Sequence[ExampleReview], cl
                 task_id=int(task_id or 0), result=result, lead_time=sum(r.lead_time_s for r in mine)
             )
             created += 1
-    return created
+    return LoadReport(created=created, without_output=without_output)
 
 
 def step_review_loop(dataset: str = "sample", prompt_set: str = "paper-v1") -> list[str]:
@@ -141,13 +160,14 @@ def step_review_loop(dataset: str = "sample", prompt_set: str = "paper-v1") -> l
     passwords = {email: _password(email) for email in reviewers}
     services.annotators_blind_setup(annotator_ids=annotator_ids, passwords=passwords, server=server, client=client)
     pushed = services.sample_push(sample_id=sample.pk, client=client)
-    created = example_reviews_load(sample_id=sample.pk, reviews=reviews, client=client)
+    loaded = example_reviews_load(sample_id=sample.pk, reviews=reviews, client=client)
     pulled = services.annotations_reconcile(sample_id=sample.pk, client=client)
     return [
         f"Label Studio: {server.url}  (log in as {credentials['LABEL_STUDIO_USERNAME']} / "
         f"{credentials['LABEL_STUDIO_PASSWORD']})",
-        f"  review sample {sample.pk}: {pushed.pushed} tasks pushed now, {created} example reviews created, "
-        f"{pulled.created} annotations pulled in",
+        f"  review sample {sample.pk}: {pushed.pushed} tasks pushed now, {loaded.created} example reviews created, "
+        f"{pulled.created} annotations pulled in ({loaded.without_output} example reviews of outputs the run did "
+        "not produce left out)",
         "  each reviewer has a Label Studio organization of their own and sees only their own project:",
         *(f"  reviewer login {email} / {password}" for email, password in sorted(passwords.items())),
     ]

@@ -299,6 +299,45 @@ class LabelStudio:
             lambda: self._sdk.projects.validate_label_config(project_id, label_config=label_config),
         )
 
+    def _json(self, method: str, path: str, **kwargs: Any) -> Any:
+        """One request on the SDK's authenticated connection, for endpoints the SDK does not model fully."""
+        answer = self._http.request(
+            method, f"{self.url}{path}", headers=self._sdk._client_wrapper.get_headers(), **kwargs
+        )
+        if answer.status_code >= 400:
+            raise ApiError(status_code=answer.status_code, headers=dict(answer.headers), body=answer.text)
+        return answer.json() if answer.content else None
+
+    def project_task_list_set(self, *, project_id: int, shown_data: Sequence[str], title: str = "Tasks") -> int:
+        """The project's data manager tab ``title``: of the task's data only ``shown_data`` is a column (in the
+        task list and the labeling list); the other columns as Label Studio shows them by default.
+
+        Label Studio opens a project's first tab; without one it makes a tab showing every data field, raw
+        HTML included. Created once, updated in place (found by title); returns the tab's id.
+        """
+
+        def ensure() -> int:
+            columns = self._json("GET", "/api/dm/columns/", params={"project": project_id})["columns"]
+            hidden: dict[str, list[str]] = {"explore": [], "labeling": []}
+            for column in columns:
+                if column.get("children"):
+                    continue
+                parent = column.get("parent")
+                key = f"{column['target']}:{parent + '.' if parent else ''}{column['id']}"
+                defaults = column.get("visibility_defaults") or {}
+                for mode, keys in hidden.items():
+                    if (column["id"] not in shown_data) if parent == "data" else not defaults.get(mode, True):
+                        keys.append(key)
+            data = {"title": title, "hiddenColumns": hidden}
+            for view in self._json("GET", "/api/dm/views/", params={"project": project_id}):
+                if (view.get("data") or {}).get("title") == title:
+                    self._json("PATCH", f"/api/dm/views/{view['id']}/", json={"project": project_id, "data": data})
+                    return int(view["id"])
+            created = self._json("POST", "/api/dm/views/", json={"project": project_id, "data": data})
+            return int(created["id"])
+
+        return self._call(f"set the task list of project {project_id}", ensure)
+
     # -- tasks ------------------------------------------------------------------------------------------------
 
     def tasks_import(self, *, project_id: int, tasks: Sequence[dict[str, Any]]) -> list[int]:

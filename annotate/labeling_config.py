@@ -40,6 +40,8 @@ from extraction.features import (
 DIALOGUE = "dialogue"
 DIALOGUE_HTML = "dialogue_html"
 FIRST_TURN = "first_turn"
+#: The task data shown as columns of a project's task list (Label Studio's data manager).
+TASK_LIST_DATA = (FIRST_TURN, "conversation")
 ACCEPT_ALL = "accept_all"
 ACCEPT_ALL_CHOICE = "All correct, reasoning sound"
 ACCEPT_ALL_KEY = "a"

@@ -58,6 +58,8 @@ class ReviewerSpec:
     email: str
     password: str
     project_ids: Sequence[int] = ()
+    #: Set ``password`` on an existing account too (a lead handing a reviewer a new login).
+    reset_password: bool = False
 
 
 RESULT_MARK = "@@reviewers@@"
@@ -82,6 +84,9 @@ for reviewer in spec["reviewers"]:
         created = user is None
         if created:
             user = User.objects.create_user(email=email, password=reviewer["password"], username=email.split("@")[0])
+        elif reviewer.get("reset_password"):
+            user.set_password(reviewer["password"])
+            user.save(update_fields=["password"])
         title = "Blind review: " + email
         org = Organization.objects.filter(created_by=user, title=title).first()
         if org is None:
@@ -242,7 +247,13 @@ class LocalLabelStudio:
             return []
         spec = {
             "reviewers": [
-                {"email": r.email, "password": r.password, "project_ids": list(r.project_ids)} for r in reviewers
+                {
+                    "email": r.email,
+                    "password": r.password,
+                    "project_ids": list(r.project_ids),
+                    "reset_password": r.reset_password,
+                }
+                for r in reviewers
             ]
         }
         with tempfile.NamedTemporaryFile("w", suffix=".json", dir=self.data_dir, delete=False) as handle:

@@ -182,6 +182,9 @@ class AnnotationTombstone(models.Model):
     """
 
     label_studio_annotation_id = models.BigIntegerField(unique=True)
+    label_studio_project_id = models.BigIntegerField(
+        null=True, blank=True, help_text="The project a webhook said it was in (empty: read from Label Studio)."
+    )
     deleted_at = models.DateTimeField(auto_now_add=True)
 
     def __str__(self) -> str:
@@ -258,11 +261,14 @@ class EventStatus(models.TextChoices):
 class WebhookEvent(models.Model):
     """A webhook call from Label Studio, stored before it is processed so nothing is lost.
 
-    ``digest`` is the SHA-256 of the body: a replayed or duplicated call is recognised and not stored twice.
+    ``digest`` is the SHA-256 of the project and the body: a replayed or duplicated call is recognised and not
+    stored twice. ``label_studio_project_id`` is the project whose webhook secret signed the call: the call may
+    speak about that project's tasks and annotations only (``annotate.webhook_auth``).
     """
 
     action = models.CharField(max_length=40)
     digest = models.CharField(max_length=64, unique=True)
+    label_studio_project_id = models.BigIntegerField(null=True, blank=True)
     payload = models.JSONField()
     status = models.CharField(max_length=16, choices=EventStatus.choices, default=EventStatus.RECEIVED)
     error = models.TextField(blank=True)

@@ -21,7 +21,10 @@ RETRY = {
 
 @shared_task(**RETRY)
 def sample_push_task(sample_id: int) -> dict[str, Any]:
-    return asdict(services.sample_push(sample_id=sample_id))
+    """The push, blind set-up included; a result names new reviewer accounts, never their passwords (a lead
+    hands one over with ``manage.py reviewer_login EMAIL``)."""
+    report = services.sample_push(sample_id=sample_id)
+    return {**asdict(report), "new_logins": sorted(report.new_logins)}
 
 
 @shared_task

@@ -164,7 +164,7 @@ def step_gold() -> list[str]:
                 baseline=baseline, candidate=candidate, gold=str(gold.pk), options={"n_boot": 500}
             )
     left = sum(gold.params.get("left_out", {}).values())
-    lines = [f"Gold set {gold} ({gold.labels.count()} labels, {left} left out without a majority)"]
+    lines = [f"Gold set {gold} ({gold.labels.count()} labels, {left} left out: neither adjudicated nor a majority)"]
     for baseline, candidate in COMPARISONS:
         lines.append(f"  python manage.py compare_prompts {baseline} {candidate} --gold {gold.pk}")
         lines.append(f"    in the browser: /prompts/compare/?gold={gold.pk}&a={baseline}&b={candidate}")

@@ -2,7 +2,8 @@
 without a role check, or without a row in the matrix, fails the suite.
 
 Each route is requested with GET and POST as an anonymous visitor, a signed-in account without a role, an annotator,
-a prompt engineer, a lead and a superuser, with real objects of the small loop in its path (tests/pages.py).
+a prompt engineer, a lead, a staff account without a role and a superuser, with real objects of the small loop in its
+path (tests/pages.py).
 """
 
 from __future__ import annotations

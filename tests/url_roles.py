@@ -24,12 +24,13 @@ from accounts.roles import Role, user_add_role
 README = Path(settings.BASE_DIR) / "README.md"
 MATRIX_HEADING = "## Who may open what"
 
-ANONYMOUS, NO_ROLE, ANNOTATOR, PROMPT_ENGINEER, LEAD, SUPERUSER = PRINCIPALS = (
+ANONYMOUS, NO_ROLE, ANNOTATOR, PROMPT_ENGINEER, LEAD, STAFF, SUPERUSER = PRINCIPALS = (
     "anonymous",
     "no role",
     "annotator",
     "prompt engineer",
     "lead",
+    "staff",  # a staff account without a role or any admin permission
     "superuser",
 )
 _ROLES = {ANNOTATOR: Role.ANNOTATOR, PROMPT_ENGINEER: Role.PROMPT_ENGINEER, LEAD: Role.LEAD}
@@ -41,7 +42,7 @@ ACCESS: dict[str, frozenset[str]] = {
     "any role": frozenset({ANNOTATOR, PROMPT_ENGINEER, LEAD, SUPERUSER}),
     "prompt engineer, lead": frozenset({PROMPT_ENGINEER, LEAD, SUPERUSER}),
     "lead": frozenset({LEAD, SUPERUSER}),
-    "staff": frozenset({SUPERUSER}),
+    "staff": frozenset({STAFF, SUPERUSER}),
     "webhook secret": frozenset(),
 }
 #: A method the route does not take: it is gated like the other method; the API answers 405 to those who pass.
@@ -124,7 +125,7 @@ def principals() -> dict[str, Any]:
         if principal == SUPERUSER:
             out[principal] = users.create_superuser(username=username, password="x", email="root@example.org")
             continue
-        out[principal] = users.create_user(username=username, password="x")
+        out[principal] = users.create_user(username=username, password="x", is_staff=principal == STAFF)
         if principal in _ROLES:
             user_add_role(user=out[principal], role=_ROLES[principal])
     return out

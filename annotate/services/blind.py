@@ -145,3 +145,22 @@ def sample_blind_setup(*, sample_id: int, server: LocalLabelStudio, client: Labe
     passwords = {email: secrets.token_urlsafe(12) for email in emails}
     accounts = annotators_blind_setup(annotator_ids=ids, passwords=passwords, server=server, client=client)
     return {a.email: passwords[a.email] for a in accounts if a.created}
+
+
+def reviewer_login_reset(*, email: str, server: LocalLabelStudio) -> str:
+    """A new random Label Studio password for a reviewer (set up first if needed); returned once.
+
+    For a reviewer whose account a queued push created: that push hands the password to nobody.
+    """
+    annotator = Annotator.objects.get(email__iexact=email.strip())
+    password = secrets.token_urlsafe(12)
+    pushed = annotator.projects.exclude(label_studio_project_id=None)
+    project_ids = [int(i or 0) for i in pushed.values_list("label_studio_project_id", flat=True)]
+    spec = ReviewerSpec(email=annotator.email, password=password, project_ids=project_ids, reset_password=True)
+    (account,) = server.reviewers_setup([spec])
+    annotator.label_studio_user_id = account.user_id
+    annotator.label_studio_organization_id = account.organization_id
+    annotator.label_studio_token = account.api_key
+    annotator.save(update_fields=["label_studio_user_id", "label_studio_organization_id", "label_studio_token"])
+    annotator.projects.exclude(label_studio_project_id=None).update(independent=True)
+    return password

@@ -4,6 +4,10 @@ Idempotence is carried by the database: an annotation row exists once per (Label
 feature); a webhook call is stored once per body digest and applied once. A replay, or a copy older than
 the stored one, changes nothing. Every row written is checked against the consistency rules
 (:mod:`annotate.services.flags`).
+
+A webhook call is signed by one project's secret, which its reviewer can read in Label Studio: what it says
+about another project's tasks or annotations is not stored (``scope``), and a review in a project of one
+reviewer's own (blind review) is always theirs, whatever user id the body names.
 """
 
 from __future__ import annotations
@@ -49,6 +53,8 @@ class IntakeReport:
     cancelled: int = 0
     tombstoned: int = 0
     unknown_tasks: list[int] = field(default_factory=list)
+    #: Annotations a webhook call spoke about outside the project it was signed for.
+    refused: list[int] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
 
     def merge(self, other: IntakeReport) -> None:
@@ -59,6 +65,7 @@ class IntakeReport:
         self.cancelled += other.cancelled
         self.tombstoned += other.tombstoned
         self.unknown_tasks += other.unknown_tasks
+        self.refused += other.refused
         self.problems += other.problems
 
 
@@ -79,6 +86,15 @@ def _is_newer(incoming: str, stored: str) -> bool:
 
 # A Label Studio task id -> (our task row, review item, the project's annotator, sample).
 _Link = tuple[int, int, int, int]
+
+
+@dataclass(frozen=True)
+class _TaskProject:
+    """The project of a Label Studio task: its Label Studio id, and whether it is one reviewer's alone."""
+
+    label_studio_id: int | None
+    independent: bool
+
 
 # The columns an upsert writes on an existing row.
 _ROW_FIELDS = [
@@ -109,10 +125,12 @@ class _Known:
     extractions: dict[tuple[int, int, str], int]  # (run, conversation, feature) -> extraction
     model_labels: dict[int, list[str]]  # extraction -> the model's labels
     drifted_tasks: set[int]  # Label Studio tasks of projects whose form was changed in Label Studio
+    task_projects: dict[int, _TaskProject]
     sample_features: dict[int, list[str]]
     annotator_by_ls_user: dict[int | None, int]
     stored: dict[int, dict[str, Annotation]]  # Label Studio annotation id -> feature -> row
-    tombstones: set[int] = field(default_factory=set)  # Label Studio annotation ids deleted there
+    # Label Studio annotation ids deleted there -> the project a webhook said so for (None: any).
+    tombstones: dict[int, int | None] = field(default_factory=dict)
 
 
 @dataclass
@@ -121,20 +139,36 @@ class _Writes:
     update: list[Annotation] = field(default_factory=list)
 
 
-def _task_links(task_ids: Sequence[int]) -> tuple[dict[int, _Link], set[int]]:
-    """Each task's link, and the tasks whose project drifted."""
+def _task_links(task_ids: Sequence[int]) -> tuple[dict[int, _Link], set[int], dict[int, _TaskProject]]:
+    """Each task's link, the tasks whose project drifted, and each task's project."""
     links: dict[int, _Link] = {}
     drifted: set[int] = set()
+    projects: dict[int, _TaskProject] = {}
     for chunk in chunks(task_ids):
-        for pk, ls_id, item_id, annotator_id, sample_id, status in LabelStudioTask.objects.filter(
-            label_studio_task_id__in=chunk
-        ).values_list(
-            "pk", "label_studio_task_id", "item_id", "project__annotator_id", "project__sample_id", "project__status"
+        for (
+            pk,
+            ls_id,
+            item_id,
+            annotator_id,
+            sample_id,
+            status,
+            project_ls_id,
+            independent,
+        ) in LabelStudioTask.objects.filter(label_studio_task_id__in=chunk).values_list(
+            "pk",
+            "label_studio_task_id",
+            "item_id",
+            "project__annotator_id",
+            "project__sample_id",
+            "project__status",
+            "project__label_studio_project_id",
+            "project__independent",
         ):
             links[int(ls_id or 0)] = (pk, item_id, annotator_id, sample_id)
+            projects[int(ls_id or 0)] = _TaskProject(project_ls_id, bool(independent))
             if status == ProjectStatus.DRIFTED:
                 drifted.add(int(ls_id or 0))
-    return links, drifted
+    return links, drifted, projects
 
 
 def _review_items(item_ids: Sequence[int]) -> dict[int, tuple[int, int]]:
@@ -174,12 +208,12 @@ def _stored_rows(annotation_ids: Sequence[int]) -> dict[int, dict[str, Annotatio
     return stored
 
 
-def _tombstones(annotation_ids: Sequence[int]) -> set[int]:
-    found: set[int] = set()
+def _tombstones(annotation_ids: Sequence[int]) -> dict[int, int | None]:
+    found: dict[int, int | None] = {}
     for chunk in chunks(annotation_ids):
         found.update(
             AnnotationTombstone.objects.filter(label_studio_annotation_id__in=chunk).values_list(
-                "label_studio_annotation_id", flat=True
+                "label_studio_annotation_id", "label_studio_project_id"
             )
         )
     return found
@@ -187,7 +221,7 @@ def _tombstones(annotation_ids: Sequence[int]) -> set[int]:
 
 def _known_read(annotations: Sequence[LsAnnotation]) -> _Known:
     annotation_ids = sorted({a.annotation_id for a in annotations})
-    links, drifted = _task_links(sorted({a.task_id for a in annotations}))
+    links, drifted, task_projects = _task_links(sorted({a.task_id for a in annotations}))
     items = _review_items(sorted({link[1] for link in links.values()}))
     sample_features = {
         pk: list(params.get("features") or sorted(Feature.values))
@@ -203,6 +237,7 @@ def _known_read(annotations: Sequence[LsAnnotation]) -> _Known:
         extractions=extractions,
         model_labels=model_labels,
         drifted_tasks=drifted,
+        task_projects=task_projects,
         sample_features=sample_features,
         annotator_by_ls_user=annotator_by_ls_user,
         stored=_stored_rows(annotation_ids),
@@ -240,7 +275,10 @@ def _reviews_apply(
     link_pk, item_id, project_annotator_id, _ = link
     stored = known.stored.get(ann.annotation_id, {})
     conversation_id, run_id = known.items[item_id]
-    annotator_id = known.annotator_by_ls_user.get(ann.completed_by, project_annotator_id)
+    if known.task_projects[ann.task_id].independent:  # the reviewer's own organization: nobody else is in it
+        annotator_id = project_annotator_id
+    else:
+        annotator_id = known.annotator_by_ls_user.get(ann.completed_by, project_annotator_id)
     changed = False
     for feature, review in reviews.items():
         extraction_id = known.extractions.get((run_id, conversation_id, feature))
@@ -276,9 +314,29 @@ def _reviews_apply(
     return changed
 
 
-def _annotation_apply(ann: LsAnnotation, known: _Known, writes: _Writes, report: IntakeReport) -> None:
+def _outside_scope(ann: LsAnnotation, known: _Known, scope: int | None, report: IntakeReport) -> bool:
+    """Whether a call signed for project ``scope`` speaks about another project's task (reported, not stored)."""
+    if scope is None or ann.task_id not in known.links:
+        return False
+    project = known.task_projects[ann.task_id].label_studio_id
+    if project == scope:
+        return False
+    report.refused.append(ann.annotation_id)
+    report.problems.append(
+        f"annotation {ann.annotation_id} (task {ann.task_id} of project {project}) not read: the call was signed "
+        f"for project {scope}"
+    )
+    logger.warning("webhook signed for project %s spoke about task %s of project %s", scope, ann.task_id, project)
+    return True
+
+
+def _annotation_apply(
+    ann: LsAnnotation, known: _Known, writes: _Writes, report: IntakeReport, scope: int | None = None
+) -> None:
     """Queue the writes one annotation asks for, and count it in ``report``."""
     link = known.links.get(ann.task_id)
+    if _outside_scope(ann, known, scope, report):
+        return
     if link is None:
         report.unknown_tasks.append(ann.task_id)
         logger.warning(
@@ -292,7 +350,10 @@ def _annotation_apply(ann: LsAnnotation, known: _Known, writes: _Writes, report:
         )
         return
     stored = known.stored.get(ann.annotation_id, {})
-    if ann.annotation_id in known.tombstones:  # deleted in Label Studio; this copy arrived late
+    if ann.annotation_id in known.tombstones and known.tombstones[ann.annotation_id] in (
+        None,
+        known.task_projects[ann.task_id].label_studio_id,
+    ):  # deleted in Label Studio; this copy arrived late
         report.tombstoned += 1
         _rows_delete(stored, writes, report)
         return
@@ -323,8 +384,11 @@ def _annotation_apply(ann: LsAnnotation, known: _Known, writes: _Writes, report:
             report.created += 1
 
 
-def annotations_upsert(*, annotations: Sequence[LsAnnotation]) -> IntakeReport:
+def annotations_upsert(*, annotations: Sequence[LsAnnotation], scope: int | None = None) -> IntakeReport:
     """Store Label Studio annotations as one row per feature; bulk reads and writes, idempotent.
+
+    ``scope``: the Label Studio project a webhook call was signed for; annotations of other projects' tasks
+    are reported (``refused``) and not stored.
 
     An annotation whose ``updated_at`` is not newer than the stored copy changes nothing. An annotation on a
     task we never pushed is reported (``unknown_tasks``) and skipped. A cancelled (skipped) annotation counts
@@ -336,7 +400,7 @@ def annotations_upsert(*, annotations: Sequence[LsAnnotation]) -> IntakeReport:
     known = _known_read(annotations)
     writes = _Writes()
     for ann in _latest_copies(annotations):
-        _annotation_apply(ann, known, writes, report)
+        _annotation_apply(ann, known, writes, report, scope)
     with transaction.atomic():
         Annotation.objects.bulk_create(writes.create, batch_size=DB_CHUNK, ignore_conflicts=True)
         Annotation.objects.bulk_update(writes.update, _ROW_FIELDS, batch_size=DB_CHUNK)
@@ -353,12 +417,18 @@ def _flags_refresh(label_studio_ids: Sequence[int]) -> None:
     review_flags_refresh(annotation_ids=ids)
 
 
-def annotations_mark_deleted(*, annotation_ids: Iterable[int]) -> int:
-    """Mark the rows of these annotations deleted, and leave a tombstone so a late create cannot revive them."""
+def annotations_mark_deleted(*, annotation_ids: Iterable[int], scope: int | None = None) -> int:
+    """Mark the rows of these annotations deleted, and leave a tombstone so a late create cannot revive them.
+
+    ``scope``: the Label Studio project a webhook call was signed for; its tombstones hold for that project's
+    annotations only (the caller leaves out ids stored in other projects, see :func:`_deletions_in_scope`).
+    """
     ids = sorted(set(annotation_ids))
     count = 0
     AnnotationTombstone.objects.bulk_create(
-        [AnnotationTombstone(label_studio_annotation_id=i) for i in ids], batch_size=DB_CHUNK, ignore_conflicts=True
+        [AnnotationTombstone(label_studio_annotation_id=i, label_studio_project_id=scope) for i in ids],
+        batch_size=DB_CHUNK,
+        ignore_conflicts=True,
     )
     for chunk in chunks(ids):
         count += Annotation.objects.filter(label_studio_annotation_id__in=chunk, deleted=False).update(
@@ -402,10 +472,27 @@ def webhook_payload_check(*, payload: Any) -> tuple[str, list[LsAnnotation] | li
     return action, out
 
 
-def webhook_receive(*, body: bytes) -> tuple[WebhookEvent, bool]:
+def _deletions_in_scope(annotation_ids: Sequence[int], scope: int, report: IntakeReport) -> list[int]:
+    """The ids a call signed for project ``scope`` may delete: not those stored for another project's tasks."""
+    foreign: set[int] = set()
+    for chunk in chunks(sorted(set(annotation_ids))):
+        foreign.update(
+            Annotation.objects.filter(label_studio_annotation_id__in=chunk)
+            .exclude(task__project__label_studio_project_id=scope)
+            .values_list("label_studio_annotation_id", flat=True)
+        )
+    if foreign:
+        report.refused += sorted(foreign)
+        report.problems.append(f"deletion of annotation(s) {sorted(foreign)} not applied: not of project {scope}")
+    return [i for i in annotation_ids if i not in foreign]
+
+
+def webhook_receive(*, body: bytes, project_id: int | None = None) -> tuple[WebhookEvent, bool]:
     """Validate and store a webhook call, then queue its processing; a repeated body is stored once.
 
-    Returns the event and whether it is new. Raises ``ValueError`` for a malformed body (nothing stored).
+    ``project_id``: the Label Studio project whose webhook secret signed the call (it may speak about that
+    project only). Returns the event and whether it is new. Raises ``ValueError`` for a malformed body
+    (nothing stored).
     """
     try:
         payload = load_json(body.decode("utf-8"))
@@ -414,13 +501,15 @@ def webhook_receive(*, body: bytes) -> tuple[WebhookEvent, bool]:
     except ValueError as exc:
         raise ValueError(f"the body is not JSON we accept: {exc}") from exc
     action, _ = webhook_payload_check(payload=payload)
-    digest = hashlib.sha256(body).hexdigest()
+    digest = hashlib.sha256(f"{project_id}:".encode() + body).hexdigest()
     existing = WebhookEvent.objects.filter(digest=digest).first()
     if existing is not None:
         return existing, False
     try:
         with transaction.atomic():
-            event = WebhookEvent.objects.create(action=action[:40], digest=digest, payload=payload)
+            event = WebhookEvent.objects.create(
+                action=action[:40], digest=digest, payload=payload, label_studio_project_id=project_id
+            )
     except IntegrityError:
         return WebhookEvent.objects.get(digest=digest), False
     from annotate.tasks import webhook_event_process_task
@@ -437,10 +526,14 @@ def webhook_event_process(*, event_id: int) -> IntakeReport:
         return report
     try:
         action, parsed = webhook_payload_check(payload=event.payload)
+        scope = event.label_studio_project_id
         if action == "ANNOTATIONS_DELETED":
-            report.deleted = annotations_mark_deleted(annotation_ids=parsed)  # type: ignore[arg-type]
+            ids: list[int] = parsed  # type: ignore[assignment]
+            if scope is not None:
+                ids = _deletions_in_scope(ids, scope, report)
+            report.deleted = annotations_mark_deleted(annotation_ids=ids, scope=scope)
         elif action in ANNOTATION_ACTIONS:
-            report = annotations_upsert(annotations=parsed)  # type: ignore[arg-type]
+            report = annotations_upsert(annotations=parsed, scope=scope)  # type: ignore[arg-type]
     except ValueError as exc:
         event.status, event.error = EventStatus.FAILED, str(exc)
     except Exception as exc:  # an event must never stay 'received' for ever: record why it failed

@@ -19,8 +19,10 @@ from django.utils import timezone
 
 from annotate import instructions, labeling_config
 from annotate.label_studio import LabelStudio, LabelStudioError, iter_batches
+from annotate.local_server import LocalLabelStudio, LocalLabelStudioError
 from annotate.models import LabelStudioProject, LabelStudioTask, ProjectStatus, ReviewItem, ReviewSample
 from annotate.services import blind
+from annotate.webhook_auth import project_secret
 from extraction.models import Extraction, ExtractionStatus, Feature
 
 logger = logging.getLogger(__name__)
@@ -41,6 +43,8 @@ class PushReport:
     drifted: list[int] = field(default_factory=list)
     #: Projects other reviewers can open (a Label Studio the app does not manage).
     not_independent: list[int] = field(default_factory=list)
+    #: Label Studio logins (e-mail -> password) of reviewer accounts created by this push; shown once.
+    new_logins: dict[str, str] = field(default_factory=dict, repr=False)
 
 
 @dataclass(frozen=True)
@@ -226,7 +230,12 @@ def _tasks_push(
         client.webhook_ensure(
             project_id=ls_id,
             url=settings.LABEL_STUDIO_WEBHOOK_URL,
-            headers={settings.LABEL_STUDIO_WEBHOOK_HEADER: settings.LABEL_STUDIO_WEBHOOK_SECRET},
+            # Every member of the project's organization can read it: a secret for this project alone.
+            headers={
+                settings.LABEL_STUDIO_WEBHOOK_HEADER: project_secret(
+                    secret=settings.LABEL_STUDIO_WEBHOOK_SECRET, project_id=ls_id
+                )
+            },
         )
     if project.tasks.filter(label_studio_task_id=None).exists():
         _recover_mapping(project, ls_id, client, report)
@@ -239,14 +248,28 @@ def _tasks_push(
         report.pushed += len(batch)
         if on_batch:
             on_batch(len(batch))
+    # The task list shows the first human turn as text, not the transcript's HTML or the model's outputs.
+    client.project_task_list_set(project_id=ls_id, shown_data=labeling_config.TASK_LIST_DATA)
     project.last_pushed_at = timezone.now()
     project.save(update_fields=["last_pushed_at"])
+
+
+def _blind_setup(sample_id: int, client: LabelStudio, server: LocalLabelStudio | None, report: PushReport) -> None:
+    """On the Label Studio the app manages, every reviewer of the sample in an organization of their own."""
+    server = server or blind.managed_server()
+    if server is None or server.url != client.url.rstrip("/"):
+        return
+    try:
+        report.new_logins = blind.sample_blind_setup(sample_id=sample_id, server=server, client=client)
+    except (LocalLabelStudioError, ValueError) as exc:
+        raise LabelStudioError(f"setting up the reviewers' Label Studio accounts: {exc}") from exc
 
 
 def sample_push(
     *,
     sample_id: int,
     client: LabelStudio | None = None,
+    server: LocalLabelStudio | None = None,
     batch_size: int | None = None,
     taxonomy: labeling_config.Taxonomy | None = None,
     recreate_deleted: bool = False,
@@ -255,12 +278,14 @@ def sample_push(
 ) -> PushReport:
     """Push every not-yet-pushed assignment of the sample to its annotator's Label Studio project.
 
-    Each project is reached as its reviewer when they have an organization of their own (blind review, see
-    :mod:`annotate.services.blind`). Resumable and idempotent: tasks already mapped are skipped; tasks Label
-    Studio created without us recording them (a crash or lost answer mid-import) are found by the item id in
-    their data and mapped instead of imported again. A project whose labeling config was changed in Label
-    Studio gets nothing (``report.drifted``) unless ``restore_config``. ``on_batch`` is called with the number
-    of tasks after each imported batch.
+    The one push of the command, the API and the task. On the Label Studio the app manages (``server``, by
+    default the configured one when it is that), every reviewer first gets an account and an organization of
+    their own (blind review, see :mod:`annotate.services.blind`); logins of accounts created now are in
+    ``report.new_logins``. Each project is then reached as its reviewer. Resumable and idempotent: tasks
+    already mapped are skipped; tasks Label Studio created without us recording them (a crash or lost answer
+    mid-import) are found by the item id in their data and mapped instead of imported again. A project
+    whose labeling config was changed in Label Studio gets nothing (``report.drifted``) unless
+    ``restore_config``. ``on_batch`` is called with the number of tasks after each imported batch.
     """
     client = client or LabelStudio.from_settings()
     batch_size = batch_size or settings.LABEL_STUDIO_PUSH_BATCH_SIZE
@@ -275,9 +300,10 @@ def sample_push(
     )
     version = _model_version(sample, features)
     report = PushReport()
-    projects = list(sample.projects.select_related("annotator").order_by("pk"))
-    if not projects:
+    if not sample.projects.exists():
         raise ValueError(f"sample {sample_id} has no assignments: assign annotators first")
+    _blind_setup(sample.pk, client, server, report)
+    projects = list(sample.projects.select_related("annotator").order_by("pk"))
     for project in projects:
         acting = blind.project_client(project, client)
         ls_id = _project_ensure(project, acting, form, recreate_deleted=recreate_deleted)

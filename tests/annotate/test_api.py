@@ -13,6 +13,7 @@ from accounts.roles import Role, user_add_role
 from annotate import services
 from annotate.labeling_config import FeatureReview, review_result
 from annotate.models import Annotation, EventStatus, LabelStudioProject, LabelStudioTask, WebhookEvent
+from annotate.webhook_auth import project_secret
 from tests.annotate.factories import run_with_extractions
 
 URL = "/api/annotate/webhooks/label-studio/"
@@ -58,9 +59,11 @@ def _created(annotation_id: int = 1, task_id: int = 501, updated_at: str = "2026
     }
 
 
-def _post(client: Client, body: Any, secret: str | None) -> Any:
+def _post(client: Client, body: Any, secret: str | None, project: int = 9) -> Any:
+    """Post as the webhook of Label Studio project ``project`` holding the app's ``secret`` would."""
     raw = body if isinstance(body, bytes) else json.dumps(body).encode()
-    headers = {"X-Webhook-Secret": secret} if secret is not None else {}
+    header = project_secret(secret=secret, project_id=project) if secret else secret
+    headers = {"X-Webhook-Secret": header} if header is not None else {}
     # Processing is queued on commit; run it as a worker would once the request's transaction commits.
     with TestCase.captureOnCommitCallbacks(execute=True):
         return client.post(URL, data=raw, content_type="application/json", headers=headers)
@@ -81,6 +84,17 @@ def test_wrong_or_missing_secret_is_401_and_stores_nothing(
     settings.LABEL_STUDIO_WEBHOOK_SECRET = "the-secret"
     assert _post(client, _created(), given).status_code == 401
     assert not WebhookEvent.objects.exists()
+
+
+def test_the_apps_own_secret_is_no_webhook_secret(client: Client, settings: Any, db: None) -> None:
+    """Webhooks carry a secret per project (their reviewer can read it); the app's own one never opens the door."""
+    settings.LABEL_STUDIO_WEBHOOK_SECRET = "the-secret"
+    raw = json.dumps(_created()).encode()
+    for header in ("the-secret", "9.the-secret", project_secret(secret="the-secret", project_id=9) + "0"):
+        answer = client.post(URL, data=raw, content_type="application/json", headers={"X-Webhook-Secret": header})
+        assert answer.status_code == 401
+    assert not WebhookEvent.objects.exists()
+    assert _post(client, _created(), "the-secret", project=9).status_code == 200
 
 
 def test_an_unset_secret_refuses_every_call(client: Client, settings: Any, db: None) -> None:

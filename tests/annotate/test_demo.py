@@ -10,6 +10,7 @@ from annotate import demo
 from annotate.local_server import LocalLabelStudio
 from annotate.models import Annotation
 from corpus.models import Dataset
+from extraction.models import Extraction
 from tests.annotate.factories import run_with_extractions
 from tests.annotate.test_blind_review import web_login
 
@@ -39,17 +40,25 @@ def test_demo_step_pushes_loads_the_example_reviews_and_pulls_them_back(
     for n, conversation in enumerate(dataset.conversations.order_by("pk"), start=1):
         conversation.external_id = f"sample-{n:03d}"
         conversation.save()
+    # As the pipeline does for a conversation it judged not subjective: no response type, no values. Example
+    # reviews of those outputs exist (reviewer-alan's only one of sample-004 among them) and are not made.
+    Extraction.objects.filter(conversation__external_id="sample-004").exclude(feature="subjectivity").delete()
 
     lines = demo.step_review_loop()
     assert lines[0].startswith(f"Label Studio: {local_label_studio.url}  (log in as ")
     reviews = demo.example_reviews_read()
-    expected = {(r.reviewer, r.conversation, r.review.feature, r.review.verdict) for r in reviews}
+    produced = [r for r in reviews if r.conversation != "sample-004" or r.review.feature == "subjectivity"]
+    expected = {(r.reviewer, r.conversation, r.review.feature, r.review.verdict) for r in produced}
     stored = {
         (a.annotator.email, a.item.conversation.external_id, a.feature, a.verdict)
         for a in Annotation.objects.filter(deleted=False).select_related("annotator", "item__conversation")
     }
     assert stored == expected
-    assert "150 tasks pushed now" in lines[1]
+    # Every example review made in Label Studio arrives in the app: as many pulled in as created.
+    tasks = len({(r.reviewer, r.conversation) for r in produced})
+    assert tasks == 109
+    assert f"150 tasks pushed now, {tasks} example reviews created, {tasks} annotations pulled in" in lines[1]
+    assert f"({len(reviews) - len(produced)} example reviews of outputs the run did not produce" in lines[1]
 
     # Each reviewer's printed login opens their own project, and only it.
     logins = dict(line.split("reviewer login ", 1)[1].split(" / ") for line in lines if "reviewer login " in line)

@@ -19,6 +19,7 @@ from annotate.labeling_config import FeatureReview, review_result
 from annotate.local_server import LocalLabelStudio
 from annotate.models import Annotation, Annotator, LabelStudioProject, LabelStudioTask, ProjectStatus, WebhookEvent
 from annotate.services import push
+from annotate.webhook_auth import project_secret
 from tests.annotate.factories import run_with_extractions
 
 pytestmark = [pytest.mark.labelstudio, pytest.mark.slow]
@@ -182,8 +183,10 @@ def test_webhooks_and_reconciliation_bring_exactly_the_annotations_made_in_label
     assert events
     for event in events:
         body = json.dumps(event.payload).encode()
+        # Signed as Label Studio signed it: with the secret of the project the call came from.
+        signed = project_secret(secret=secret, project_id=int(event.label_studio_project_id or 0))
         for _ in range(2):
-            answer = httpx.post(webhook_url, content=body, headers={settings.LABEL_STUDIO_WEBHOOK_HEADER: secret})
+            answer = httpx.post(webhook_url, content=body, headers={settings.LABEL_STUDIO_WEBHOOK_HEADER: signed})
             assert answer.status_code == 200, answer.text
         assert answer.json()["duplicate"] is True
     assert list(Annotation.objects.order_by("pk").values()) == snapshot

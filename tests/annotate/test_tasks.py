@@ -17,6 +17,7 @@ from kombu import pools as kombu_pools
 from annotate import services
 from annotate.labeling_config import FeatureReview, review_result
 from annotate.models import Annotation, EventStatus, LabelStudioProject, LabelStudioTask, WebhookEvent
+from annotate.webhook_auth import project_secret
 from config.celery import app
 from tests.annotate.factories import run_with_extractions
 from tests.conftest import missing_service
@@ -73,7 +74,7 @@ def test_webhook_is_stored_at_once_and_processed_by_a_worker(worker: None, setti
         "/api/annotate/webhooks/label-studio/",
         data=json.dumps(body),
         content_type="application/json",
-        headers={"X-Webhook-Secret": "s"},
+        headers={"X-Webhook-Secret": project_secret(secret="s", project_id=3)},
     )
     assert answer.status_code == 200
     deadline = time.monotonic() + 30

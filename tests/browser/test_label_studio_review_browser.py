@@ -97,6 +97,22 @@ def test_a_reviewer_accepts_correct_tasks_with_two_keys_each_and_the_reviews_arr
     browser.find_element(By.NAME, "password").send_keys(password)
     browser.find_element(By.NAME, "password").submit()
     _wait(lambda: "/user/login" not in browser.current_url, timeout_s=30, what="the login")
+    # The task list: the first human turn as text, not the transcript's HTML nor the model's outputs.
+    browser.get(f"{label_studio.url}/projects/{project.label_studio_project_id}/data")
+    listing = _wait(
+        lambda: (
+            "We are planning the family reunion" in (text := browser.find_element(By.TAG_NAME, "body").text) and text
+        ),
+        timeout_s=60,
+        what="the task list",
+    )
+    screenshot("task-list")
+    assert "first_turn" in listing
+    for hidden in ("dialogue_html", "ai_values_output", "ai_values_reasoning", "item_id"):
+        assert hidden not in listing, f"{hidden} is not a column of the task list"
+    for tag in ("<div", "<p"):
+        assert tag not in listing, "no raw HTML in the task list"
+
     browser.get(f"{label_studio.url}/projects/{project.label_studio_project_id}/data?labeling=1")
 
     # The protocol dialog comes first, over the transcript.

@@ -8,15 +8,15 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
 from annotate import services
-from annotate.label_studio import LabelStudio, LabelStudioError
-from annotate.local_server import LocalLabelStudioError
+from annotate.label_studio import LabelStudioError
 from annotate.models import LabelStudioTask
 
 
 class Command(BaseCommand):
     help = (
         "Push a review sample's tasks (with the model's outputs as predictions) to Label Studio, in batches. "
-        "Resumable: rerun after any failure; no task is ever created twice."
+        "Resumable: rerun after any failure; no task is ever created twice. On the Label Studio the app manages, "
+        "each reviewer first gets an account and an organization of their own; new logins are printed once."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -36,16 +36,6 @@ class Command(BaseCommand):
         pending = LabelStudioTask.objects.filter(
             project__sample_id=opts["sample_id"], label_studio_task_id=None
         ).count()
-        server = services.blind.managed_server()
-        if server is not None:  # blind review: each reviewer in a Label Studio organization of their own
-            try:
-                logins = services.blind.sample_blind_setup(
-                    sample_id=opts["sample_id"], server=server, client=LabelStudio.from_settings()
-                )
-            except (LabelStudioError, LocalLabelStudioError, ValueError) as exc:
-                raise CommandError(f"setting up the reviewers' Label Studio accounts: {exc}") from exc
-            for email, password in sorted(logins.items()):
-                self.stdout.write(f"new Label Studio login for {email}: {password} (shown once: hand it over now)")
         bar = tqdm(total=pending, unit=" task", desc="pushing", disable=opts["no_progress"] or opts["verbosity"] == 0)
         try:
             report = services.sample_push(
@@ -59,6 +49,8 @@ class Command(BaseCommand):
             raise CommandError(f"{exc}\nNothing is lost: rerun the command to resume.") from exc
         finally:
             bar.close()
+        for email, password in sorted(report.new_logins.items()):
+            self.stdout.write(f"new Label Studio login for {email}: {password} (shown once: hand it over now)")
         self.stdout.write(
             f"pushed {report.pushed} tasks, recovered {report.recovered}, {report.already} already there, "
             f"{len(report.projects)} projects"
