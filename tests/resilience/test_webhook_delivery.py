@@ -22,6 +22,7 @@ from django.test import Client
 
 from annotate.label_studio import LabelStudio
 from annotate.labeling_config import FeatureReview, review_result
+from annotate.webhook_auth import project_secret
 from testing.fake_anthropic.harness import wait_until
 from tests.resilience.conftest import State, db_state, export_state, review_results
 from tests.resilience.test_review_faults import sample_assigned
@@ -96,9 +97,9 @@ def test_duplicated_reordered_and_lost_webhooks_end_equal_to_the_label_studio_ex
     sample_id = sample_assigned(10, 1)
     services.sample_push(sample_id=sample_id, client=label_studio)
     project = LabelStudioProject.objects.get(sample_id=sample_id)
-    label_studio.webhook_ensure(
-        project_id=int(project.label_studio_project_id or 0), url=recorder.url, headers={"X-Webhook-Secret": secret}
-    )
+    ls_project = int(project.label_studio_project_id or 0)
+    signed = project_secret(secret=secret, project_id=ls_project)  # what the project's webhook sends
+    label_studio.webhook_ensure(project_id=ls_project, url=recorder.url, headers={"X-Webhook-Secret": signed})
     tasks = list(project.tasks.order_by("pk").values_list("label_studio_task_id", flat=True))
 
     # In Label Studio: eight annotations, two of them changed, two deleted.
@@ -129,7 +130,7 @@ def test_duplicated_reordered_and_lost_webhooks_end_equal_to_the_label_studio_ex
     order += [key for key in events if key not in lost and key not in order]
     client = Client()
     for n, key in enumerate(order):
-        _deliver(client, events[key], secret, times=2 + n % 2)
+        _deliver(client, events[key], signed, times=2 + n % 2)
 
     export = export_state(label_studio, sample_id=sample_id)
     live = {ann[0], ann[1], ann[2], ann[7]}
@@ -148,5 +149,5 @@ def test_duplicated_reordered_and_lost_webhooks_end_equal_to_the_label_studio_ex
     again = list(events.values())
     random.Random(5).shuffle(again)
     for body in again:
-        _deliver(client, body, secret, times=1)
+        _deliver(client, body, signed, times=1)
     assert db_state() == export
