@@ -298,7 +298,8 @@ def main(argv: list[str] | None = None) -> int:
             f" requests; p95 is the median of the rounds' 95th percentiles; {_load()} (other jobs share the 2 cores)."
             f"\n\n{_table(timings)}\n\nResult: {verdict} (bounds: 300 ms, the agreement page 500 ms)."
         )
-        options = f" --requests {args.requests} --rounds {args.rounds}" if (args.requests, args.rounds) != (20, 3) else ""
+        default = (args.requests, args.rounds) == (20, 3)
+        options = "" if default else f" --requests {args.requests} --rounds {args.rounds}"
         record(SECTION, COMMAND + options, body)
     return 0 if not failed else 1
 
