@@ -11,7 +11,7 @@ from typing import Any
 
 import pandas as pd
 from django.conf import settings
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Max, Q, QuerySet
 
 from annotate.consistency import label_key
 from annotate.models import (
@@ -327,15 +327,23 @@ def reviewer_progress(
         projects = projects.filter(annotator_id=annotator_id)
     if user_id is not None:
         projects = projects.filter(annotator__user_id=user_id)
-    projects = projects.annotate(assigned=Count("tasks", distinct=True))
+    projects_list = list(projects.annotate(assigned=Count("tasks", distinct=True)))
+    # Two queries for every project together, not two per project.
+    live = Annotation.objects.filter(task__project__in=[p.pk for p in projects_list], deleted=False)
+    done_by_project = dict(
+        live.values("task__project_id").annotate(n=Count("task_id", distinct=True)).values_list("task__project_id", "n")
+    )
+    times_by_project: dict[int, dict[int, float | None]] = defaultdict(dict)
+    # A Label Studio annotation is stored as one row per feature, each with the annotation's lead time.
+    for project_id, annotation_id, seconds in (
+        live.exclude(lead_time_s=None).values_list("task__project_id", "label_studio_annotation_id", "lead_time_s")
+    ).distinct():
+        times_by_project[project_id][annotation_id] = seconds
     out = []
     base = settings.LABEL_STUDIO_URL.rstrip("/")
-    for project in projects:
-        live = Annotation.objects.filter(task__project=project, deleted=False)
-        # A Label Studio annotation is stored as one row per feature, each with the annotation's lead time.
-        times = dict(live.exclude(lead_time_s=None).values_list("label_studio_annotation_id", "lead_time_s"))
-        done = live.values("task_id").distinct().count()
-        known = [float(t) for t in times.values() if t is not None]
+    for project in projects_list:
+        done = done_by_project.get(project.pk, 0)
+        known = [float(t) for t in times_by_project[project.pk].values() if t is not None]
         ls_id = project.label_studio_project_id
         out.append(
             ReviewerProgress(
@@ -395,3 +403,12 @@ def sample_independence(*, sample_id: int) -> Independence:
 def run_independence(*, run_id: int) -> Independence:
     """Independence of the reviews of every sample drawn from an extraction run (for its agreement report)."""
     return _independence(LabelStudioProject.objects.filter(sample__run_id=run_id))
+
+
+def review_data_version() -> tuple[Any, ...]:
+    """Changes when a review is added, deleted (tombstoned) or brought back: for the key of a cached read of which
+    conversations were reviewed. One aggregate over the reviews (thousands of rows, not millions)."""
+    found = Annotation.objects.aggregate(
+        newest=Max("pk"), live=Count("pk", filter=Q(deleted=False)), total=Count("pk"), updated=Max("updated_at")
+    )
+    return tuple(sorted(found.items()))

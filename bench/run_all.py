@@ -18,6 +18,7 @@ BENCHMARKS: list[str] = [
     "bench.bench_caching_cost",
     "bench.bench_extraction_throughput",
     "bench.bench_labelstudio",
+    "bench.bench_pages",
 ]
 
 

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import io
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -322,12 +322,15 @@ def write_database(
     *,
     dataset: str,
     features: Sequence[str] = ("ai_values", "human_values", "ai_values_stated", "task", "response_type"),
+    extra: Mapping[str, LabelSet] | None = None,
+    transcripts: Callable[[int], list[dict[str, str]]] | None = None,
 ) -> WriteSummary:
     """Store ``data`` as a dataset of conversations with one extraction run (needs Django set up).
 
     PostgreSQL: COPY (a few seconds for the paper's 308,210 conversations). Other databases:
     ``bulk_create``. The dataset must not exist yet. Conversations are marked as synthetic in
-    their metadata.
+    their metadata. ``extra`` adds features the generator does not draw (e.g. subjectivity), stored
+    like the others; ``transcripts(i)`` gives conversation i's messages (default: two placeholder turns).
     """
     from django.db import connection, transaction
 
@@ -335,7 +338,8 @@ def write_database(
     from extraction.models import ExtractionRun, PromptVersion
 
     started = time.perf_counter()
-    by_feature = data.features()
+    by_feature = {**data.features(), **(extra or {})}
+    features = [*features, *(extra or {})]
     unknown = [f for f in features if f not in by_feature]
     if unknown:
         raise ValueError(f"unknown feature(s) {unknown}; choose from {sorted(by_feature)}")
@@ -356,11 +360,11 @@ def write_database(
             for f in features
         }
         if connection.vendor == "postgresql":
-            conv_ids = _copy_conversations(connection, ds, data)
+            conv_ids = _copy_conversations(connection, ds, data, transcripts or _placeholder)
             n_ext = sum(_copy_extractions(connection, run.pk, versions[f], by_feature[f], conv_ids) for f in features)
             method = "COPY"
         else:
-            conv_ids = _bulk_conversations(ds, data)
+            conv_ids = _bulk_conversations(ds, data, transcripts or _placeholder)
             n_ext = sum(_bulk_extractions(run.pk, versions[f], by_feature[f], conv_ids) for f in features)
             method = "bulk_create"
         ExtractionRun.objects.filter(pk=run.pk).update(total_items=n_ext, done_items=n_ext)
@@ -391,15 +395,24 @@ def _json_list(items: list[str]) -> str:
     return json.dumps(items, ensure_ascii=False)
 
 
-def _copy_conversations(connection: Any, ds: Dataset, data: SyntheticData) -> np.ndarray:
+def _placeholder(i: int) -> list[dict[str, str]]:
+    return [{"role": "user", "content": "(synthetic)"}, {"role": "assistant", "content": "(synthetic)"}]
+
+
+def _copy_conversations(
+    connection: Any, ds: Dataset, data: SyntheticData, transcripts: Callable[[int], list[dict[str, str]]]
+) -> np.ndarray:
+    import json
+
     n = data.n_conversations
     buf = io.StringIO()
-    # Text COPY: escape backslashes in the JSON (none here, but keep it correct).
-    messages = '[{"role": "user", "content": "(synthetic)"}, {"role": "assistant", "content": "(synthetic)"}]'
     for i in range(n):
+        turns = transcripts(i)
+        # Text COPY: a backslash in the JSON (its escapes) must itself be escaped.
+        messages = json.dumps(turns, ensure_ascii=False).replace("\\", "\\\\")
         buf.write(
             f"{ds.pk}\t{_external_id(i)}\topenai\t{data.model[i]}\t{messages}\t"
-            f'{{"synthetic": true}}\tsynthetic-{i}\t2\tnow\n'
+            f'{{"synthetic": true}}\tsynthetic-{i}\t{len(turns)}\tnow\n'
         )
     with connection.cursor() as cursor:
         raw = cursor.cursor
@@ -434,10 +447,11 @@ def _copy_extractions(connection: Any, run_id: int, version_id: int, labels: Lab
     return len(extracted)
 
 
-def _bulk_conversations(ds: Dataset, data: SyntheticData) -> np.ndarray:
+def _bulk_conversations(
+    ds: Dataset, data: SyntheticData, transcripts: Callable[[int], list[dict[str, str]]]
+) -> np.ndarray:
     from corpus.models import Conversation
 
-    messages = [{"role": "user", "content": "(synthetic)"}, {"role": "assistant", "content": "(synthetic)"}]
     objs = [
         Conversation(
             dataset=ds,
@@ -447,9 +461,9 @@ def _bulk_conversations(ds: Dataset, data: SyntheticData) -> np.ndarray:
             messages=messages,
             metadata={"synthetic": True},
             content_hash=f"synthetic-{i}",
-            turn_count=2,
+            turn_count=len(messages),
         )
-        for i in range(data.n_conversations)
+        for i, messages in ((i, transcripts(i)) for i in range(data.n_conversations))
     ]
     Conversation.objects.bulk_create(objs, batch_size=2000)
     ids = dict(Conversation.objects.filter(dataset=ds).values_list("external_id", "id"))

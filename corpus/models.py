@@ -58,7 +58,11 @@ class Conversation(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["dataset", "external_id"], name="conversation_unique_external_id"),
         ]
-        indexes = [models.Index(fields=["dataset", "model"])]
+        indexes = [
+            models.Index(fields=["dataset", "model"]),
+            # The dataset page skips to a deep page in this index (ids only), not through whole conversations.
+            models.Index(fields=["dataset", "id"], name="conversation_dataset_id"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.dataset_id}:{self.external_id}"

@@ -117,6 +117,20 @@ def _text_of(message: Any) -> str:
     return "".join(getattr(block, "text", "") for block in message.content if getattr(block, "type", "") == "text")
 
 
+class MalformedResponseError(Exception):
+    """A 200 whose body is not a message (cut JSON, another shape): retried like a 5xx."""
+
+
+def _message_create(client: anthropic.Anthropic, params: dict[str, Any]) -> Any:
+    try:
+        message = client.messages.create(**params)
+    except ValueError as exc:  # the SDK's json.loads of a cut body
+        raise MalformedResponseError(f"the API answered 200 with a body that is not JSON ({exc})") from exc
+    if not isinstance(getattr(message, "content", None), list) or getattr(message, "usage", None) is None:
+        raise MalformedResponseError(f"the API answered 200 with no message: {message!r}"[:300])
+    return message
+
+
 def retry_after_seconds(headers: Mapping[str, str] | None) -> float | None:
     """The server's requested wait: ``retry-after-ms`` (more precise) first, then ``retry-after`` in seconds."""
     if not headers:
@@ -155,6 +169,8 @@ class RetryPolicy:
 
 
 def _describe(exc: Exception) -> str:
+    if isinstance(exc, MalformedResponseError):
+        return f"malformed response: {exc}"[:500]
     if isinstance(exc, anthropic.APIStatusError):
         kind = exc.type or type(exc).__name__
         return f"HTTP {exc.status_code} {kind}: {exc.api_message or str(exc)}"[:500]
@@ -176,6 +192,8 @@ def _is_configuration_error(exc: Exception) -> bool:
 
 
 def _is_retryable(exc: Exception) -> bool:
+    if isinstance(exc, MalformedResponseError):
+        return True
     if isinstance(exc, anthropic.APIStatusError):
         return exc.status_code in RETRYABLE_STATUS
     # APITimeoutError is a subclass of APIConnectionError.
@@ -275,8 +293,8 @@ class AnthropicProvider:
             self.limiter.acquire(requests=1, input_tokens=est_input, output_tokens=call.max_tokens)
             t0 = time.monotonic()
             try:
-                message = self.client.messages.create(**params)
-            except anthropic.APIError as exc:
+                message = _message_create(self.client, params)
+            except (anthropic.APIError, MalformedResponseError) as exc:
                 # Nothing was generated; a refused request (429/529) did not use input budget either.
                 refused = isinstance(exc, anthropic.RateLimitError | anthropic.OverloadedError)
                 self.limiter.refund(input_tokens=est_input if refused else 0, output_tokens=call.max_tokens)

@@ -15,10 +15,16 @@ Without Redis an in-process limiter with the same algorithm is used (one process
 ``pause(seconds)`` makes every worker wait: the API answered 429 with ``retry-after``, so nobody
 should send until then. ``refund`` gives back what was reserved but not used (output tokens are
 reserved at ``max_tokens`` and only known afterwards; cache reads do not count as input tokens).
+
+A Redis that stops answering (a restart) is waited for: ``acquire`` retries for up to ``outage_s`` and
+only then raises :class:`RateLimiterUnavailableError`; a refund or a pause that cannot reach Redis is
+dropped with a warning (a lost refund only makes the limiter stricter for a minute), so an answer
+already paid for is never thrown away because the limiter's Redis blinked.
 """
 
 from __future__ import annotations
 
+import logging
 import random
 import threading
 import time
@@ -27,6 +33,12 @@ from dataclasses import dataclass
 from typing import Protocol
 
 DIMENSIONS = ("requests", "input_tokens", "output_tokens")
+
+logger = logging.getLogger(__name__)
+
+
+class RateLimiterUnavailableError(RuntimeError):
+    """The shared limiter's Redis did not answer within the limiter's ``outage_s``."""
 
 
 @dataclass(frozen=True)
@@ -189,10 +201,12 @@ class RedisRateLimiter:
         name: str = "llm",
         sleep: Callable[[float], None] = time.sleep,
         max_sleep: float = 1.0,
+        outage_s: float = 120.0,
     ) -> None:
         import redis
 
         self.limits = limits
+        self.outage_s = outage_s
         self._redis = redis.Redis.from_url(redis_url)
         self._script = self._redis.register_script(_LUA)
         prefix = f"ratelimit:{name}:"
@@ -201,8 +215,27 @@ class RedisRateLimiter:
         # Sleeping in short slices re-checks the shared state: another worker's pause or refund counts.
         self._max_sleep = max_sleep
 
-    def _call(self, *args: str) -> float:
-        return float(self._script(keys=self._keys, args=list(args)))
+    def _call(self, *args: str, best_effort: bool = False) -> float:
+        """Run the script; while Redis does not answer, wait for it (up to ``outage_s``), or give up at once
+        when ``best_effort`` (returns 0)."""
+        import redis
+
+        deadline = time.monotonic() + self.outage_s
+        delay = 0.2
+        while True:
+            try:
+                return float(self._script(keys=self._keys, args=list(args)))
+            except (redis.ConnectionError, redis.TimeoutError) as exc:
+                if best_effort:
+                    logger.warning("rate limiter: %s dropped, Redis is not answering (%s)", args[0], exc)
+                    return 0.0
+                if time.monotonic() >= deadline:
+                    raise RateLimiterUnavailableError(
+                        f"the rate limiter's Redis has not answered for {self.outage_s:.0f} s: {exc}"
+                    ) from exc
+                logger.warning("rate limiter: Redis is not answering (%s); retrying in %.1f s", exc, delay)
+                self._sleep(delay)
+                delay = min(delay * 2, 5.0)
 
     def acquire(self, *, requests: int = 1, input_tokens: int = 0, output_tokens: int = 0) -> float:
         args: list[str] = ["acquire"]
@@ -222,11 +255,11 @@ class RedisRateLimiter:
         args: list[str] = ["refund"]
         for inc, tau in _gcra_params(self.limits, (0, max(input_tokens, 0), max(output_tokens, 0))):
             args += [repr(inc), repr(tau)]
-        self._call(*args)
+        self._call(*args, best_effort=True)
 
     def pause(self, seconds: float) -> None:
         if seconds > 0:
-            self._call("pause", repr(float(seconds)))
+            self._call("pause", repr(float(seconds)), best_effort=True)
 
     def reset(self) -> None:
         """Forget all state (tests and benchmarks start from an empty bucket)."""

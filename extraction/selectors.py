@@ -6,12 +6,14 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Count, Q, QuerySet, Sum
+from django.core.cache import cache
+from django.db.models import Count, Max, Q, QuerySet, Sum
 
+from corpus.cache import REPORT_CACHE_SECONDS, version_key
 from corpus.models import Conversation
-from extraction.costs import SHARE_RULE, SHARED_FIELDS, shared_by_feature
+from extraction.costs import MICRO, SHARE_RULE, SHARED_FIELDS, shared_by_feature
 from extraction.features import GATED_FEATURES, SUBJECTIVITY_YES, FeatureName
-from extraction.models import FUSED, Extraction, ExtractionRun, ExtractionStatus
+from extraction.models import FUSED, Extraction, ExtractionRun, ExtractionStatus, RunStatus
 
 TOKEN_FIELDS = ("input_tokens", "output_tokens", "cache_creation_input_tokens", "cache_read_input_tokens")
 
@@ -184,17 +186,24 @@ def run_costs(*, run: ExtractionRun) -> dict[str, Any]:
 
 def run_costs_shared(*, rows: QuerySet[Extraction]) -> dict[str, dict[str, Any]]:
     """Per feature, the cost and tokens of the calls behind it, a multi-feature call shared out equally."""
-    data = rows.values_list(
-        "pk", "conversation_id", "prompt_version_id", "prompt_version__feature", "model", "feature", *SHARED_FIELDS
-    )
+    # Only a fused call has several rows to share out, in Python; a single-feature call's row is its feature's
+    # alone, summed by the database (millions of rows at the paper's scale).
+    fused = rows.filter(prompt_version__feature=FUSED)
+    data = fused.values_list("conversation_id", "prompt_version_id", "model", "feature", *SHARED_FIELDS)
     shared = shared_by_feature(
-        (
-            (conv, version, model) if version_feature == FUSED else pk,
-            feature,
-            dict(zip(SHARED_FIELDS, figs, strict=True)),
-        )
-        for pk, conv, version, version_feature, model, feature, *figs in data.iterator()
+        ((conv, version, model), feature, dict(zip(SHARED_FIELDS, figs, strict=True)))
+        for conv, version, model, feature, *figs in data.iterator()
     )
+    single = (
+        rows.exclude(prompt_version__feature=FUSED)
+        .values_list("feature")
+        .annotate(**{f"sum_{f}": Sum(f) for f in SHARED_FIELDS})
+        .values_list("feature", *(f"sum_{f}" for f in SHARED_FIELDS))
+    )
+    for feature, *sums in single:
+        sums_of = shared.setdefault(feature, {f: Decimal(0) for f in SHARED_FIELDS})
+        for f, total in zip(SHARED_FIELDS, sums, strict=True):
+            sums_of[f] = (sums_of[f] + Decimal(total or 0)).quantize(MICRO if f == "cost_usd" else Decimal("0.1"))
     conversations = dict(
         rows.values("feature").annotate(n=Count("conversation_id", distinct=True)).values_list("feature", "n")
     )
@@ -383,3 +392,57 @@ def recordings_coverage(*, dataset: str, prompt_set: str, path: str, all_convers
         and k.prompt_hash not in hashes
     )
     return CoverageReport(checked=checked, missing=missing, unused=unused)
+
+
+WRITING = (RunStatus.PENDING, RunStatus.RUNNING)
+_STATE_FIELDS = ("pk", "status", "total_items", "done_items", "failed_items", "finished_at")
+
+
+def _newest_ids() -> tuple[int | None, int | None]:
+    return Extraction.objects.aggregate(n=Max("pk"))["n"], Conversation.objects.aggregate(n=Max("pk"))["n"]
+
+
+def extraction_data_version(*, dataset_id: int | None = None, run_id: int | None = None) -> str | None:
+    """A fingerprint of the extractions of one run, one dataset or every dataset, that changes with every write
+    the product makes to them; None while a run in scope may be writing (then a report must not be cached).
+
+    Three small queries, whatever the number of rows. Conversations and extractions are only ever inserted
+    (their newest ids grow) or deleted with their dataset (its runs go too); the one write in place is a failed
+    item retried, and only a running run retries, then recounts its counters (``run_refresh_progress``) and
+    changes its status when it ends. So the newest ids and each run's status and counters in scope move
+    whenever what a report of the scope reads moves."""
+    runs = ExtractionRun.objects.order_by("pk")
+    if run_id is not None:
+        runs = runs.filter(pk=run_id)
+    elif dataset_id is not None:
+        runs = runs.filter(dataset_id=dataset_id)
+    state = list(runs.values_list(*_STATE_FIELDS))
+    if any(status in WRITING for _, status, *_ in state):
+        return None
+    return version_key(dataset_id, run_id, state, _newest_ids())
+
+
+def run_costs_usd(*, runs: list[ExtractionRun]) -> dict[int, Decimal]:
+    """What the rows each run wrote cost, by run id; read from the cache for the runs whose rows did not change
+    since (see :func:`extraction_data_version`), summed in one query for the others."""
+    newest = _newest_ids()
+    keys = {
+        run.pk: f"report:run-cost:{version_key(*(getattr(run, f) for f in _STATE_FIELDS), newest)}"
+        for run in runs
+        if run.status not in WRITING
+    }
+    found = cache.get_many(list(keys.values()))
+    out = {pk: found[key] for pk, key in keys.items() if key in found}
+    missing = [run.pk for run in runs if run.pk not in out]
+    if missing:
+        sums = dict(
+            Extraction.objects.filter(run_id__in=missing)
+            .values("run_id")
+            .annotate(cost=Sum("cost_usd"))
+            .values_list("run_id", "cost")
+        )
+        for pk in missing:
+            out[pk] = sums.get(pk) or Decimal(0)
+            if pk in keys:
+                cache.set(keys[pk], out[pk], REPORT_CACHE_SECONDS)
+    return out

@@ -7,13 +7,14 @@ from django.conf import settings
 from django.db import OperationalError
 
 from extraction.models import ExtractionRun, RunStatus
+from extraction.ratelimit import RateLimiterUnavailableError
 
 
 @shared_task(
     name="extraction.process_conversation",
     bind=True,
     acks_late=True,
-    autoretry_for=(OperationalError,),
+    autoretry_for=(OperationalError, RateLimiterUnavailableError),
     retry_backoff=True,
     retry_jitter=True,
     max_retries=5,
@@ -21,7 +22,8 @@ from extraction.models import ExtractionRun, RunStatus
 def extraction_conversation_process(self, run_id: int, conversation_id: int) -> dict[str, int] | None:  # type: ignore[no-untyped-def]
     """Extract the pending features of one conversation for a run (a redelivered task skips what is done).
 
-    The LLM client retries rate limits and overloads itself; here only database hiccups are retried.
+    The LLM client retries rate limits and overloads itself; here only database hiccups and a rate limiter
+    whose Redis stayed away are retried.
     """
     from extraction.services import conversation_extract
 

@@ -7,6 +7,7 @@ from django.shortcuts import get_object_or_404, render
 
 from accounts.roles import analyst_required
 from charts import bar_chart
+from corpus.cache import cached_report
 from extraction import selectors
 from extraction.models import FUSED, ExtractionRun
 
@@ -16,7 +17,15 @@ FAILURES_SHOWN = 200
 @analyst_required
 def run_page(request: HttpRequest, run_id: int) -> HttpResponse:
     run = get_object_or_404(ExtractionRun.objects.select_related("dataset"), pk=run_id)
-    report = selectors.run_report(run=run, failure_limit=FAILURES_SHOWN)
+    # Summed over every row of the run (millions at the paper's scale): once per version of the run's rows.
+    report, feature_counts = cached_report(
+        name=f"extraction-run-{run.pk}",
+        version=selectors.extraction_data_version(run_id=run.pk),
+        compute=lambda: (
+            selectors.run_report(run=run, failure_limit=FAILURES_SHOWN),
+            selectors.run_feature_counts(run=run),
+        ),
+    )
     # Shared out: a fused call's cost split among the features it produced, not booked on one of them.
     by_feature = report["costs"]["by_feature_shared"]
     cost_chart = bar_chart(
@@ -31,7 +40,7 @@ def run_page(request: HttpRequest, run_id: int) -> HttpResponse:
         "report": report,
         "cost_chart": cost_chart,
         "fused": FUSED in (run.options or {}).get("prompt_versions", {}),
-        "feature_counts": selectors.run_feature_counts(run=run),
+        "feature_counts": feature_counts,
         "failures_shown": FAILURES_SHOWN,
     }
     return render(request, "extraction/run.html", context)

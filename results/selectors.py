@@ -12,13 +12,15 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import QuerySet
 
+from corpus.cache import cached_report
 from corpus.models import Conversation
 from extraction.models import Feature
+from extraction.selectors import extraction_data_version
 from results import descriptive
 from results.descriptive import DescriptiveTable
 from results.labels import AnalysisInputError, LabelSet, restrict
 from results.models import ResidualAnalysis, ResidualCell
-from taxonomy.selectors import taxonomy_newest, taxonomy_value_ancestors
+from taxonomy.selectors import taxonomy_data_version, taxonomy_newest, taxonomy_value_ancestors
 
 # Labels leave the database in one query per feature, in long form (conversation id, label), ready for the sparse
 # code in results.residuals. On PostgreSQL the JSON lists are expanded by the server and streamed with COPY.
@@ -254,6 +256,17 @@ def descriptive_results(
         if ai is not None and response is not None:
             out["stated_vs_all"] = descriptive.stated_vs_all(ai, stated, response, min_conversations=k)
     return out
+
+
+def descriptive_results_cached(*, scope: Scope, top: int = 20) -> dict[str, DescriptiveTable]:
+    """:func:`descriptive_results` with the settings' defaults, computed once per version of the extractions in
+    scope and of the taxonomies (the categories of Table 3), then read from the cache."""
+    version = extraction_data_version(dataset_id=scope.dataset_id, run_id=scope.run_id)
+    return cached_report(
+        name=f"descriptive-{scope.dataset_id}-{scope.run_id}-{top}",
+        version=None if version is None else (version, taxonomy_data_version()),
+        compute=lambda: descriptive_results(scope=scope, top=top),
+    )
 
 
 def _top_categories(labels: LabelSet) -> dict[str, str]:

@@ -10,12 +10,18 @@ from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 
 from accounts.roles import analyst_required
-from corpus.selectors import UnknownDatasetError, dataset_id_by_name, dataset_list
+from corpus.selectors import UnknownDatasetError, dataset_id_by_name, dataset_list_counted
 from extraction.models import ExtractionRun
 from results.descriptive import DescriptiveTable
 from results.figures import residual_figure
 from results.models import ResidualAnalysis
-from results.selectors import Scope, descriptive_results, residual_analysis_list, residual_cells, residual_strongest
+from results.selectors import (
+    Scope,
+    descriptive_results_cached,
+    residual_analysis_list,
+    residual_cells,
+    residual_strongest,
+)
 
 TOP_SHOWN = 50
 # The strongest positive cells read for the chart: enough for every panel's bars, few enough to stay fast when
@@ -113,10 +119,10 @@ def descriptive_page(request: HttpRequest) -> HttpResponse:
         scope = Scope(dataset_id=None if run else dataset_id, run_id=run.pk if run else None)
         tables = {
             key: {"paper": PAPER_TABLES.get(key, ""), **_table_rows(t)}
-            for key, t in descriptive_results(scope=scope, top=20).items()
+            for key, t in descriptive_results_cached(scope=scope, top=20).items()
         }
     context = {
-        "datasets": dataset_list(),
+        "datasets": dataset_list_counted(),
         "dataset_name": name or "",
         "run": run,
         "error": error,

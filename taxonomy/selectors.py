@@ -6,7 +6,7 @@ from collections import Counter
 from collections.abc import Iterable
 from typing import Any
 
-from django.db.models import Count, QuerySet
+from django.db.models import Count, Max, QuerySet
 
 from extraction.models import Extraction, ExtractionStatus
 from taxonomy.models import EditAction, MappingMethod, Taxonomy, TaxonomyEdit, TaxonomyNode, ValueMapping
@@ -20,6 +20,16 @@ def taxonomy_list() -> QuerySet[Taxonomy]:
 def taxonomy_newest(*, feature: str) -> Taxonomy | None:
     """The newest taxonomy (last created) over ``feature``'s values, or None when there is none."""
     return Taxonomy.objects.filter(feature=feature).order_by("-created_at", "-id").first()
+
+
+def taxonomy_data_version() -> tuple[int | None, ...]:
+    """Changes whenever a taxonomy is built or imported, edited (every rename, merge and move is logged) or has
+    values mapped onto it (mappings are replaced, never updated): for the key of a report that reads taxonomies."""
+    return (
+        Taxonomy.objects.aggregate(n=Max("pk"))["n"],
+        TaxonomyEdit.objects.aggregate(n=Max("pk"))["n"],
+        ValueMapping.objects.aggregate(n=Max("pk"))["n"],
+    )
 
 
 def taxonomy_level_counts(*, taxonomy: Taxonomy) -> dict[int, int]:

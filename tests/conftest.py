@@ -126,3 +126,13 @@ def celery_worker_process(celery_broker_url: str, transactional_db: None) -> Ite
         yield celery_broker_url
     finally:
         pool.stop()
+
+
+@pytest.fixture(autouse=True)
+def _empty_report_cache() -> None:
+    """Reports are cached by the version of their data (newest ids, run counters). A test's rows are rolled back
+    and SQLite hands the same ids out again, so a report cached in one test could answer for another: each test
+    starts with an empty cache."""
+    from django.core.cache import cache
+
+    cache.clear()

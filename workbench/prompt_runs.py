@@ -14,8 +14,9 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 
 from accounts.roles import analyst_required
+from corpus.cache import cached_report
 from corpus.models import Conversation, Dataset
-from corpus.selectors import dataset_list
+from corpus.selectors import dataset_list_counted
 from extraction import selectors
 from extraction.costs import UnknownModelPriceError
 from extraction.estimates import prompt_set_cost_estimate
@@ -101,7 +102,7 @@ def prompt_run_new(request: HttpRequest, name: str) -> HttpResponse:
             return redirect("prompt-run-page", pk=run.pk)
     context = {
         "pset": pset,
-        "datasets": dataset_list(),
+        "datasets": dataset_list_counted(),
         "gold_sets": gold_set_list(),
         "gold_set": gold_set,
         "gold_size": len(gold_ids or ()),
@@ -122,8 +123,13 @@ def _unfiltered(pset: PromptSet) -> bool:
 
 
 def run_status(run: ExtractionRun) -> dict[str, Any]:
-    """What the progress page shows and polls: status, counts, percent, error."""
-    progress = selectors.run_progress(run=run)
+    """What the progress page shows and polls: status, counts, percent, error (recounted live while the run may
+    be writing, once per version of its rows after)."""
+    progress = cached_report(
+        name=f"run-progress-{run.pk}",
+        version=selectors.extraction_data_version(run_id=run.pk),
+        compute=lambda: selectors.run_progress(run=run),
+    )
     return {
         "id": run.pk,
         "status": run.status,
@@ -144,7 +150,11 @@ def prompt_run_page(request: HttpRequest, pk: int) -> HttpResponse:
         "run": run,
         "status": run_status(run),
         "replay_base": (run.options or {}).get("replay_base"),
-        "costs": selectors.run_costs(run=run),
+        "costs": cached_report(
+            name=f"run-costs-{run.pk}",
+            version=selectors.extraction_data_version(run_id=run.pk),
+            compute=lambda: selectors.run_costs(run=run),
+        ),
         "compare_with": _base_of(run.prompt_set),
     }
     return render(request, "workbench/prompts/run.html", context)

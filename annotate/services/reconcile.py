@@ -10,6 +10,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
+from django.conf import settings
 from django.utils import timezone
 
 from annotate.label_studio import LabelStudio, LabelStudioNotFoundError
@@ -34,15 +35,13 @@ class ReconcileReport(IntakeReport):
             self.drifted_projects += other.drifted_projects
 
 
-RECONCILE_CHUNK = 500
-
-
 def project_reconcile(*, project_id: int, client: LabelStudio | None = None) -> ReconcileReport:
     """Bring the database in line with one Label Studio project: every annotation in, deleted ones marked.
 
-    Annotations are exported in chunks of our mapped tasks, two requests in flight while the previous chunk
-    is stored, so Label Studio's export and our bulk upserts overlap. When Label Studio counts more annotations
-    than the chunks held (annotations on tasks we did not push), a full export finds and reports them.
+    Annotations are exported in chunks of our mapped tasks (``LABEL_STUDIO_RECONCILE_CHUNK``), two requests in
+    flight while the previous chunk is stored, so Label Studio's export and our bulk upserts overlap. When Label
+    Studio counts more annotations than the chunks held (annotations on tasks we did not push), a full export
+    finds and reports them.
     """
     project = LabelStudioProject.objects.select_related("annotator").get(pk=project_id)
     client = blind.project_client(project, client or LabelStudio.from_settings())
@@ -63,12 +62,13 @@ def project_reconcile(*, project_id: int, client: LabelStudio | None = None) -> 
         for t in project.tasks.exclude(label_studio_task_id=None).values_list("label_studio_task_id", flat=True)
     )
     seen: set[int] = set()
+    chunk = settings.LABEL_STUDIO_RECONCILE_CHUNK
     try:
         expected = client.project_annotation_count(ls_id)
         with ThreadPoolExecutor(max_workers=2) as pool:
             futures = [
-                pool.submit(client.project_annotations, project_id=ls_id, task_ids=mapped[i : i + RECONCILE_CHUNK])
-                for i in range(0, len(mapped), RECONCILE_CHUNK)
+                pool.submit(client.project_annotations, project_id=ls_id, task_ids=mapped[i : i + chunk])
+                for i in range(0, len(mapped), chunk)
             ]
             try:
                 for future in futures:

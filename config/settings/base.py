@@ -261,6 +261,7 @@ LABEL_STUDIO_WEBHOOK_URL = env("LABEL_STUDIO_WEBHOOK_URL", default="")
 LABEL_STUDIO_TIMEOUT_S = env.float("LABEL_STUDIO_TIMEOUT_S", default=120.0)
 LABEL_STUDIO_RETRIES = env.int("LABEL_STUDIO_RETRIES", default=3)
 LABEL_STUDIO_PUSH_BATCH_SIZE = env.int("LABEL_STUDIO_PUSH_BATCH_SIZE", default=1000)
+LABEL_STUDIO_RECONCILE_CHUNK = env.int("LABEL_STUDIO_RECONCILE_CHUNK", default=500)  # tasks per export request
 LABEL_STUDIO_RECONCILE_EVERY_S = env.float("LABEL_STUDIO_RECONCILE_EVERY_S", default=300.0)
 CELERY_BEAT_SCHEDULE["annotate-reconcile"] = {
     "task": "annotate.tasks.annotations_reconcile_all",

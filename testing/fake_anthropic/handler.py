@@ -176,6 +176,11 @@ class Handler(BaseHTTPRequestHandler):
         key = params_key(params)
         feature = detect_feature(params)
         model = str(params.get("model", ""))
+        if cfg.refuse_marker and cfg.refuse_marker in json.dumps(params.get("messages")):
+            fake._record(LoggedRequest(time.monotonic(), "message", 400, key, feature, model))
+            body = {"type": "error", "error": {"type": "invalid_request_error", "message": "the request was refused"}}
+            self._json(400, body)
+            return
         status, retry_after = fake._fault()
         if status != 200:
             headers: list[tuple[str, str]] = []
@@ -189,13 +194,20 @@ class Handler(BaseHTTPRequestHandler):
             fake._record(LoggedRequest(time.monotonic(), "message", status, key, feature, model))
             self._json(status, error_body(status), headers)
             return
-        stall = False
+        stall = garbled = False
         with fake._lock:
             if cfg.stall_count > 0:
                 cfg.stall_count -= 1
                 stall = True
+            elif cfg.garbled_count > 0:
+                cfg.garbled_count -= 1
+                garbled = True
+        if garbled:
+            fake._record(LoggedRequest(time.monotonic(), "message", 0, key, feature, model, note="garbled"))
+            self._send(200, b'{"id": "msg_fake_cut", "type": "message", "content": [{"type": "te', "application/json")
+            return
         if stall:
-            fake._record(LoggedRequest(time.monotonic(), "message", 0, key, feature, model))
+            fake._record(LoggedRequest(time.monotonic(), "message", 0, key, feature, model, note="stalled"))
             time.sleep(cfg.stall_s)
             self.close_connection = True
             return  # the client has given up; closing without an answer

@@ -10,7 +10,8 @@ limiter and batch handling as they would run against the API:
   synthetic (made up by this fake), not model output.
 * Faults on demand: latency, a requests-per-minute limit answered with 429 and ``retry-after``,
   529 "overloaded" storms (a fraction, a time window or a scripted sequence), 5xx, stalls longer
-  than the client's timeout, malformed answers (no ``<answer>`` tags).
+  than the client's timeout, malformed answers (no ``<answer>`` tags), garbled bodies (200 with cut
+  JSON), and requests refused with 400 when their messages hold a marker.
 * ``usage`` follows the prompt-caching rules: the prefix up to each ``cache_control`` breakpoint
   (tools -> system -> messages) is looked up; the longest cached one is a read, longer breakpoint
   prefixes are written; prefixes under the model's minimum cacheable length (1024 tokens, 2048 for
@@ -71,6 +72,8 @@ class FakeConfig:
     stall_s: float = 0.0  # with stall_count > 0: the next requests sleep this long (client timeouts)
     stall_count: int = 0
     scripted: deque[int] = field(default_factory=deque)  # statuses for the next requests, e.g. [429, 529]
+    garbled_count: int = 0  # the next requests answered 200 get a cut body that is not JSON
+    refuse_marker: str = ""  # a request whose messages contain this text is refused with 400 (never retried)
     retry_after_s: float | None = None  # fixed retry-after for scripted/storm answers (else computed)
     batch_processing_s: float = 0.2  # time a batch stays in_progress
     cache_ttl_s: float = CACHE_TTL_S
@@ -88,6 +91,7 @@ class LoggedRequest:
     model: str
     custom_id: str = ""
     usage: dict[str, int] | None = None
+    note: str = ""  # "stalled", "garbled": why a request got no usable answer (status 0)
 
 
 class _TokenBucket:

@@ -171,6 +171,19 @@ def test_timeout_is_retried(fake_anthropic: FakeAnthropic) -> None:
     assert result.attempts == 2
 
 
+def test_a_garbled_body_is_retried_and_a_lasting_one_recorded(fake_anthropic: FakeAnthropic) -> None:
+    # A 200 whose body is cut JSON used to escape the client as a JSONDecodeError and kill the task.
+    fake_anthropic.config.garbled_count = 2
+    result = provider(fake_anthropic).complete(make_call())
+    assert (result.error, result.attempts) == (None, 3)
+    assert "<answer>" in result.text
+    fake_anthropic.config.garbled_count = 10
+    result = provider(fake_anthropic, max_retries=2).complete(make_call())
+    assert result.attempts == 3
+    assert result.error is not None
+    assert result.error.startswith("malformed response: the API answered 200 with a body that is not JSON")
+
+
 def test_connection_refused_is_a_recorded_failure() -> None:
     client = make_client(api_key="k", base_url="http://127.0.0.1:9", timeout_s=1)
     p = AnthropicProvider(

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from extraction.ratelimit import Limits, LocalRateLimiter, RedisRateLimiter, limiter_create
+from extraction.ratelimit import Limits, LocalRateLimiter, RateLimiterUnavailableError, RedisRateLimiter, limiter_create
 
 
 class FakeClock:
@@ -132,3 +132,16 @@ def test_redis_refund(redis_url: str) -> None:
     limiter.acquire(output_tokens=5)
     assert time.monotonic() - started < 0.2
     limiter.reset()
+
+
+def test_a_redis_that_does_not_answer_is_waited_for_then_named() -> None:
+    # Nothing listens on port 9: acquire waits out the outage window, then says which Redis is gone; a refund
+    # or a pause is dropped at once (an answer already paid for must not be lost to the limiter).
+    limiter = RedisRateLimiter(Limits(requests_per_minute=6000), redis_url="redis://127.0.0.1:9/0", outage_s=1.0)
+    started = time.monotonic()
+    limiter.refund(output_tokens=100)
+    limiter.pause(1.0)
+    assert time.monotonic() - started < 0.5
+    with pytest.raises(RateLimiterUnavailableError, match="the rate limiter's Redis has not answered for 1 s"):
+        limiter.acquire()
+    assert time.monotonic() - started >= 1.0
