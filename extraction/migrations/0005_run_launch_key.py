@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
     dependencies = [
         ("corpus", "0001_initial"),
-        ("extraction", "0003_batch_submitting"),
+        ("extraction", "0004_labels_gin_index"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
