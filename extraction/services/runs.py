@@ -65,8 +65,7 @@ def run_create(
     launch_key: str = "",
 ) -> ExtractionRun:
     """Validate the options, register the prompt set's versions and create a pending run: on the dataset's
-    conversations (the first ``limit`` of them), or on exactly ``conversation_ids`` (say, a gold set's).
-    ``launch_key``: see ``run_start_once``."""
+    conversations (the first ``limit`` of them), or on exactly ``conversation_ids``; ``launch_key``: run_start_once."""
     try:
         dataset_id = dataset_id_by_name(dataset)
     except UnknownDatasetError as exc:
