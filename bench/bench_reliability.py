@@ -21,7 +21,7 @@ Prevalence: balanced (T about 0.5, q 0.85) and skewed (T about 0.9, q 0.88). Eac
 standard error of a 95% coverage: 0.7 points), one BCa interval from 1,000 bootstrap draws per statistic and study;
 the draws of a study are one matrix product (``stats.bootstrap``).
 
-Run: ``.venv/bin/python -m bench.bench_reliability [STUDIES]`` (seeded; about 15 minutes on 2 shared cores).
+Run: ``.venv/bin/python -m bench.bench_reliability [STUDIES]`` (seeded; 80 minutes on 2 busy shared cores).
 """
 
 from __future__ import annotations

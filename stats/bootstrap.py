@@ -1,10 +1,10 @@
 """Unit bootstrap: a statistic's interval over resamples of the units, all draws at once.
 
 Intervals resample *units* with replacement (the unit is the sampling unit of a review study), seeded with
-``numpy.random.default_rng(seed)``, ``n_boot`` draws (1,000 by default), BCa interval (percentile on request;
-the percentile interval undercovers with skewed prevalence, see bench/bench_reliability.py); draws where the
-statistic is undefined are dropped and counted (Efron & Tibshirani 1993, ch. 13; for alpha and kappa see Zapf et
-al. 2016, BMC Med Res Methodol 16:93).
+``numpy.random.default_rng(seed)``, ``n_boot`` draws (1,000 by default), BCa interval (percentile on request, which
+undercovers with skewed prevalence; BCa's coverage by design, prevalence and units: bench/bench_reliability.py);
+draws where the statistic is undefined are dropped and counted (Efron & Tibshirani 1993, ch. 13; for alpha and
+kappa see Zapf et al. 2016, BMC Med Res Methodol 16:93).
 """
 
 from __future__ import annotations
