@@ -27,6 +27,7 @@ import argparse
 import json
 import os
 import secrets
+import signal
 import socket
 import subprocess
 import sys
@@ -248,7 +249,7 @@ def gunicorn_start(*, env: dict[str, str], port: int, workers: int) -> subproces
         return subprocess.Popen(command, cwd=REPO_ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
 
 
-def _wait_until_up(url: str, proc: subprocess.Popen[bytes], timeout_s: float = 120) -> None:
+def _wait_until_up(url: str, proc: subprocess.Popen[bytes], timeout_s: float = 600) -> None:
     import http.client
 
     deadline = time.monotonic() + timeout_s
@@ -256,7 +257,7 @@ def _wait_until_up(url: str, proc: subprocess.Popen[bytes], timeout_s: float = 1
         if proc.poll() is not None:
             raise RuntimeError(f"gunicorn exited ({proc.returncode}); see var/bench-logs/gunicorn.log")
         try:
-            conn = http.client.HTTPConnection("127.0.0.1", int(url.rsplit(":", 1)[1].split("/")[0]), timeout=5)
+            conn = http.client.HTTPConnection("127.0.0.1", int(url.rsplit(":", 1)[1].split("/")[0]), timeout=120)
             conn.request("POST", "/api/annotate/webhooks/label-studio/", body=b"{}", headers=_headers())
             conn.getresponse().read()
             conn.close()
@@ -337,8 +338,8 @@ def run(args: argparse.Namespace) -> tuple[Figures, RssSampler]:
                 url=url, bodies=bodies, rate=args.rate, max_in_flight=args.in_flight, headers=_headers()
             )
     finally:
-        proc.terminate()
-        proc.wait(timeout=30)
+        proc.send_signal(signal.SIGINT)  # gunicorn's quick shutdown
+        proc.wait(timeout=120)
     stored = WebhookEvent.objects.exclude(action=WARMUP_ACTION).count()
     worker = {**env, "DATABASE_URL": database_url}
     drain_s, left = (0.0, -1) if args.no_drain else drain(env=worker, workers=2, concurrency=4, timeout_s=1800)
