@@ -235,13 +235,14 @@ def gunicorn_start(*, env: dict[str, str], port: int, workers: int) -> subproces
         sys.executable,
         "-m",
         "gunicorn",
-        "config.wsgi:application",
+        "--preload",  # the app and its URL modules imported once, before the workers fork
+        "bench.wsgi_preloaded:application",
         "--bind",
         f"127.0.0.1:{port}",
         "--workers",
         str(workers),
         "--timeout",
-        "120",
+        "300",
         "--backlog",
         "2048",
     ]
@@ -268,7 +269,10 @@ def _wait_until_up(url: str, proc: subprocess.Popen[bytes], timeout_s: float = 6
 
 
 def _headers() -> dict[str, str]:
-    return {"X-Webhook-Secret": SECRET, "X-Forwarded-Proto": "https", "Host": "127.0.0.1"}
+    from annotate.webhook_auth import project_secret
+
+    signed = project_secret(secret=SECRET, project_id=1)  # what the webhook of Label Studio project 1 sends
+    return {"X-Webhook-Secret": signed, "X-Forwarded-Proto": "https", "Host": "127.0.0.1"}
 
 
 def warm_up(*, url: str, workers: int) -> None:
@@ -342,7 +346,7 @@ def run(args: argparse.Namespace) -> tuple[Figures, RssSampler]:
         proc.wait(timeout=120)
     stored = WebhookEvent.objects.exclude(action=WARMUP_ACTION).count()
     worker = {**env, "DATABASE_URL": database_url}
-    drain_s, left = (0.0, -1) if args.no_drain else drain(env=worker, workers=2, concurrency=4, timeout_s=1800)
+    drain_s, left = (0.0, -1) if args.no_drain else drain(env=worker, workers=2, concurrency=4, timeout_s=600)
     figures = Figures(
         load=result,
         stored=stored,
@@ -420,6 +424,9 @@ def main(argv: list[str] | None = None) -> int:
     import django
 
     django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)  # the template may predate the latest migrations
     if not args.no_drain:  # the drain then sees this run's messages only
         import redis
 
@@ -457,8 +464,8 @@ def _write(args: argparse.Namespace, lines: list[str]) -> None:
         f"--in-flight {args.in_flight} --gunicorn-workers {args.gunicorn_workers}"
     )
     body = (
-        f"gunicorn ({args.gunicorn_workers} sync workers) serving the app with the production settings behind a TLS "
-        "proxy (X-Forwarded-Proto sent by the load generator), PostgreSQL (its own database, persistent "
+        f"gunicorn ({args.gunicorn_workers} sync workers, `--preload`) serving the app with the production settings "
+        "behind a TLS proxy (X-Forwarded-Proto sent by the load generator), PostgreSQL (its own database, persistent "
         "connections: `?conn_max_age=60`), Redis broker; the load generator on the same machine (loopback), "
         f"at most {args.in_flight} requests in flight. {args.tasks} review tasks of a sample stored as pushed (no "
         "Label Studio server: intake reads our own mapping); four events per task (created, updated, updated, "
