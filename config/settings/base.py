@@ -232,6 +232,9 @@ TAXONOMY_EMBEDDING_CACHE = env("TAXONOMY_EMBEDDING_CACHE", default=str(BASE_DIR 
 # Gold-set scoring's soft match of values (validation.scores): taxonomy nodes and embeddings, by dotted path because
 # the validation app does not import the analysis apps.
 VALUE_MATCH_SOURCES = "taxonomy.matching.value_match_sources"
+# The descriptive page's shares corrected by the reviews: the validation app computes them, and the analysis apps
+# (which do not import the flow's apps) reach the function by this dotted path.
+DESCRIPTIVE_CORRECTIONS = "validation.corrections.run_corrected_prevalences"
 TAXONOMY_NAMER = env("TAXONOMY_NAMER", default="")  # e.g. extraction.services.namer_complete
 # Free-form completions through the extraction client (taxonomy naming).
 LLM_TEXT_MODEL = env("LLM_TEXT_MODEL", default="claude-sonnet-4-6")
