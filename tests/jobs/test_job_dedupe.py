@@ -121,9 +121,9 @@ def test_a_repeated_run_launch_answers_the_running_run(
 @pytest.mark.labelstudio
 @pytest.mark.parametrize("action", ["push", "reconcile"])
 def test_a_repeated_push_or_reconcile_answers_the_queued_job(
-    queue_without_workers: str, label_studio: Any, settings: Any, action: str
+    queue_without_workers: str, local_label_studio: Any, settings: Any, action: str
 ) -> None:
-    settings.LABEL_STUDIO_URL, settings.LABEL_STUDIO_API_KEY = label_studio.url, label_studio.api_key
+    settings.LABEL_STUDIO_URL, settings.LABEL_STUDIO_API_KEY = local_label_studio.url, local_label_studio.api_key
     run = run_with_extractions(2)
     sample = annotate_services.review_sample_create(run_id=run.pk, strategy="random", size=2, seed=1)
     client = lead()
