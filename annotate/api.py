@@ -13,7 +13,7 @@ from typing import Any
 
 from django.conf import settings
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema, extend_schema_field
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field
 from kombu.exceptions import OperationalError as KombuOperationalError
 from rest_framework import serializers, status
 from rest_framework.generics import ListAPIView
@@ -30,6 +30,7 @@ from annotate.selectors import sample_independence, sample_list
 from annotate.services import webhook_receive
 from annotate.tasks import annotations_reconcile_sample, sample_push_task
 from annotate.webhook_auth import secret_project
+from jobs.services import job_start_once
 
 logger = logging.getLogger(__name__)
 
@@ -126,12 +127,22 @@ class _LabelStudioQueueApi(APIView):
     """Queue one Label Studio job for a sample: 404 for an unknown sample, 503 + Retry-After when it cannot run."""
 
     permission_classes = [IsLead]
+    throttle_scope = "label_studio"  # config/throttling.py
     job = ""
 
-    def queue(self, sample_id: int) -> None:
+    def queue(self, sample_id: int, job_id: int) -> str:
+        """Queue the task; return its id."""
         raise NotImplementedError
 
-    @extend_schema(request=None, responses={202: None, 404: None, 503: None})
+    @extend_schema(
+        request=None,
+        responses={
+            202: OpenApiResponse(description="queued: {queued, sample, job, duplicate: false}"),
+            200: OpenApiResponse(description="the same job of this sample is already pending or running: that job"),
+            404: None,
+            503: None,
+        },
+    )
     def post(self, request: Request, sample_id: int) -> Response:
         if not ReviewSample.objects.filter(pk=sample_id).exists():
             return Response({"detail": f"no review sample {sample_id}"}, status=status.HTTP_404_NOT_FOUND)
@@ -139,24 +150,30 @@ class _LabelStudioQueueApi(APIView):
         if problem is not None:
             return _unavailable(problem)
         try:
-            self.queue(sample_id)
+            job, created = job_start_once(
+                kind=f"sample_{self.job}",
+                params={"sample": sample_id},
+                user=request.user,
+                enqueue=lambda job: self.queue(sample_id, job.pk),
+            )
         except LabelStudioError as exc:  # run eagerly (no broker) and Label Studio failed meanwhile
             return _unavailable(f"Label Studio failed: {exc}")
         except (OSError, KombuOperationalError) as exc:  # the broker is down or refused the connection
             logger.warning("could not queue %s of sample %s: %s", self.job, sample_id, exc)
             return _unavailable("the task queue is not reachable")
-        return Response({"queued": self.job, "sample": sample_id}, status=status.HTTP_202_ACCEPTED)
+        answer = {"queued": self.job, "sample": sample_id, "job": job.pk, "duplicate": not created}
+        return Response(answer, status=status.HTTP_202_ACCEPTED if created else status.HTTP_200_OK)
 
 
 class ReviewSamplePushApi(_LabelStudioQueueApi):
     job = "push"
 
-    def queue(self, sample_id: int) -> None:
-        sample_push_task.delay(sample_id)
+    def queue(self, sample_id: int, job_id: int) -> str:
+        return str(sample_push_task.delay(sample_id, job_id=job_id).id)
 
 
 class ReviewSampleReconcileApi(_LabelStudioQueueApi):
     job = "reconcile"
 
-    def queue(self, sample_id: int) -> None:
-        annotations_reconcile_sample.delay(sample_id)
+    def queue(self, sample_id: int, job_id: int) -> str:
+        return str(annotations_reconcile_sample.delay(sample_id, job_id=job_id).id)

@@ -9,6 +9,7 @@ from celery import shared_task
 
 from annotate import services
 from annotate.label_studio import LabelStudioUnavailableError
+from jobs.services import job_tracking
 
 RETRY = {
     "autoretry_for": (LabelStudioUnavailableError,),
@@ -20,11 +21,14 @@ RETRY = {
 
 
 @shared_task(**RETRY)
-def sample_push_task(sample_id: int) -> dict[str, Any]:
+def sample_push_task(sample_id: int, job_id: int | None = None) -> dict[str, Any]:
     """The push, blind set-up included; a result names new reviewer accounts, never their passwords (a lead
-    hands one over with ``manage.py reviewer_login EMAIL``)."""
-    report = services.sample_push(sample_id=sample_id)
-    return {**asdict(report), "new_logins": sorted(report.new_logins)}
+    hands one over with ``manage.py reviewer_login EMAIL``). ``job_id``: the API's job (jobs app), done or failed with
+    the push."""
+    with job_tracking(job_id=job_id) as tracking:
+        report = services.sample_push(sample_id=sample_id)
+        tracking.result = {**asdict(report), "new_logins": sorted(report.new_logins)}
+    return dict(tracking.result)
 
 
 @shared_task
@@ -33,8 +37,10 @@ def webhook_event_process_task(event_id: int) -> dict[str, Any]:
 
 
 @shared_task(**RETRY)
-def annotations_reconcile_sample(sample_id: int) -> dict[str, Any]:
-    return asdict(services.annotations_reconcile(sample_id=sample_id))
+def annotations_reconcile_sample(sample_id: int, job_id: int | None = None) -> dict[str, Any]:
+    with job_tracking(job_id=job_id) as tracking:
+        tracking.result = asdict(services.annotations_reconcile(sample_id=sample_id))
+    return dict(tracking.result)
 
 
 @shared_task(**RETRY)

@@ -8,8 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db import transaction
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -19,7 +18,7 @@ from accounts.roles import IsAnalyst
 from extraction import selectors
 from extraction.features import ALL_FEATURES
 from extraction.models import ExtractionRun
-from extraction.services import PROVIDERS, RunError, provider_check, run_cancel, run_create, run_launch
+from extraction.services import PROVIDERS, RunError, provider_check, run_cancel, run_start_once
 
 
 class RunCreateSerializer(serializers.Serializer[dict[str, Any]]):
@@ -88,6 +87,8 @@ class RunReportSerializer(serializers.Serializer[dict[str, Any]]):
 
 class RunListCreateApi(APIView):
     permission_classes = [IsAnalyst]
+    throttle_scope = "runs"  # starting one (config/throttling.py)
+    throttle_methods = ("POST",)
 
     @extend_schema(operation_id="extraction_runs_list", responses=RunSummarySerializer(many=True))
     def get(self, request: Request) -> Response:
@@ -95,21 +96,25 @@ class RunListCreateApi(APIView):
         return Response(RunSummarySerializer(runs, many=True).data)
 
     @extend_schema(
-        operation_id="extraction_runs_create", request=RunCreateSerializer, responses={201: RunReportSerializer}
+        operation_id="extraction_runs_create",
+        request=RunCreateSerializer,
+        responses={
+            201: RunReportSerializer,
+            200: OpenApiResponse(RunReportSerializer, description="an identical run is already pending or running"),
+        },
     )
     def post(self, request: Request) -> Response:
+        """Start a run; the same request while its run is pending or running answers that run (200), not a new one."""
         serializer = RunCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = dict(serializer.validated_data)
         try:
             provider_check(provider=data.get("provider", "replay"))
-            with transaction.atomic():
-                run = run_create(created_by=request.user, **data)
-                run_launch(run=run, where="queue")
+            run, created = run_start_once(created_by=request.user, **data)
         except RunError as exc:
             return Response({"detail": str(exc)}, status=status.HTTP_400_BAD_REQUEST)
         run.refresh_from_db()
-        return Response(_report(run), status=status.HTTP_201_CREATED)
+        return Response(_report(run), status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
 
 class RunDetailApi(APIView):

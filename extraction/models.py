@@ -80,6 +80,22 @@ class ExtractionRun(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    launch_key = models.CharField(
+        max_length=64,
+        blank=True,
+        default="",
+        help_text="SHA-256 of the request that started it over the API: one pending or running run per request",
+    )
+
+    class Meta:
+        constraints = [
+            # Two identical POSTs racing to start a run: the second insert fails here and is answered with the first.
+            models.UniqueConstraint(
+                fields=["launch_key"],
+                condition=models.Q(status__in=["pending", "running"]) & ~models.Q(launch_key=""),
+                name="extraction_run_one_active_per_request",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"run {self.pk} ({self.prompt_set} on {self.dataset_id})"

@@ -3,13 +3,18 @@ one and the descriptive results need a lead or a prompt engineer."""
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 from django.conf import settings
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_serializer, inline_serializer
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_serializer,
+    inline_serializer,
+)
 from rest_framework import serializers, status
 from rest_framework.generics import ListAPIView, RetrieveAPIView
 from rest_framework.request import Request
@@ -20,6 +25,8 @@ from rest_framework.views import APIView
 from accounts.roles import IsAnalyst
 from corpus.selectors import UnknownDatasetError, dataset_id_by_name
 from extraction.models import Feature
+from jobs.models import Job
+from jobs.services import job_start_once
 from results.models import ResidualAnalysis, ResidualCell
 from results.requests import ResidualRequest
 from results.selectors import Scope, descriptive_results, residual_analysis_list, residual_cells
@@ -57,6 +64,18 @@ class ResidualCellSerializer(serializers.ModelSerializer[ResidualCell]):
         fields = list(CELL_COLUMNS)
 
 
+_ANALYSIS_QUEUED = inline_serializer(
+    "ResidualAnalysisQueued",
+    {
+        "request_key": serializers.CharField(),
+        "task_id": serializers.CharField(),
+        "poll": serializers.CharField(help_text="GET this URL for the stored analysis"),
+        "job": serializers.IntegerField(),
+        "duplicate": serializers.BooleanField(help_text="true: an identical analysis was already pending or running"),
+    },
+)
+
+
 class ResidualAnalysisListApi(APIView):
     """GET: stored residual analyses (?request_key=). POST (lead, prompt engineer): queue one."""
 
@@ -79,6 +98,8 @@ class ResidualAnalysisListApi(APIView):
 
     # Residual analyses are for leads and prompt engineers, to read as to run (the pages refuse annotators too).
     permission_classes = [IsAnalyst]
+    throttle_scope = "residuals"  # running one (config/throttling.py)
+    throttle_methods = ("POST",)
 
     @extend_schema(
         operation_id="analysis_residuals_list",
@@ -96,14 +117,8 @@ class ResidualAnalysisListApi(APIView):
     @extend_schema(
         request=InputSerializer,
         responses={
-            202: inline_serializer(
-                "ResidualAnalysisQueued",
-                {
-                    "request_key": serializers.CharField(),
-                    "task_id": serializers.CharField(),
-                    "poll": serializers.CharField(),
-                },
-            )
+            202: OpenApiResponse(_ANALYSIS_QUEUED, description="queued"),
+            200: OpenApiResponse(_ANALYSIS_QUEUED, description="the same analysis is already pending or running"),
         },
     )
     def post(self, request: Request) -> Response:
@@ -131,13 +146,25 @@ class ResidualAnalysisListApi(APIView):
             residual_analysis_check(request=residual_request)
         except AnalysisRequestError as exc:
             raise serializers.ValidationError({"detail": [str(exc)]}) from exc
-        request_key = uuid.uuid4().hex
-        result = residual_analysis_task.delay(
-            request_key=request_key, params=residual_request.as_dict(), user_id=request.user.pk
-        )
+        params = residual_request.as_dict()
+
+        def enqueue(job: Job) -> str:
+            task = residual_analysis_task.delay(
+                request_key=job.ref, params=params, user_id=request.user.pk, job_id=job.pk
+            )
+            return str(task.id)
+
+        # The same analysis while one is pending or running answers that one (200), not a second analysis.
+        job, created = job_start_once(kind="residual_analysis", params=params, user=request.user, enqueue=enqueue)
         return Response(
-            {"request_key": request_key, "task_id": result.id, "poll": f"{request.path}?request_key={request_key}"},
-            status=status.HTTP_202_ACCEPTED,
+            {
+                "request_key": job.ref,
+                "task_id": job.task_id,
+                "poll": f"{request.path}?request_key={job.ref}",
+                "job": job.pk,
+                "duplicate": not created,
+            },
+            status=status.HTTP_202_ACCEPTED if created else status.HTTP_200_OK,
         )
 
 

@@ -5,16 +5,18 @@ from __future__ import annotations
 import csv
 import io
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import QuerySet
+from django.utils.module_loading import import_string
 
 from corpus.cache import cached_report
 from corpus.models import Conversation
-from extraction.models import Feature
+from extraction.models import RESPONSE_TYPES, Feature
 from extraction.selectors import extraction_data_version
 from results import descriptive
 from results.descriptive import DescriptiveTable
@@ -267,6 +269,35 @@ def descriptive_results_cached(*, scope: Scope, top: int = 20) -> dict[str, Desc
         version=None if version is None else (version, taxonomy_data_version()),
         compute=lambda: descriptive_results(scope=scope, top=top),
     )
+
+
+def descriptive_corrections(*, scope: Scope, top: int = 20, subjective_only: bool = True) -> dict[str, Any]:
+    """The LLM-only shares of one run's descriptive tables corrected by its reviews (prediction-powered inference,
+    computed by the validation app through ``settings.DESCRIPTIVE_CORRECTIONS``): ``ai_values`` (Table 1),
+    ``categories`` (Table 3: a value in the category), ``response_type`` (Table 9) over the conversations the
+    tables count, and ``subjectivity`` over every conversation of the run. Empty unless the scope is one run."""
+    if scope.run_id is None:
+        return {}
+    correct = import_string(settings.DESCRIPTIVE_CORRECTIONS)
+    subjective = subjective_conversations(scope=scope) if subjective_only else None
+    ai = restrict(feature_labels(feature=Feature.AI_VALUES, scope=scope), subjective)
+    mapping = _top_categories(ai) if len(ai.conversations()) else {}
+    out: dict[str, Any] = correct(
+        run_id=scope.run_id,
+        features=[str(Feature.AI_VALUES), str(Feature.RESPONSE_TYPE)],
+        labels={str(Feature.RESPONSE_TYPE): list(RESPONSE_TYPES)},
+        category_mapping=mapping or None,
+        category_feature=str(Feature.AI_VALUES),
+        conversation_ids=None if subjective is None else [int(c) for c in subjective],
+        top=top,
+    )
+    subjectivity = correct(
+        run_id=scope.run_id,
+        features=[str(Feature.SUBJECTIVITY)],
+        labels={str(Feature.SUBJECTIVITY): [s.strip().lower() for s in settings.ANALYSIS_SUBJECTIVE_LABELS]},
+    )
+    out[str(Feature.SUBJECTIVITY)] = subjectivity[str(Feature.SUBJECTIVITY)]
+    return out
 
 
 def _top_categories(labels: LabelSet) -> dict[str, str]:

@@ -17,6 +17,7 @@ from results.figures import residual_figure
 from results.models import ResidualAnalysis
 from results.selectors import (
     Scope,
+    descriptive_corrections,
     descriptive_results_cached,
     residual_analysis_list,
     residual_cells,
@@ -100,6 +101,43 @@ def _table_rows(table: DescriptiveTable) -> dict[str, Any]:
     }
 
 
+#: The corrected shares beside each table: table key -> (key in the corrections, the table's label column).
+CORRECTED_TABLES = {
+    "ai_values": ("ai_values", "value"),
+    "categories": ("categories", "category"),
+    "response_types": ("response_type", "response_type"),
+}
+
+
+def _pct(value: float | None) -> str:
+    return "–" if value is None else f"{100 * value:.1f}%"
+
+
+def _corrected_rows(entry: dict[str, Any] | None, shown: set[str] | None) -> dict[str, Any] | None:
+    """One feature's corrected shares formatted for the page, limited to the labels the table shows (so nothing
+    under the privacy threshold appears here either)."""
+    if not entry:
+        return None
+    if "labels" not in entry:
+        return {"reason": entry.get("reason", "")}
+    rows = []
+    for e in entry["labels"]:
+        if shown is not None and e["label"] not in shown:
+            continue
+        rows.append(
+            {
+                "label": e["label"],
+                "llm_only": _pct(e["llm_only"]),
+                "ppi": f"{_pct(e['estimate'])} ({_pct(max(0.0, e['low']))} – {_pct(min(1.0, e['high']))})",
+                "gold": f"{_pct(e['gold_only'])} ({_pct(max(0.0, e['gold_low']))} – {_pct(min(1.0, e['gold_high']))})",
+                "bias": f"{100 * e['llm_only_bias']:+.1f} pts",
+                "effective_n": f"{e['effective_n']:.0f} ({e['effective_n_gained']:+.0f})",
+            }
+        )
+    return {"n_reviewed": entry["n_reviewed"], "n_outputs": entry["n_outputs"], "weights": entry["weights"],
+            "rows": rows}  # fmt: skip
+
+
 @analyst_required
 def descriptive_page(request: HttpRequest) -> HttpResponse:
     """The paper's descriptive tables for one dataset (?dataset=, by name) or one run (?run=), under the privacy
@@ -115,18 +153,24 @@ def descriptive_page(request: HttpRequest) -> HttpResponse:
     if request.GET.get("run", "").isdigit():
         run = get_object_or_404(ExtractionRun.objects.select_related("dataset"), pk=int(request.GET["run"]))
     tables = {}
+    subjective = None
     if not error:
         scope = Scope(dataset_id=None if run else dataset_id, run_id=run.pk if run else None)
-        tables = {
-            key: {"paper": PAPER_TABLES.get(key, ""), **_table_rows(t)}
-            for key, t in descriptive_results_cached(scope=scope, top=20).items()
-        }
+        found = descriptive_results_cached(scope=scope, top=20)
+        tables = {key: {"paper": PAPER_TABLES.get(key, ""), **_table_rows(t)} for key, t in found.items()}
+        corrections = descriptive_corrections(scope=scope, top=20) if run else {}
+        for key, (feature, column) in CORRECTED_TABLES.items():
+            if key in tables and corrections.get(feature):
+                shown = {str(v).strip().lower() for v in found[key].table[column]}
+                tables[key]["corrected"] = _corrected_rows(corrections[feature], shown)
+        subjective = _corrected_rows(corrections.get("subjectivity"), None) if run else None
     context = {
         "datasets": dataset_list_counted(),
         "dataset_name": name or "",
         "run": run,
         "error": error,
         "tables": tables,
+        "subjective": subjective,
         "min_conversations": settings.ANALYSIS_MIN_CONVERSATIONS,
     }
     return render(request, "results/descriptive.html", context)

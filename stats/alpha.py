@@ -12,7 +12,15 @@ import numpy as np
 import numpy.typing as npt
 from scipy import sparse
 
-from stats.bootstrap import DEFAULT_BOOT, BootstrapCI, bootstrap_ci, check_boot, flag_approximate, minority_share
+from stats.bootstrap import (
+    DEFAULT_BOOT,
+    BootstrapCI,
+    bootstrap_ci,
+    check_boot,
+    design_weights,
+    flag_approximate,
+    minority_share,
+)
 from stats.coding import as_rows, encode, is_missing, value_counts
 from stats.errors import OutOfScaleError, StatsInputError
 from stats.result import Result
@@ -111,6 +119,7 @@ def krippendorff_alpha(
     confidence: float = 0.95,
     seed: int = 0,
     interval: str = "bca",
+    unit_weights: Sequence[float] | None = None,
 ) -> AlphaResult:
     """Krippendorff's alpha for coders x units with missing ratings, with a unit-bootstrap interval.
 
@@ -142,6 +151,7 @@ def krippendorff_alpha(
     check_boot(n_boot, confidence, interval)
     codes, values = _coded(as_rows(reliability_data), level, value_domain)
     n_coders, n_units = codes.shape
+    weights = design_weights(unit_weights, n_units)
     counts = value_counts(codes, len(values))
     m_u = np.asarray(counts.sum(axis=1)).ravel()
     pairable = m_u >= 2
@@ -161,8 +171,9 @@ def krippendorff_alpha(
             else "only one unit has two or more ratings; alpha is 0 by construction there"
         )
         return result(value=None, observed_disagreement=None, expected_disagreement=None, reason=reason)
+    uw = None if weights is None else weights[pairable]
     (alphas, do_all, de_all), draws = _alpha_statistic(
-        level, values, codes[:, pairable], counts[pairable], m_u[pairable]
+        level, values, codes[:, pairable], counts[pairable], m_u[pairable], uw
     )
     do, de = float(do_all[0]), float(de_all[0])
     if de <= 0:
@@ -172,7 +183,7 @@ def krippendorff_alpha(
             expected_disagreement=de,
             reason="no variation: every pairable rating is the same, so expected disagreement is 0",
         )
-    ci = bootstrap_ci(draws, n_pu, n_boot, confidence, seed, interval)
+    ci = bootstrap_ci(draws, n_pu, n_boot, confidence, seed, interval, uw)
     share = minority_share(counts[pairable].toarray()) if level in ("nominal", "ordinal") else None
     ci = flag_approximate(ci, n_units=n_pu, minority_share=share)
     return result(value=float(alphas[0]), observed_disagreement=do, expected_disagreement=de, ci=ci)
@@ -221,20 +232,23 @@ def _alpha_statistic(
     codes_p: npt.NDArray[np.int64],
     counts_p: sparse.csr_matrix,
     m_p: npt.NDArray[np.float64],
+    unit_weights: npt.NDArray[np.float64] | None = None,
 ) -> tuple[_Triple, Callable[[npt.NDArray[np.float64]], npt.NDArray[np.float64]]]:
-    """(alpha, D_o, D_e) on the pairable units, and alpha as a function of unit weights (for the bootstrap)."""
+    """(alpha, D_o, D_e) on the pairable units (weighted by ``unit_weights`` when given), and alpha as a function
+    of unit weights (for the bootstrap)."""
     n_pu = len(m_p)
+    point_w = np.ones((1, n_pu)) if unit_weights is None else unit_weights[None, :]
     if level == "ordinal":
         if len(values) > _MAX_ORDINAL:
             raise StatsInputError(
                 f"ordinal alpha supports up to {_MAX_ORDINAL} scale points, got {len(values)}; use interval"
             )
         flat = _ordinal_unit_coincidences(counts_p, m_p)
-        return _ordinal_alpha(flat, np.ones((1, n_pu))), lambda w: _ordinal_alpha(flat, w)[0]
+        return _ordinal_alpha(flat, point_w), lambda w: _ordinal_alpha(flat, w)[0]
     metric = _Metric(level, values)
     per_unit = _per_unit_disagreement(codes_p, m_p, metric)
-    nv = np.asarray(counts_p.sum(axis=0)).reshape(1, -1)
-    point = _alpha_from_sums(per_unit.sum(keepdims=True), nv, metric)
+    nv = np.asarray(counts_p.T @ point_w.T).T
+    point = _alpha_from_sums(point_w @ per_unit, nv, metric)
     return point, lambda w: _alpha_from_sums(w @ per_unit, np.asarray(counts_p.T @ w.T).T, metric)[0]
 
 

@@ -1,10 +1,10 @@
 """Unit bootstrap: a statistic's interval over resamples of the units, all draws at once.
 
 Intervals resample *units* with replacement (the unit is the sampling unit of a review study), seeded with
-``numpy.random.default_rng(seed)``, ``n_boot`` draws (1,000 by default), BCa interval (percentile on request;
-the percentile interval undercovers with skewed prevalence, see bench/bench_reliability.py); draws where the
-statistic is undefined are dropped and counted (Efron & Tibshirani 1993, ch. 13; for alpha and kappa see Zapf et
-al. 2016, BMC Med Res Methodol 16:93).
+``numpy.random.default_rng(seed)``, ``n_boot`` draws (1,000 by default), BCa interval (percentile on request, which
+undercovers with skewed prevalence; BCa's coverage by design, prevalence and units: bench/bench_reliability.py);
+draws where the statistic is undefined are dropped and counted (Efron & Tibshirani 1993, ch. 13; for alpha and
+kappa see Zapf et al. 2016, BMC Med Res Methodol 16:93).
 """
 
 from __future__ import annotations
@@ -112,11 +112,22 @@ def bootstrap_ci(
     confidence: float,
     seed: int,
     interval: str = "bca",
+    unit_weights: npt.NDArray[np.float64] | None = None,
 ) -> BootstrapCI | None:
     """Interval of ``compute`` over unit resamples (see :func:`bootstrap_draws`): BCa (default; the jackknife
-    leaves out one unit at a time, a weight of 0) or percentile; None if ``n_boot`` is 0."""
+    leaves out one unit at a time, a weight of 0) or percentile; None if ``n_boot`` is 0.
+
+    ``unit_weights`` (design weights 1/π_i, see :func:`design_weights`): each resampled unit carries its weight,
+    the with-replacement bootstrap of a weighted statistic (Rao & Wu 1988, JASA 83:231-241, which is
+    conservative for a without-replacement sample)."""
     if n_boot <= 0:
         return None
+    if unit_weights is not None:
+        plain, uw = compute, unit_weights
+
+        def compute(w: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+            return plain(w * uw)
+
     draws = bootstrap_draws(compute, n_units, n_boot, seed)
     if interval == "percentile":
         return percentile_ci(draws, confidence, n_boot, seed)
@@ -130,6 +141,20 @@ def bootstrap_ci(
         parts.append(np.asarray(compute(weights), dtype=np.float64))
     jack = np.concatenate(parts)
     return bca_ci(draws, estimate, jack, confidence, n_boot, seed)
+
+
+def design_weights(values: npt.ArrayLike | None, n_units: int) -> npt.NDArray[np.float64] | None:
+    """Checked per-unit design weights (1/π_i of a probability sample), scaled to mean 1 so weighted counts stay
+    on the sample's scale (alpha's n - 1); None for a self-weighting sample."""
+    if values is None:
+        return None
+    w = np.asarray(values, dtype=np.float64).ravel()
+    if w.size != n_units:
+        raise StatsInputError(f"{n_units} units but {w.size} unit weights")
+    bad = np.flatnonzero(~(np.isfinite(w) & (w > 0)))
+    if bad.size:
+        raise StatsInputError(f"unit weight {bad[0]} is {w[bad[0]]!r}; weights must be finite and positive")
+    return w / w.mean() if w.size else w
 
 
 # Below these the BCa interval's coverage falls short of the nominal level (bench/bench_reliability.py).

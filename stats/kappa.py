@@ -10,7 +10,15 @@ import numpy as np
 import numpy.typing as npt
 from scipy import sparse
 
-from stats.bootstrap import DEFAULT_BOOT, BootstrapCI, bootstrap_ci, check_boot, flag_approximate, minority_share
+from stats.bootstrap import (
+    DEFAULT_BOOT,
+    BootstrapCI,
+    bootstrap_ci,
+    check_boot,
+    design_weights,
+    flag_approximate,
+    minority_share,
+)
 from stats.coding import as_rows, encode, value_counts
 from stats.errors import EmptyInputError, LengthMismatchError
 from stats.result import Result
@@ -49,11 +57,13 @@ def percent_agreement(
     confidence: float = 0.95,
     seed: int = 0,
     interval: str = "bca",
+    unit_weights: Sequence[float] | None = None,
 ) -> CoefficientResult:
     """Mean pairwise percent agreement: P_a = (1/n') Σ_u Σ_k r_uk (r_uk - 1) / (r_u (r_u - 1)) over the n'
     units with r_u ≥ 2 ratings (Fleiss 1971's P̄; Gwet 2014, Handbook of Inter-Rater Reliability, 4th ed., §2)."""
     table, values, _ = _category_table(reliability_data, categories)
-    return _ac1_family("percent_agreement", table, len(values), n_boot, confidence, seed, interval)
+    uw = design_weights(unit_weights, len(table))
+    return _ac1_family("percent_agreement", table, len(values), n_boot, confidence, seed, interval, uw)
 
 
 def gwet_ac1(
@@ -64,6 +74,7 @@ def gwet_ac1(
     confidence: float = 0.95,
     seed: int = 0,
     interval: str = "bca",
+    unit_weights: Sequence[float] | None = None,
 ) -> CoefficientResult:
     """Gwet's AC1 for any number of raters with missing ratings (Gwet 2008, Br J Math Stat Psychol 61:29-48).
 
@@ -74,16 +85,25 @@ def gwet_ac1(
     Krippendorff data) gives 0.77544.
     """
     table, values, _ = _category_table(reliability_data, categories)
-    return _ac1_family("gwet_ac1", table, len(values), n_boot, confidence, seed, interval)
+    uw = design_weights(unit_weights, len(table))
+    return _ac1_family("gwet_ac1", table, len(values), n_boot, confidence, seed, interval, uw)
 
 
 def _ac1_family(
-    name: str, table: npt.NDArray[np.float64], q: int, n_boot: int, confidence: float, seed: int, interval: str
+    name: str,
+    table: npt.NDArray[np.float64],
+    q: int,
+    n_boot: int,
+    confidence: float,
+    seed: int,
+    interval: str,
+    unit_weights: npt.NDArray[np.float64] | None,
 ) -> CoefficientResult:
     check_boot(n_boot, confidence, interval)
     r = table.sum(axis=1)
     rated = r >= 1
     table, r = table[rated], r[rated]
+    uw = None if unit_weights is None else unit_weights[rated]
     n_units = len(r)
     if n_units == 0:
         raise EmptyInputError("ratings: no unit has any rating (no reviews?)")
@@ -104,10 +124,10 @@ def _ac1_family(
 
     if not two.any():
         return CoefficientResult(name, None, None, None, n_units, q, reason="no unit has two or more ratings")
-    val, pa, pe = compute(np.ones((1, n_units)))
+    val, pa, pe = compute(np.ones((1, n_units)) if uw is None else uw[None, :])
     if not np.isfinite(val[0]):
         return CoefficientResult(name, None, float(pa[0]), float(pe[0]), n_units, q, reason="only one category")
-    ci = bootstrap_ci(lambda w: compute(w)[0], n_units, n_boot, confidence, seed, interval)
+    ci = bootstrap_ci(lambda w: compute(w)[0], n_units, n_boot, confidence, seed, interval, uw)
     ci = flag_approximate(ci, n_units=n_units, minority_share=minority_share(table))
     pe_out = None if name == "percent_agreement" else float(pe[0])
     return CoefficientResult(name, float(val[0]), float(pa[0]), pe_out, n_units, q, ci=ci)
@@ -121,6 +141,7 @@ def fleiss_kappa(
     confidence: float = 0.95,
     seed: int = 0,
     interval: str = "bca",
+    unit_weights: Sequence[float] | None = None,
 ) -> CoefficientResult:
     """Fleiss' kappa for m raters per unit (Fleiss 1971, Psychol Bull 76:378-382).
 
@@ -131,6 +152,8 @@ def fleiss_kappa(
     check_boot(n_boot, confidence, interval)
     table, values, _ = _category_table(reliability_data, categories)
     r = table.sum(axis=1)
+    weights = design_weights(unit_weights, len(table))
+    uw = None if weights is None else weights[r >= 2]
     table = table[r >= 2]
     r = r[r >= 2]
     q = len(values)
@@ -157,12 +180,12 @@ def fleiss_kappa(
         with np.errstate(invalid="ignore", divide="ignore"):
             return np.where(pe < 1, (pbar - pe) / (1 - pe), np.nan), pbar, pe
 
-    val, pbar, pe = compute(np.ones((1, len(r))))
+    val, pbar, pe = compute(np.ones((1, len(r))) if uw is None else uw[None, :])
     if not np.isfinite(val[0]):
         return CoefficientResult(
             "fleiss_kappa", None, float(pbar[0]), float(pe[0]), len(r), q, reason="only one category used"
         )
-    ci = bootstrap_ci(lambda w: compute(w)[0], len(r), n_boot, confidence, seed, interval)
+    ci = bootstrap_ci(lambda w: compute(w)[0], len(r), n_boot, confidence, seed, interval, uw)
     ci = flag_approximate(ci, n_units=len(r), minority_share=minority_share(table))
     return CoefficientResult("fleiss_kappa", float(val[0]), float(pbar[0]), float(pe[0]), len(r), q, ci=ci)
 
@@ -176,6 +199,7 @@ def cohen_kappa(
     confidence: float = 0.95,
     seed: int = 0,
     interval: str = "bca",
+    unit_weights: Sequence[float] | None = None,
 ) -> CoefficientResult:
     """Cohen's kappa for two raters (Cohen 1960, Educ Psychol Meas 20:37-46).
 
@@ -189,6 +213,8 @@ def cohen_kappa(
     rows = as_rows([list(rater_a), list(rater_b)], "ratings")
     codes, values = encode(rows, categories, "ratings")
     both = (codes[0] >= 0) & (codes[1] >= 0)
+    weights = design_weights(unit_weights, len(rater_a))
+    uw = None if weights is None else weights[both]
     a, b = codes[0, both], codes[1, both]
     q = max(len(values), 1)
     if a.size == 0:
@@ -203,13 +229,13 @@ def cohen_kappa(
         with np.errstate(invalid="ignore", divide="ignore"):
             return np.where(pe < 1, (po - pe) / (1 - pe), np.nan), po, pe
 
-    val, po, pe = compute(np.ones((1, a.size)))
+    val, po, pe = compute(np.ones((1, a.size)) if uw is None else uw[None, :])
     if not np.isfinite(val[0]):
         return CoefficientResult(
             "cohen_kappa", None, float(po[0]), float(pe[0]), int(a.size), q,
             reason="both raters used one and the same category: chance agreement is 1",
         )  # fmt: skip
-    ci = bootstrap_ci(lambda w: compute(w)[0], int(a.size), n_boot, confidence, seed, interval)
+    ci = bootstrap_ci(lambda w: compute(w)[0], int(a.size), n_boot, confidence, seed, interval, uw)
     both_raters = np.bincount(np.concatenate([a, b]), minlength=q).reshape(1, -1).astype(np.float64)
     ci = flag_approximate(ci, n_units=int(a.size), minority_share=minority_share(both_raters))
     return CoefficientResult("cohen_kappa", float(val[0]), float(po[0]), float(pe[0]), int(a.size), q, ci=ci)

@@ -4,13 +4,18 @@ prompt engineer."""
 from __future__ import annotations
 
 import tempfile
-import uuid
 from pathlib import Path
 from typing import Any
 
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_serializer, inline_serializer
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_serializer,
+    inline_serializer,
+)
 from rest_framework import serializers, status
 from rest_framework.generics import ListAPIView, RetrieveAPIView
 from rest_framework.permissions import IsAuthenticated
@@ -19,6 +24,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.roles import IsAnalyst
+from jobs.models import Job
+from jobs.services import job_start_once
 from taxonomy.models import Taxonomy, TaxonomyEdit, TaxonomyNode
 from taxonomy.requests import TaxonomyBuildRequest
 from taxonomy.selectors import (
@@ -179,12 +186,14 @@ class TaxonomyAncestorsApi(APIView):
         return Response({"taxonomy": taxonomy.pk, "level": level, "ancestors": mapping})
 
 
-_BuildQueued = inline_serializer(
+_BUILD_QUEUED = inline_serializer(
     "TaxonomyBuildQueued",
     {
-        "build_key": serializers.CharField(),
+        "build_key": serializers.CharField(help_text="poll GET taxonomies/?build_key="),
         "task_id": serializers.CharField(),
         "taxonomy": serializers.IntegerField(allow_null=True, help_text="the new taxonomy once built"),
+        "job": serializers.IntegerField(),
+        "duplicate": serializers.BooleanField(help_text="true: an identical build was already pending or running"),
     },
 )
 
@@ -193,6 +202,7 @@ class TaxonomyBuildApi(APIView):
     """Queue a build from the parsed extractions of a feature; poll ``GET taxonomies/?build_key=…``."""
 
     permission_classes = [IsAuthenticated, IsAnalyst]
+    throttle_scope = "taxonomy_builds"
 
     @extend_schema_serializer(component_name="TaxonomyBuildInput")
     class InputSerializer(serializers.Serializer[dict[str, Any]]):
@@ -207,8 +217,11 @@ class TaxonomyBuildApi(APIView):
 
     @extend_schema(
         request=InputSerializer,
-        responses={201: _BuildQueued, 202: _BuildQueued},
-        description="201 when the build ran at once (eager tasks) and ``taxonomy`` is its id; 202 while it is queued.",
+        responses={
+            201: OpenApiResponse(_BUILD_QUEUED, description="built at once (no broker): ``taxonomy`` is its id"),
+            202: OpenApiResponse(_BUILD_QUEUED, description="queued"),
+            200: OpenApiResponse(_BUILD_QUEUED, description="the same build is already pending or running: that one"),
+        },
     )
     def post(self, request: Request) -> Response:
         data = self.InputSerializer(data=request.data)
@@ -228,12 +241,23 @@ class TaxonomyBuildApi(APIView):
             build.check()
         except TaxonomyError as exc:
             raise serializers.ValidationError({"sizes": [str(exc)]}) from exc
-        build_key = uuid.uuid4().hex
-        result = taxonomy_build_task.delay(build_key=build_key, request=build.as_dict(), user_id=request.user.pk)
-        done = Taxonomy.objects.filter(build_key=build_key).values_list("pk", flat=True).first()
+        params = build.as_dict()
+
+        def enqueue(job: Job) -> str:
+            task = taxonomy_build_task.delay(build_key=job.ref, request=params, user_id=request.user.pk, job_id=job.pk)
+            return str(task.id)
+
+        # The same build while one is pending or running answers that one (200), not a second build.
+        try:
+            job, created = job_start_once(kind="taxonomy_build", params=params, user=request.user, enqueue=enqueue)
+        except TaxonomyError as exc:  # no broker: the build ran here, and the data could not make that tree
+            raise serializers.ValidationError({"detail": [str(exc)]}) from exc
+        done = Taxonomy.objects.filter(build_key=job.ref).values_list("pk", flat=True).first()
+        answer = {"build_key": job.ref, "task_id": job.task_id, "taxonomy": done, "job": job.pk}
+        if not created:
+            return Response({**answer, "duplicate": True}, status=status.HTTP_200_OK)
         return Response(
-            {"build_key": build_key, "task_id": result.id, "taxonomy": done},
-            status=status.HTTP_201_CREATED if done else status.HTTP_202_ACCEPTED,
+            {**answer, "duplicate": False}, status=status.HTTP_201_CREATED if done else status.HTTP_202_ACCEPTED
         )
 
 
@@ -242,19 +266,7 @@ class TaxonomyImportApi(APIView):
 
     permission_classes = [IsAuthenticated, IsAnalyst]
 
-    @extend_schema(
-        request={
-            "multipart/form-data": {
-                "type": "object",
-                "properties": {
-                    "file": {"type": "string", "format": "binary", "description": "values_tree.csv"},
-                    "name": {"type": "string", "default": "values-in-the-wild"},
-                },
-                "required": ["file"],
-            }
-        },
-        responses={201: TaxonomySerializer},
-    )
+    @extend_schema(responses={201: TaxonomySerializer})
     def post(self, request: Request) -> Response:
         upload = request.FILES.get("file")
         if upload is None:
@@ -278,6 +290,7 @@ class TaxonomyMapApi(APIView):
     """Queue the mapping of a feature's extracted values onto this taxonomy."""
 
     permission_classes = [IsAuthenticated, IsAnalyst]
+    throttle_scope = "taxonomy_builds"
 
     @extend_schema_serializer(component_name="TaxonomyMapInput")
     class InputSerializer(serializers.Serializer[dict[str, Any]]):

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.utils.module_loading import import_string
 
@@ -53,6 +53,10 @@ def taxonomy_namer() -> Namer:
     except ImportError as exc:
         raise TaxonomyError(f"TAXONOMY_NAMER={settings.TAXONOMY_NAMER!r} cannot be imported: {exc}") from exc
     return PromptNamer(complete)
+
+
+#: Attempts at numbering a new version when builds of the same name race for it.
+VERSION_ATTEMPTS = 5
 
 
 def _next_version(name: str) -> int:
@@ -207,42 +211,53 @@ def _save_hierarchy(
     params = asdict(hierarchy.params)
     params["targets"] = list(hierarchy.targets)
     params["sizes"] = list(hierarchy.sizes)
-    with transaction.atomic():
-        taxonomy = Taxonomy.objects.create(
-            name=name,
-            version=_next_version(name),
-            feature=feature,
-            source=TaxonomySource.BUILT,
-            params=params,
-            embedding_model=embedding_model,
-            names_are_fallback=names_are_fallback,
-            level_count=len(hierarchy.levels),
-            stability=stability,
-            build_seconds=build_seconds,
-            created_by=user,
-            build_key=build_key,
-        )
-        upper_ids: list[int] = []
-        for level in range(len(hierarchy.levels) - 1, -1, -1):
-            clusters = hierarchy.levels[level]
-            created = TaxonomyNode.objects.bulk_create(
-                [
-                    TaxonomyNode(
-                        taxonomy=taxonomy,
-                        key=c.name if level == 0 else f"{taxonomy.name}:l{level}:{c.index}",
-                        level=level,
-                        name=c.name,
-                        description=c.description,
-                        parent_id=upper_ids[c.parent] if c.parent is not None else None,
-                        size=c.size,
-                        name_is_fallback=c.name_is_fallback,
+    # Two builds of one name may read the same latest version; the second insert then fails on the unique (name,
+    # version) and takes the next number (PostgreSQL; SQLite runs the two one after the other).
+    for attempt in range(VERSION_ATTEMPTS):
+        try:
+            with transaction.atomic():
+                taxonomy = Taxonomy.objects.create(
+                    name=name,
+                    version=_next_version(name),
+                    feature=feature,
+                    source=TaxonomySource.BUILT,
+                    params=params,
+                    embedding_model=embedding_model,
+                    names_are_fallback=names_are_fallback,
+                    level_count=len(hierarchy.levels),
+                    stability=stability,
+                    build_seconds=build_seconds,
+                    created_by=user,
+                    build_key=build_key,
+                )
+                upper_ids: list[int] = []
+                for level in range(len(hierarchy.levels) - 1, -1, -1):
+                    clusters = hierarchy.levels[level]
+                    created = TaxonomyNode.objects.bulk_create(
+                        [
+                            TaxonomyNode(
+                                taxonomy=taxonomy,
+                                key=c.name if level == 0 else f"{taxonomy.name}:l{level}:{c.index}",
+                                level=level,
+                                name=c.name,
+                                description=c.description,
+                                parent_id=upper_ids[c.parent] if c.parent is not None else None,
+                                size=c.size,
+                                name_is_fallback=c.name_is_fallback,
+                            )
+                            for c in clusters
+                        ],
+                        batch_size=NODE_BATCH,
                     )
-                    for c in clusters
-                ],
-                batch_size=NODE_BATCH,
-            )
-            upper_ids = [n.pk for n in created]
-    return taxonomy
+                    upper_ids = [n.pk for n in created]
+            return taxonomy
+        except IntegrityError:
+            done = Taxonomy.objects.filter(build_key=build_key).first() if build_key else None
+            if done is not None:  # the same queued build, delivered twice, stored by the other delivery
+                return done
+            if attempt == VERSION_ATTEMPTS - 1:
+                raise
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def _recount(taxonomy: Taxonomy) -> None:

@@ -8,6 +8,7 @@ from celery import shared_task
 from django.contrib.auth import get_user_model
 from django.db import OperationalError
 
+from jobs.services import job_tracking
 from taxonomy.models import Taxonomy
 from taxonomy.requests import TaxonomyBuildRequest
 from taxonomy.selectors import extracted_value_counts
@@ -15,12 +16,17 @@ from taxonomy.services import taxonomy_build_from_request, taxonomy_map_values
 
 
 @shared_task(autoretry_for=(OperationalError,), retry_backoff=True, max_retries=3)
-def taxonomy_build_task(*, build_key: str, request: dict[str, Any], user_id: int | None) -> int:
+def taxonomy_build_task(
+    *, build_key: str, request: dict[str, Any], user_id: int | None, job_id: int | None = None
+) -> int:
     """Build the taxonomy ``request`` (a ``TaxonomyBuildRequest`` as a dict) asks for, from the parsed extractions;
-    a rerun with the same key does nothing."""
-    user = get_user_model().objects.filter(pk=user_id).first() if user_id else None
-    build = TaxonomyBuildRequest.from_dict(request)
-    return taxonomy_build_from_request(request=build, user=user, build_key=build_key).pk
+    a rerun with the same key does nothing. ``job_id``: the API's job, done or failed with the build."""
+    with job_tracking(job_id=job_id) as tracking:
+        user = get_user_model().objects.filter(pk=user_id).first() if user_id else None
+        build = TaxonomyBuildRequest.from_dict(request)
+        pk = taxonomy_build_from_request(request=build, user=user, build_key=build_key).pk
+        tracking.result = {"taxonomy": pk}
+    return pk
 
 
 @shared_task(autoretry_for=(OperationalError,), retry_backoff=True, max_retries=3)

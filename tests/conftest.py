@@ -24,6 +24,15 @@ IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 pytest_plugins = ["testing.fake_anthropic.pytest_plugin", "tests.labelstudio_fixtures"]
 
 
+@pytest.fixture(autouse=True)
+def _fresh_throttle_counts() -> None:
+    """Each test starts with no request counted against the API throttles (config/throttling.py): users of
+    different tests may share an id, and the counts outlive the test's database transaction."""
+    from django.core.cache import cache
+
+    cache.clear()
+
+
 def missing_service(reason: str) -> None:
     """Skip locally, fail in CI."""
     if IN_CI:

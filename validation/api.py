@@ -100,6 +100,7 @@ class AgreementApi(APIView):
     """The agreement report of a run's reviews, computed now (not saved)."""
 
     permission_classes = [IsAnalyst]
+    throttle_scope = "agreement"  # bootstrap intervals (config/throttling.py)
 
     @extend_schema(parameters=[ReportParams], responses={200: dict})
     def get(self, request: Request, run_id: int) -> Response:
@@ -116,6 +117,8 @@ class RunSnapshotsApi(APIView):
     """GET: a run's saved agreement snapshots, newest first. POST: compute and save one."""
 
     permission_classes = [IsAnalyst]
+    throttle_scope = "agreement"
+    throttle_methods = ("POST",)
 
     @extend_schema(responses={200: SnapshotSummarySerializer(many=True)})
     def get(self, request: Request, run_id: int) -> Response:
@@ -146,6 +149,7 @@ class CompareApi(APIView):
     """GET: compare a baseline and a candidate prompt now. POST: compare and save as a snapshot."""
 
     permission_classes = [IsAnalyst]
+    throttle_scope = "agreement"  # both compute the comparison, with bootstrap on a gold set
 
     @extend_schema(parameters=[CompareParams], responses={200: dict})
     def get(self, request: Request) -> Response:

@@ -32,12 +32,12 @@ import pandas as pd
 from stats.alpha import krippendorff_alpha
 from stats.bootstrap import DEFAULT_BOOT
 from stats.coding import is_missing
-from stats.designs import design_share
 from stats.errors import EmptyInputError, OutOfScaleError, StatsInputError
 from stats.kappa import cohen_kappa, fleiss_kappa, gwet_ac1, percent_agreement
 from stats.paired import McNemarResult, holm_correction, mcnemar_exact, paired_sample_size
 from stats.proportions import additional_reviews_needed, proportion_ci
 from stats.sets import set_agreement
+from validation.designs import design_entry, reliability_weights
 
 REVIEW_COLUMNS = (
     "annotation_id",
@@ -61,7 +61,6 @@ GROUPINGS = ("feature", "prompt_version", "model", "annotator", "stratum")
 # Optional columns: the sample each review came from, its design (the sample's strategy), the conversation's
 # inclusion probability and its stratum's population size. Without them the report has no design section.
 DESIGN_COLUMNS = ("sample_id", "design", "inclusion_probability", "stratum_size")
-FIND_ERRORS = "find_errors"
 
 
 class ReportInputError(StatsInputError):
@@ -228,31 +227,6 @@ def json_ready(obj: Any) -> Any:
     return obj
 
 
-def _design_entry(outputs: pd.DataFrame, design: str, confidence: float) -> dict[str, Any]:
-    if design == FIND_ERRORS:
-        return {
-            "n": len(outputs),
-            "estimate": None,
-            "reason": "a find-errors sample (the least confident outputs) is not a probability sample: "
-            "its share describes the reviewed outputs only, not the run",
-        }
-    y = outputs["correct"].astype(int).tolist()
-    pi = outputs["inclusion_probability"]
-    if pi.isna().any():
-        ci = proportion_ci(sum(y), len(y), confidence=confidence)
-        return {
-            **ci.as_dict(),
-            "design": "unknown (inclusion probabilities not stored)",
-            "weights": "equal: treated as a simple random sample",
-            "approximate": True,
-        }
-    strata = outputs["stratum"].fillna("").tolist() if design == "stratified" else None
-    sizes = None
-    if strata is not None and "stratum_size" in outputs and outputs["stratum_size"].notna().all():
-        sizes = {str(s): float(n) for s, n in zip(strata, outputs["stratum_size"], strict=True)}
-    return design_share(y, pi.tolist(), strata=strata, stratum_sizes=sizes, confidence=confidence).as_dict()
-
-
 def design_estimates(
     df: pd.DataFrame, *, confidence: float = 0.95, adjudicated: Mapping[int, str] | None = None
 ) -> list[dict[str, Any]]:
@@ -267,7 +241,7 @@ def design_estimates(
     for (sample_id, design), part in df.groupby(["sample_id", "design"], sort=True):
         outputs = output_verdicts(part, adjudicated=adjudicated)
         features = {
-            str(feature): _design_entry(rows, str(design), confidence)
+            str(feature): design_entry(rows, str(design), confidence)
             for feature, rows in outputs.groupby("feature", sort=True)
         }
         out.append({"sample_id": int(sample_id), "strategy": str(design), "features": features})
@@ -285,7 +259,8 @@ def reviewer_reliability(
     """Per feature, among reviewers of the same outputs: on verdicts (correct/incorrect) Krippendorff's alpha
     (nominal) with a bootstrap interval, Fleiss' kappa (equal reviews per output), Gwet's AC1, percent
     agreement and Cohen's kappa for each pair of annotators; on reviewer labels, alpha with MASI distance
-    for value features and nominal alpha for single-label features."""
+    for value features and nominal alpha for single-label features. Outputs drawn with unequal probabilities
+    are weighted by 1/π (``validation.designs.reliability_weights``); ``weights`` says which."""
     df = _reviews(df)
     out: dict[str, dict[str, Any]] = {}
     for feature, part in df.groupby("feature", sort=True):
@@ -300,14 +275,17 @@ def reviewer_reliability(
         wide = shared.pivot_table(index="annotator", columns="extraction_id", values="verdict", aggfunc="first")
         entry["annotators"] = len(wide.index)
         data = [[None if pd.isna(v) else v for v in row] for row in wide.to_numpy().tolist()]
-        boot: dict[str, Any] = {"n_boot": n_boot, "confidence": confidence, "seed": seed}
+        weights = reliability_weights(shared, wide.columns)
+        entry["weights"] = "equal" if weights is None else "1/π per output (unequal-probability sample)"
+        boot: dict[str, Any] = {"n_boot": n_boot, "confidence": confidence, "seed": seed, "unit_weights": weights}
+        by_output = None if weights is None else dict(zip(wide.columns, weights, strict=True))
         cats = ["correct", "incorrect"]
         entry["verdict"] = {
             "alpha": krippendorff_alpha(data, level="nominal", value_domain=cats, **boot).as_dict(),
             "fleiss_kappa": fleiss_kappa(data, categories=cats, **boot).as_dict(),
             "gwet_ac1": gwet_ac1(data, categories=cats, **boot).as_dict(),
             "percent_agreement": percent_agreement(data, categories=cats, **boot).as_dict(),
-            "cohen_kappa_pairs": _cohen_pairs(wide, cats, boot),
+            "cohen_kappa_pairs": _cohen_pairs(wide, cats, boot, by_output),
         }
         labelled = shared.assign(reviewer_labels=[_reviewer_labels(r) for r in shared.itertuples(index=False)])
         labelled = labelled[labelled["reviewer_labels"].notna()]
@@ -322,18 +300,24 @@ def reviewer_reliability(
         else:
             wide_l = labelled.pivot_table(index="annotator", columns="extraction_id", values="key", aggfunc="first")
             data_l = [[None if is_missing(v) else (list(v) if is_set else v) for v in row] for row in wide_l.to_numpy()]
+            boot["unit_weights"] = None if by_output is None else [by_output[c] for c in wide_l.columns]
             entry["labels"] = krippendorff_alpha(data_l, level="masi" if is_set else "nominal", **boot).as_dict()
         out[str(feature)] = entry
     return out
 
 
-def _cohen_pairs(wide: pd.DataFrame, cats: list[str], boot: dict[str, Any]) -> list[dict[str, Any]]:
+def _cohen_pairs(
+    wide: pd.DataFrame, cats: list[str], boot: dict[str, Any], by_output: dict[Any, float] | None
+) -> list[dict[str, Any]]:
     pairs = []
     for a, b in itertools.combinations(wide.index, 2):
         both = wide.loc[a].notna() & wide.loc[b].notna()
         if both.sum() < 2:
             continue
-        res = cohen_kappa(list(wide.loc[a][both]), list(wide.loc[b][both]), categories=cats, **boot)
+        weights = None if by_output is None else [by_output[c] for c in wide.columns[both.to_numpy()]]
+        res = cohen_kappa(
+            list(wide.loc[a][both]), list(wide.loc[b][both]), categories=cats, **{**boot, "unit_weights": weights}
+        )
         pairs.append({"annotators": [a, b], **res.as_dict()})
     return pairs
 

@@ -24,12 +24,12 @@ from extraction.models import (
     VALUE_FEATURES,
     Extraction,
     ExtractionRun,
-    ExtractionStatus,
     Feature,
     PromptVersion,
 )
 from stats.errors import EmptyInputError
-from validation import prevalence, reports, scoring, trust
+from validation import reports, scoring, trust
+from validation.corrections import run_corrected_prevalences
 from validation.models import GoldLabel, GoldSet, GoldSetStatus, ReportSnapshot, TrustTarget
 from validation.reports import DESIGN_COLUMNS, REVIEW_COLUMNS
 
@@ -166,9 +166,8 @@ def agreement_report_for_run(
         on_step=on_step,
     )
     payload["prevalences"] = reports.json_ready(
-        prevalence.corrected_prevalences(
-            df,
-            run_outputs_frame(run_id=run_id),
+        run_corrected_prevalences(
+            run_id=run_id,
             features=PREVALENCE_FEATURES,
             labels={str(Feature.SUBJECTIVITY): ["yes"], str(Feature.RESPONSE_TYPE): list(RESPONSE_TYPES)},
             confidence=confidence,
@@ -197,12 +196,6 @@ def output_verdicts_for_run(*, run_id: int) -> pd.DataFrame:
 PREVALENCE_FEATURES = [
     str(f) for f in (Feature.SUBJECTIVITY, Feature.RESPONSE_TYPE, Feature.AI_VALUES, Feature.HUMAN_VALUES)
 ]
-
-
-def run_outputs_frame(*, run_id: int) -> pd.DataFrame:
-    """Every parsed output of a run: extraction id, feature and the classifier's labels."""
-    rows = Extraction.objects.filter(run_id=run_id, status=ExtractionStatus.OK).values_list("id", "feature", "labels")
-    return pd.DataFrame(list(rows), columns=list(prevalence.OUTPUT_COLUMNS))
 
 
 def prompt_comparison(
@@ -306,21 +299,22 @@ def trust_targets(*, run_id: int, features: Iterable[str]) -> dict[str, trust.Ta
 
 def run_verdicts(*, run: ExtractionRun, payload: dict[str, Any] | None) -> list[trust.Verdict]:
     """The trust verdict of every feature of a run (its configured features and every reviewed one), from a saved
-    agreement report; features without reviews are "not yet"."""
+    agreement report; features without reviews are "not yet". When a feature's reviews were not all drawn as
+    simple random samples, the verdict reads the design-weighted share (``trust.design_estimate_for``)."""
     rows = {r["feature"]: r for r in (payload or {}).get("agreement", {}).get("feature", [])}
     features = sorted(set(rows) | set((run.options or {}).get("features") or []))
     targets = trust_targets(run_id=run.pk, features=features)
     confidence = float((payload or {}).get("params", {}).get("confidence") or 0.95)
-    return [
-        trust.verdict(
-            feature=f,
-            correct=int(rows[f]["correct"]) if f in rows else 0,
-            n=int(rows[f]["n"]) if f in rows else 0,
-            target=targets[f],
-            confidence=confidence,
-        )
-        for f in features
-    ]
+    samples = (payload or {}).get("design") or []
+    out = []
+    for f in features:
+        entry = trust.design_estimate_for([s["features"][f] for s in samples if f in s.get("features", {})])
+        if entry is not None:
+            out.append(trust.design_verdict(feature=f, entry=entry, target=targets[f], confidence=confidence))
+            continue
+        correct, n = (int(rows[f]["correct"]), int(rows[f]["n"])) if f in rows else (0, 0)
+        out.append(trust.verdict(feature=f, correct=correct, n=n, target=targets[f], confidence=confidence))
+    return out
 
 
 def agreement_by_prompt_version(*, dataset_id: int) -> list[dict[str, Any]]:

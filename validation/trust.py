@@ -13,6 +13,10 @@ run). With ``k`` of ``n`` reviewed outputs judged correct and the Wilson interva
 
 The headline is written as in the paper: "98.8% ± 3.3%, n = 80" (79 of 80 correct, 95% Wilson).
 
+When the reviews were drawn with unequal inclusion probabilities (an uncertainty sample, or strata allocated
+disproportionately), the unweighted k/n describes the reviewed outputs, not the run: :func:`design_verdict` applies
+the same rules to the design-weighted share and its interval (``stats.designs``), and says so in the headline.
+
 :func:`reliability_notes` explains reliability figures that seem to contradict raw agreement: with nearly all
 verdicts "correct", agreement expected by chance is high and chance-corrected coefficients (Krippendorff's alpha,
 Fleiss' kappa) fall although reviewers almost always agree (the kappa paradox: Feinstein & Cicchetti 1990, J Clin
@@ -23,6 +27,7 @@ coefficient is imprecise.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -105,22 +110,66 @@ def verdict(*, feature: str, correct: int, n: int, target: Target, confidence: f
     ci = proportion_ci(correct, n, confidence=confidence)
     head = headline(estimate=ci.estimate, half_width=ci.half_width, n=n)
     base = (feature, n, correct, ci.estimate, ci.low, ci.high, ci.half_width, target)
-    narrow = ci.half_width <= target.half_width + 1e-12
-    if ci.high < target.share:
-        why = f"even the interval's upper end, {_pct(ci.high)}, is under the target {_pct(target.share)}"
+    return _classify(
+        base, head, lambda: additional_reviews_needed(correct, n, target.half_width, confidence=confidence)
+    )
+
+
+def _classify(base: tuple[Any, ...], head: str, more_needed: Callable[[], int]) -> Verdict:
+    """Below / trusted / not yet from an estimate and its interval (the rules of the module docstring)."""
+    _, _, _, estimate, _, high, half_width, target = base
+    narrow = half_width <= target.half_width + 1e-12
+    if high < target.share:
+        why = f"even the interval's upper end, {_pct(high)}, is under the target {_pct(target.share)}"
         return _make(base, Status.BELOW, None, head, why)
-    if narrow and ci.estimate < target.share:
+    if narrow and estimate < target.share:
         why = f"the estimate is under {_pct(target.share)}, and the interval is already as narrow as asked"
         return _make(base, Status.BELOW, None, head, why)
     if narrow:
         why = f"meets {target}: estimate at or above the target, interval within ± {_pct(target.half_width)}"
         return _make(base, Status.TRUSTED, 0, head, why)
-    more = max(1, additional_reviews_needed(correct, n, target.half_width, confidence=confidence))
+    more = max(1, more_needed())
     why = (
-        f"the interval (± {_pct(ci.half_width)}) is wider than ± {_pct(target.half_width)}: about {more:,} more "
-        f"review{_s(more)} narrow it, if agreement stays near {_pct(ci.estimate)}"
+        f"the interval (± {_pct(half_width)}) is wider than ± {_pct(target.half_width)}: about {more:,} more "
+        f"review{_s(more)} narrow it, if agreement stays near {_pct(estimate)}"
     )
     return _make(base, Status.NOT_YET, more, head, why)
+
+
+#: The design names of ``stats.designs`` whose estimate is the plain (pooled) Wilson share.
+SELF_WEIGHTING = ("simple random", "unknown (inclusion probabilities not stored)")
+
+
+def design_estimate_for(entries: Sequence[Mapping[str, Any]]) -> Mapping[str, Any] | None:
+    """Which design entry (``validation.designs.design_entry``) of a feature the verdict reads: None when every
+    sample is self-weighting (the pooled Wilson share is then the run's estimate); otherwise the probability
+    sample with the most reviewed outputs, weighted by its design; a find-errors entry when there is no other."""
+    if not entries or all(e.get("design") in SELF_WEIGHTING for e in entries):
+        return None
+    usable = [e for e in entries if e.get("estimate") is not None]
+    return max(usable, key=lambda e: int(e["n"])) if usable else entries[0]
+
+
+def design_verdict(*, feature: str, entry: Mapping[str, Any], target: Target, confidence: float = 0.95) -> Verdict:
+    """The status of one feature from the design-weighted share of a sample drawn with unequal probabilities or
+    disproportionate strata (``entry``: ``validation.designs.design_entry``): the rules of :func:`verdict` on the
+    weighted share and its interval; the reviews still needed are planned at the design's effective sample size
+    (n_more = n_needed · n / n_eff - n, Kish's design effect). A find-errors entry gives no verdict."""
+    n = int(entry.get("n") or 0)
+    correct = int((entry.get("unweighted") or {}).get("correct") or 0)
+    if entry.get("estimate") is None:
+        why = str(entry.get("reason") or "no probability sample: no estimate for the run")
+        base = (feature, n, correct, None, None, None, None, target)
+        return _make(base, Status.NOT_YET, None, "no estimate for the run", why)
+    est, low, high, half = (float(entry[k]) for k in ("estimate", "low", "high", "half_width"))
+    n_eff = float(entry.get("effective_n") or n) or float(n)
+    head = f"{headline(estimate=est, half_width=half, n=n)} ({entry.get('design')}, weighted)"
+
+    def more_needed() -> int:
+        need = required_sample_size(min(max(est, 1e-6), 1 - 1e-6), target.half_width, confidence=confidence)
+        return math.ceil(need * n / n_eff) - n
+
+    return _classify((feature, n, correct, est, low, high, half, target), head, more_needed)
 
 
 def _make(base: tuple[Any, ...], status: Status, more: int | None, head: str, why: str) -> Verdict:

@@ -14,6 +14,7 @@ from accounts.roles import Role, analyst_required, role_required, user_has_role
 from extraction.models import ExtractionRun
 from stats.errors import StatsInputError
 from validation import figures
+from validation.designs import page_sections
 from validation.forms import PROJECT, TrustTargetForm
 from validation.selectors import agreement_by_prompt_version, run_verdicts, snapshot_list
 from validation.services import agreement_snapshot_create, trust_target_set
@@ -56,6 +57,7 @@ def _report_context(request: HttpRequest, run: ExtractionRun, **extra: Any) -> d
         "verdicts": verdicts,
         "charts": charts,
         "reliability": [(f, entry, reliability_notes(entry)) for f, entry in reliability.items()],
+        "designs": page_sections((report or {}).get("design") or []),
         "features": sorted({f for s in snapshots for f in _history_row(s)["features"]}),
         "history": [_history_row(s) for s in snapshots],
         "is_lead": user_has_role(request.user, Role.LEAD),

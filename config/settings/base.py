@@ -40,6 +40,7 @@ INSTALLED_APPS = [
     "taxonomy",
     "results",
     "workbench",
+    "jobs",
 ]
 
 MIDDLEWARE = [
@@ -77,6 +78,11 @@ TEMPLATES = [
 # SQLite file by default (zero configuration); PostgreSQL when DATABASE_URL is set.
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
+if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+    # A transaction takes SQLite's write lock when it begins (IMMEDIATE), not at its first write: two transactions
+    # that both read and then write (two taxonomy builds numbering their versions) would otherwise each hold a read
+    # lock the other's write needs, and one fails at once with "database is locked". A writer waits up to 30 s.
+    DATABASES["default"].setdefault("OPTIONS", {}).update({"transaction_mode": "IMMEDIATE", "timeout": 30})
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -100,9 +106,20 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.TokenAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["accounts.roles.HasAnyRole"],  # a role, not only a login
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "config.schema.AutoSchema",  # documents the error answers too
     # ?limit= (at most 1000) and ?offset= on every list; the body stays a list, the total is in X-Total-Count.
     "DEFAULT_PAGINATION_CLASS": "config.pagination.BoundedLimitOffsetPagination",
+    # Per-user rates of the views that start expensive work (their throttle_scope): config/throttling.py.
+    "DEFAULT_THROTTLE_CLASSES": ["config.throttling.ExpensiveWorkThrottle"],
+}
+# Requests per user per scope; API_THROTTLE_RATES="runs=20/min" overrides one scope and keeps the others.
+API_THROTTLE_RATES: dict[str, str] = {
+    "runs": "10/min",  # POST /api/extraction/runs/
+    "taxonomy_builds": "5/min",  # POST taxonomies/build/ and taxonomies/ID/map/
+    "residuals": "10/min",  # POST /api/analysis/residuals/
+    "agreement": "30/min",  # agreement reports and prompt comparisons (bootstrap)
+    "label_studio": "10/min",  # POST samples/ID/push/ and samples/ID/reconcile/
+    **env.dict("API_THROTTLE_RATES", default={}),
 }
 SPECTACULAR_SETTINGS: dict[str, object] = {
     "TITLE": "Values in the Wild workbench API",
@@ -142,9 +159,15 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {}
+# A job started over the API (jobs app) still pending or running after this long is taken for lost: the next identical
+# request marks it failed and starts afresh. Longer than the longest job (a taxonomy build at paper scale).
+JOBS_STALE_AFTER_S = env.int("JOBS_STALE_AFTER_S", default=6 * 3600)
 
 # Redis for shared state between workers (e.g. the LLM rate limiter). Empty: in-process state.
 REDIS_URL = env("REDIS_URL", default="")
+# The cache holds the API throttles' counts: CACHE_URL (e.g. redis://host:6379/1), else REDIS_URL, else in-process
+# memory (one process only: fine for development, not for several web processes).
+CACHES = {"default": env.cache("CACHE_URL", default=REDIS_URL or "locmemcache://")}
 
 LOGGING = {
     "version": 1,
@@ -209,6 +232,9 @@ TAXONOMY_EMBEDDING_CACHE = env("TAXONOMY_EMBEDDING_CACHE", default=str(BASE_DIR 
 # Gold-set scoring's soft match of values (validation.scores): taxonomy nodes and embeddings, by dotted path because
 # the validation app does not import the analysis apps.
 VALUE_MATCH_SOURCES = "taxonomy.matching.value_match_sources"
+# The descriptive page's shares corrected by the reviews: the validation app computes them, and the analysis apps
+# (which do not import the flow's apps) reach the function by this dotted path.
+DESCRIPTIVE_CORRECTIONS = "validation.corrections.run_corrected_prevalences"
 TAXONOMY_NAMER = env("TAXONOMY_NAMER", default="")  # e.g. extraction.services.namer_complete
 # Free-form completions through the extraction client (taxonomy naming).
 LLM_TEXT_MODEL = env("LLM_TEXT_MODEL", default="claude-sonnet-4-6")

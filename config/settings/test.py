@@ -25,3 +25,7 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):  # noqa: F405
 
 # Candidate prompt sets made by tests go to a directory of their own, never to var/.
 EXTRACTION_CANDIDATES_DIR = Path(tempfile.mkdtemp(prefix="vitw-candidates-"))
+
+# Throttle counts in process memory (tests/conftest.py clears them before each test); a test that needs Redis sets
+# CACHES itself.
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}

@@ -24,7 +24,7 @@ from extraction.services.execute import (
     unit_calls,
     unit_store,
 )
-from extraction.services.launch import Launch, run_execute, run_launch, run_queue
+from extraction.services.launch import Launch, run_execute, run_launch, run_queue, run_start_once
 from extraction.services.providers import namer_complete, provider_check, provider_for, text_complete, token_counter
 from extraction.services.runs import (
     DONE_STATUSES,
@@ -71,6 +71,7 @@ __all__ = [
     "run_queue",
     "run_refresh_progress",
     "run_start",
+    "run_start_once",
     "run_transition",
     "text_complete",
     "token_counter",

@@ -5,16 +5,25 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 
 from extraction.llm_types import LLMProvider
 from extraction.models import ExtractionRun, RunStatus
+from extraction.replay import MissingRecordingError
 from extraction.services.batch import BatchStep, run_batch_execute
 from extraction.services.execute import ConversationOutcome, conversation_extract
-from extraction.services.runs import Progress, run_incomplete_conversation_ids, run_refresh_progress, run_start
+from extraction.services.runs import (
+    Progress,
+    RunError,
+    run_create,
+    run_incomplete_conversation_ids,
+    run_refresh_progress,
+    run_start,
+)
+from jobs.services import request_key
 
 
 def run_queue(*, run: ExtractionRun) -> int:
@@ -99,3 +108,37 @@ def run_launch(
     if where == "queue":
         return Launch(mode="queue", queued=run_queue(run=run))
     return Launch(mode="inline", progress=run_execute(run=run, on_conversation=on_conversation))
+
+
+#: A run in these statuses answers an identical request instead of a new run.
+ACTIVE_RUN = (RunStatus.PENDING, RunStatus.RUNNING)
+#: Attempts at creating the run or finding the identical one (which may finish between the insert and the read).
+START_ATTEMPTS = 5
+
+
+def run_start_once(*, created_by: Any, **options: Any) -> tuple[ExtractionRun, bool]:
+    """Create and queue the run ``options`` describe (``run_create``'s keywords), unless an identical request's run
+    is pending or running: then that run, not a second one. Returns ``(run, created)``.
+
+    Identical means the same options after validation (features in any order). The database guarantees it: the run
+    carries the request's key under a partial unique index over the active statuses, so of two requests racing, the
+    second insert fails and is answered with the first's run."""
+    normal = {**options, "features": sorted(options.get("features") or []), "models": options.get("models") or {}}
+    key = request_key(kind="extraction_run", params=normal)
+    for _ in range(START_ATTEMPTS):
+        active = ExtractionRun.objects.filter(launch_key=key, status__in=ACTIVE_RUN).select_related("dataset").first()
+        if active is not None:
+            return active, False
+        try:
+            with transaction.atomic():
+                run = run_create(created_by=created_by, launch_key=key, **options)
+                run_launch(run=run, where="queue")
+        except IntegrityError:
+            continue  # an identical request inserted its run first: answer with that one
+        except MissingRecordingError as exc:  # no broker: the run went on in this process, and stopped there
+            raise RunError(
+                f"run {run.pk} stopped: {exc}. `check_recordings` lists every missing recording; record them, or "
+                "run with the anthropic provider"
+            ) from exc
+        return run, True
+    raise RunError("could not start the run: identical requests kept colliding; try again")  # pragma: no cover

@@ -55,6 +55,10 @@ def provider_check(*, provider: str) -> None:
             client_settings_check()
         except LLMConfigurationError as exc:
             raise RunError(str(exc)) from exc
+    if provider == "replay":
+        path = Path(settings.EXTRACTION_REPLAY_FILE)
+        if not path.is_file():
+            raise RunError(f"replay: the recorded responses {path.name} (EXTRACTION_REPLAY_FILE) cannot be read")
 
 
 def token_counter() -> Callable[[LLMCall], int] | None:

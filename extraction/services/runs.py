@@ -62,9 +62,10 @@ def run_create(
     all_conversations: bool = False,
     batch: bool = False,
     created_by: Any = None,
+    launch_key: str = "",
 ) -> ExtractionRun:
     """Validate the options, register the prompt set's versions and create a pending run: on the dataset's
-    conversations (the first ``limit`` of them), or on exactly ``conversation_ids`` (say, a gold set's)."""
+    conversations (the first ``limit`` of them), or on exactly ``conversation_ids``; ``launch_key``: run_start_once."""
     try:
         dataset_id = dataset_id_by_name(dataset)
     except UnknownDatasetError as exc:
@@ -124,6 +125,7 @@ def run_create(
             **options,
         },
         created_by=created_by if getattr(created_by, "pk", None) else None,
+        launch_key=launch_key,
     )
     run_refresh_progress(run=run)
     return run

@@ -130,3 +130,31 @@ def test_an_unknown_prompt_set_name_lists_only_the_configured_sets(small_dataset
     text = response.content.decode()
     assert "no prompt set here by that name; known sets: fused-v1, paper-v1" in text
     assert str(settings.BASE_DIR) not in text  # no server path in the answer
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_replay_with_a_missing_recording_is_a_400_naming_it(
+    small_dataset: Any, write_recordings: RecordingsWriter
+) -> None:
+    # No broker: the run goes on in the request (tasks run eagerly after commit) and stops at the missing recording.
+    write_recordings(overrides={("s1", "response_type"): None})
+    response = client_for(Role.LEAD).post(URL, {"dataset": "small", "prompt_set": "paper-v1"}, format="json")
+    assert response.status_code == 400, response.content
+    detail = response.json()["detail"]
+    run = ExtractionRun.objects.get()
+    assert detail.startswith(f"run {run.pk} stopped: no recorded response for conversation 's1' of dataset 'small'")
+    assert "feature 'response_type'" in detail
+    assert "check_recordings" in detail
+    assert run.status == RunStatus.FAILED
+    assert "'s1'" in run.error
+
+
+@pytest.mark.django_db
+def test_a_missing_recordings_file_is_a_400_before_any_run(small_dataset: Any, settings: Any, tmp_path: Any) -> None:
+    settings.EXTRACTION_REPLAY_FILE = str(tmp_path / "nowhere" / "responses.jsonl")
+    response = client_for(Role.LEAD).post(URL, {"dataset": "small", "prompt_set": "paper-v1"}, format="json")
+    assert response.status_code == 400
+    assert response.json()["detail"] == (
+        "replay: the recorded responses responses.jsonl (EXTRACTION_REPLAY_FILE) cannot be read"
+    )
+    assert not ExtractionRun.objects.exists()

@@ -196,3 +196,20 @@ def test_every_missing_marker_is_missing(marker: Any) -> None:
     assert krippendorff_alpha(as_object, level="interval", n_boot=0).value == pytest.approx(
         krippendorff.alpha(to_nan(KRIPPENDORFF_EXAMPLE), level_of_measurement="interval"), abs=1e-12
     )
+
+
+def test_design_weighted_alpha_is_the_alpha_of_units_repeated_by_their_weight_at_the_samples_scale() -> None:
+    """Weights are scaled to mean 1, so only alpha's small-sample factor n - 1 differs from the data with each
+    unit repeated w times (n counts pairable values): (1 - α_w) / (1 - α_repeated) = (n - mean w) / (n - 1)."""
+    rng = np.random.default_rng(11)
+    data = rng.integers(0, 3, (2, 50)).astype(float)
+    data[1, :30] = data[0, :30]
+    w = rng.integers(1, 6, 50)
+    repeated = np.repeat(data, w, axis=1)
+    reference = krippendorff.alpha(repeated, level_of_measurement="nominal")
+    n = 2 * int(w.sum())
+    weighted = value_of(krippendorff_alpha(data.tolist(), n_boot=0, unit_weights=w.tolist()))
+    assert (1 - weighted) / (1 - reference) == pytest.approx((n - w.mean()) / (n - 1), abs=1e-12)
+    assert krippendorff_alpha(data.tolist(), n_boot=0, unit_weights=[3.0] * 50).value == pytest.approx(
+        krippendorff_alpha(data.tolist(), n_boot=0).value, abs=1e-12
+    )

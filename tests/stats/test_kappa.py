@@ -11,7 +11,7 @@ from sklearn.metrics import cohen_kappa_score
 from statsmodels.stats.inter_rater import cohens_kappa as sm_cohens_kappa
 from statsmodels.stats.inter_rater import fleiss_kappa as sm_fleiss_kappa
 
-from stats.errors import EmptyInputError, LengthMismatchError, OutOfScaleError
+from stats.errors import EmptyInputError, LengthMismatchError, OutOfScaleError, StatsInputError
 from stats.kappa import cohen_kappa, fleiss_kappa, gwet_ac1, percent_agreement
 from tests.stats.examples import KRIPPENDORFF_EXAMPLE, value_of
 
@@ -184,3 +184,45 @@ def test_kappa_and_ac1_treat_every_missing_marker_as_missing(marker: Any) -> Non
     assert got.n_units == 8
     assert got.n_categories == 2
     assert gwet_ac1(with_marker, n_boot=0).value == pytest.approx(value_of(gwet_ac1([a, b], n_boot=0)), abs=1e-12)
+
+
+def test_design_weighted_cohen_kappa_matches_scikit_learns_sample_weight() -> None:
+    """Weights 1/π (an unequal-probability sample) enter every proportion of the confusion table."""
+    rng = np.random.default_rng(7)
+    a, b = rng.integers(0, 3, 120), rng.integers(0, 3, 120)
+    b[:70] = a[:70]
+    w = 1.0 / rng.uniform(0.05, 0.9, 120)
+    ours = cohen_kappa(a.tolist(), b.tolist(), n_boot=0, unit_weights=w.tolist())
+    assert ours.value == pytest.approx(cohen_kappa_score(a, b, sample_weight=w), abs=1e-12)
+    assert ours.value != pytest.approx(cohen_kappa(a.tolist(), b.tolist(), n_boot=0).value, abs=1e-3)
+
+
+def test_design_weighted_ac1_and_fleiss_equal_the_statistic_on_units_repeated_by_their_weight() -> None:
+    rng = np.random.default_rng(8)
+    data = rng.integers(0, 2, (3, 60))
+    data[1, :40] = data[0, :40]
+    w = rng.integers(1, 5, 60)
+    repeated = np.repeat(data, w, axis=1).tolist()
+    for stat in (gwet_ac1, fleiss_kappa, percent_agreement):
+        weighted = stat(data.tolist(), n_boot=0, unit_weights=w.tolist())
+        assert weighted.value == pytest.approx(stat(repeated, n_boot=0).value, abs=1e-12)
+
+
+def test_design_weighted_interval_resamples_units_with_their_weights() -> None:
+    rng = np.random.default_rng(9)
+    a = (rng.random(150) < 0.3).astype(int)
+    b = np.where(rng.random(150) < 0.85, a, 1 - a)
+    w = np.where(a == 1, 1.0, 6.0)  # the 1s oversampled
+    res = cohen_kappa(a.tolist(), b.tolist(), n_boot=300, seed=3, unit_weights=w.tolist())
+    assert res.ci is not None
+    assert res.value is not None
+    assert res.ci.low < res.value < res.ci.high
+    plain = cohen_kappa(a.tolist(), b.tolist(), n_boot=300, seed=3)
+    assert plain.ci is not None
+    assert (res.ci.low, res.ci.high) != pytest.approx((plain.ci.low, plain.ci.high), abs=1e-3)
+
+
+@pytest.mark.parametrize("bad", [[1.0, 0.0, 2.0], [1.0, float("nan"), 2.0], [1.0, 2.0]])
+def test_unit_weights_must_be_positive_finite_and_one_per_unit(bad: list[float]) -> None:
+    with pytest.raises(StatsInputError, match="unit weight"):
+        cohen_kappa([0, 1, 1], [0, 1, 0], n_boot=0, unit_weights=bad)

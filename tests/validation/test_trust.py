@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import pandas as pd
 import pytest
 
-from stats.proportions import proportion_ci
+from stats.proportions import proportion_ci, required_sample_size
+from validation.designs import design_entry
 from validation.trust import (
     DEFAULT_TARGET,
     Status,
     Target,
+    design_estimate_for,
+    design_verdict,
     headline,
     prevalence_from_chance,
     reliability_notes,
@@ -115,3 +121,64 @@ def test_undefined_alpha_and_missing_reliability_are_explained() -> None:
 
 def test_headline_formats_large_counts_with_separators() -> None:
     assert headline(estimate=0.5, half_width=0.01, n=10_000) == "50.0% ± 1.0%, n = 10,000"
+
+
+def _disproportionate_stratified() -> dict[str, Any]:
+    """80 reviews of a run of 1,000 outputs: 20 of the 900 from a strong model (19 correct), 60 of the 100 from a
+    weak one (30 correct), the weak model oversampled. Reviewed outputs: 49 of 80 correct (61%); the run:
+    0.9 · 95% + 0.1 · 50% = 90.5%."""
+    outputs = pd.DataFrame(
+        {
+            "correct": [True] * 19 + [False] + [True] * 30 + [False] * 30,
+            "stratum": ["strong"] * 20 + ["weak"] * 60,
+            "inclusion_probability": [20 / 900] * 20 + [60 / 100] * 60,
+            "stratum_size": [900] * 20 + [100] * 60,
+        }
+    )
+    return design_entry(outputs, "stratified", 0.95)
+
+
+def test_the_verdict_reads_the_design_weighted_share_of_a_disproportionate_stratified_sample() -> None:
+    entry = _disproportionate_stratified()
+    target = Target(share=0.85, half_width=0.10)
+    assert entry["estimate"] == pytest.approx(0.9 * 19 / 20 + 0.1 * 30 / 60)
+    chosen = design_estimate_for([entry])
+    assert chosen is entry
+    weighted = design_verdict(feature="f", entry=entry, target=target)
+    unweighted = verdict(feature="f", correct=49, n=80, target=target)
+    # Read unweighted, the oversampled weak model drags the figure to 61%: "below target". Weighted, the run is
+    # at 90.5%, its interval within ± 10%: trusted.
+    assert unweighted.status == Status.BELOW
+    assert weighted.status == Status.TRUSTED
+    assert weighted.estimate == pytest.approx(0.905)
+    assert weighted.low is not None
+    assert weighted.high is not None
+    assert weighted.low < 0.905 < weighted.high
+    assert weighted.half_width is not None
+    assert weighted.half_width <= 0.10
+    assert weighted.correct == 49
+    assert weighted.n == 80
+    assert weighted.headline.endswith("n = 80 (stratified, weighted)")
+    assert weighted.headline.startswith("90.5% ± ")
+
+
+def test_the_verdict_keeps_the_pooled_wilson_share_for_simple_random_samples_and_refuses_find_errors() -> None:
+    srs = {"design": "simple random", "n": 80, "estimate": 0.9875}
+    assert design_estimate_for([srs, {**srs, "n": 40}]) is None
+    find_errors = {"strategy": "find_errors", "n": 80, "estimate": None, "reason": "not a probability sample"}
+    # With a random sample beside it, the random one is read (weighted by its own design), never the bottom-k one.
+    assert design_estimate_for([find_errors, srs]) is srs
+    alone = design_verdict(feature="f", entry=find_errors, target=DEFAULT_TARGET)
+    assert alone.status == Status.NOT_YET
+    assert alone.estimate is None
+    assert alone.headline == "no estimate for the run"
+    assert alone.reason == "not a probability sample"
+
+
+def test_more_reviews_for_a_weighted_share_are_planned_at_the_designs_effective_sample_size() -> None:
+    entry = _disproportionate_stratified()
+    v = design_verdict(feature="f", entry=entry, target=Target(share=0.85, half_width=0.03))
+    assert v.status == Status.NOT_YET
+    need = required_sample_size(entry["estimate"], 0.03)
+    deff = 80 / entry["effective_n"]
+    assert v.more_reviews == pytest.approx(need * deff - 80, abs=1)

@@ -7,6 +7,7 @@ import re
 from django.test import Client
 
 from accounts.roles import Role
+from annotate.models import Annotation, ReviewItem, ReviewSample
 from tests.pages import client_as
 from tests.validation.conftest import Study
 from validation.models import ReportSnapshot, TrustTarget
@@ -97,3 +98,54 @@ def test_only_leads_set_targets_and_a_runs_own_target_overrides_the_project_defa
         "Set a feature&#x27;s target"
         not in client_as(Role.PROMPT_ENGINEER).get(f"/validation/runs/{study.run.pk}/").content.decode()
     )
+
+
+def _stratified_disproportionate(study: Study) -> None:
+    """The study's sample read as stratified with 900 short and 100 long conversations in the run, 10 of each
+    reviewed (the long ones oversampled nine-fold); the short outputs' response types all judged correct."""
+    ReviewSample.objects.filter(pk=study.sample.pk).update(
+        strategy="stratified", params={"stratum_sizes": {"short": 900, "long": 100}}
+    )
+    ReviewItem.objects.filter(sample=study.sample, stratum="short").update(inclusion_probability=10 / 900)
+    ReviewItem.objects.filter(sample=study.sample, stratum="long").update(inclusion_probability=10 / 100)
+    Annotation.objects.filter(extraction__prompt_version=study.rt, item__stratum="short").update(
+        verdict="correct", corrected_labels=None
+    )
+
+
+def test_agreement_page_shows_the_design_its_weights_and_the_weighted_estimate(study: Study) -> None:
+    _stratified_disproportionate(study)
+    agreement_snapshot_create(run_id=study.run.pk, n_boot=10)
+    text = client_as(Role.LEAD).get(f"/validation/runs/{study.run.pk}/").content.decode()
+    section = text[text.index('id="design"') : text.index("<h2>Charts</h2>")]
+    assert f"Sample {study.sample.pk}: stratified" in section
+    assert "π = n_h / N_h within each stratum h" in section
+    assert "Population: 1000 outputs" in section
+    assert "strata combined by their population shares" in section
+    # 1/π: 90 for the 10 short outputs, 10 for the 10 long ones.
+    assert "min 10.0, median 50.0" in section
+    assert "max 90.0" in section
+    # Strata, read on the feature with the most reviewed outputs (AI values: two prompt versions per conversation).
+    assert "reviewed ai_values outputs" in section
+    short = re.search(r"<td>short</td><td>900</td><td>90.0%</td>\s*<td>20</td><td>50.0%</td><td>90.0</td>", section)
+    assert short is not None
+    # Response type: 18 of 20 reviewed correct (90%), but short outputs are 90% of the run and all correct:
+    # 0.9 · 100% + 0.1 · 80% = 98.0%.
+    row = re.search(r"<td>response_type</td><td>20</td>\s*<td>90.0% <span class=\"muted\">\(18 of 20\)</span></td>\s*"
+                    r"<td>98.0% ±", section)  # fmt: skip
+    assert row is not None
+    verdicts = text[text.index('id="verdict"') : text.index('id="design"')]
+    assert re.search(r"98.0% ± [0-9.]+%, n = 20 \(stratified, weighted\)", verdicts)
+
+
+def test_agreement_page_says_a_find_errors_sample_is_no_estimate_for_the_run(study: Study) -> None:
+    ReviewSample.objects.filter(pk=study.sample.pk).update(strategy="find_errors")
+    agreement_snapshot_create(run_id=study.run.pk, n_boot=10)
+    text = client_as(Role.LEAD).get(f"/validation/runs/{study.run.pk}/").content.decode()
+    section = text[text.index('id="design"') : text.index("<h2>Charts</h2>")]
+    assert "Not an estimate for the run." in section
+    assert '80.0% <span class="muted">(16 of 20)</span>' in section  # the reviewed outputs' share, unweighted
+    assert "<strong>none</strong>" in section
+    verdicts = text[text.index('id="verdict"') : text.index('id="design"')]
+    assert "no estimate for the run" in verdicts
+    assert "80.0% ±" not in verdicts
