@@ -19,6 +19,8 @@ BENCHMARKS: list[str] = [
     "bench.bench_extraction_throughput",
     "bench.bench_labelstudio",
     "bench.bench_pages",
+    "bench.bench_webhook_load",
+    "bench.bench_extraction_load",
 ]
 
 
