@@ -11,6 +11,7 @@ import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -136,3 +137,16 @@ def _empty_report_cache() -> None:
     from django.core.cache import cache
 
     cache.clear()
+
+
+def celery_forget_connections(app: Any) -> None:
+    """Drop the Celery app's pooled connections and producers, which keep the broker they were made for: after
+    ``app.conf.broker_url`` changes, a task would otherwise still go to the previous broker (or, when that pool was
+    closed, fail with "Acquire on closed pool"). kombu keeps pools in process-wide registries too."""
+    from kombu import pools as kombu_pools
+
+    if app._pool is not None:
+        app._pool.force_close_all()
+    app._pool = None
+    app.amqp._producer_pool = None
+    kombu_pools.reset()

@@ -12,7 +12,6 @@ import pytest
 import redis
 from celery.contrib.testing.worker import start_worker
 from django.test import Client
-from kombu import pools as kombu_pools
 
 from annotate import services
 from annotate.labeling_config import FeatureReview, review_result
@@ -20,7 +19,7 @@ from annotate.models import Annotation, EventStatus, LabelStudioProject, LabelSt
 from annotate.webhook_auth import project_secret
 from config.celery import app
 from tests.annotate.factories import run_with_extractions
-from tests.conftest import missing_service
+from tests.conftest import celery_forget_connections, missing_service
 
 pytestmark = pytest.mark.services
 
@@ -35,24 +34,13 @@ def worker() -> Iterator[None]:
     redis.Redis.from_url(broker).flushdb()
     saved = {k: app.conf[k] for k in ("broker_url", "result_backend", "task_always_eager")}
     app.conf.update(broker_url=broker, result_backend=broker, task_always_eager=False)
-    _forget_connections()
+    celery_forget_connections(app)
     try:
         with start_worker(app, perform_ping_check=False, shutdown_timeout=30):
             yield
     finally:
         app.conf.update(saved)
-        _forget_connections()
-
-
-def _forget_connections() -> None:
-    """Drop the app's cached connection and producer pools, which keep the broker they were made for."""
-    if app._pool is not None:
-        app._pool.force_close_all()
-    app._pool = None
-    app.amqp._producer_pool = None
-    # kombu keeps its pools in process-wide registries too: a closed one found there later fails the next eager
-    # task with "Acquire on closed pool" (a webhook received by the live server, in a later test).
-    kombu_pools.reset()
+        celery_forget_connections(app)
 
 
 @pytest.mark.django_db(transaction=True)

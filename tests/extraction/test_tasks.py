@@ -7,12 +7,11 @@ from typing import Any
 
 import pytest
 import redis
-from kombu import pools as kombu_pools
 
 from extraction.models import Extraction, ExtractionRun, RunStatus
 from extraction.services import run_create, run_queue
 from testing.fake_anthropic.harness import WorkerPool, redis_flush, wait_until, worker_env
-from tests.conftest import session_database_url
+from tests.conftest import celery_forget_connections, session_database_url
 from tests.extraction.conftest import RecordingsWriter
 
 # The Redis database worker tests may flush (see README: TEST_CELERY_BROKER_URL).
@@ -23,12 +22,7 @@ def _use_broker(app: Any, url: str, *, eager: bool) -> None:
     """Point the process's Celery app at ``url``, dropping connections pooled for the previous broker."""
     app.conf.broker_url = url
     app.conf.task_always_eager = eager
-    if app._pool is not None:
-        app._pool.force_close_all()
-        app._pool = None
-    app.amqp._producer_pool = None
-    # kombu keeps pools in process-wide registries too: a closed one found there later fails the next task sent.
-    kombu_pools.reset()
+    celery_forget_connections(app)
 
 
 @pytest.mark.slow

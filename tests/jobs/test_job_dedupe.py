@@ -23,6 +23,7 @@ from extraction.models import ExtractionRun
 from jobs.models import Job, JobStatus
 from jobs.services import job_finish
 from tests.annotate.factories import run_with_extractions
+from tests.conftest import celery_forget_connections
 from tests.extraction.conftest import RecordingsWriter
 
 BUILD = "/api/analysis/taxonomies/build/"
@@ -39,10 +40,12 @@ def queue_without_workers(redis_url: str) -> Iterator[str]:
     redis.Redis.from_url(redis_url).flushdb()  # what earlier tests' workers left on the test database
     app.conf.task_always_eager = False
     app.conf.broker_url = redis_url
+    celery_forget_connections(app)  # a pool made for an earlier test's broker would still send there
     try:
         yield redis_url
     finally:
         app.conf.task_always_eager, app.conf.broker_url = before
+        celery_forget_connections(app)
         redis.Redis.from_url(redis_url).flushdb()
 
 
