@@ -266,7 +266,19 @@ class TaxonomyImportApi(APIView):
 
     permission_classes = [IsAuthenticated, IsAnalyst]
 
-    @extend_schema(responses={201: TaxonomySerializer})
+    @extend_schema(
+        request={
+            "multipart/form-data": {
+                "type": "object",
+                "properties": {
+                    "file": {"type": "string", "format": "binary", "description": "values_tree.csv"},
+                    "name": {"type": "string", "default": "values-in-the-wild"},
+                },
+                "required": ["file"],
+            }
+        },
+        responses={201: TaxonomySerializer},
+    )
     def post(self, request: Request) -> Response:
         upload = request.FILES.get("file")
         if upload is None:
