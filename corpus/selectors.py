@@ -72,6 +72,8 @@ def dataset_id_by_name(name: str | None) -> int | None:
     """The id of the dataset called ``name``; None for None (meaning every dataset)."""
     if name is None:
         return None
+    if "\x00" in name:  # no dataset can be named so (import refuses it), and PostgreSQL refuses it in a query
+        raise UnknownDatasetError(f"no dataset named {name!r}: a name has no NUL character")
     dataset_id = Dataset.objects.filter(name=name).values_list("id", flat=True).first()
     if dataset_id is None:
         known = ", ".join(Dataset.objects.order_by("name").values_list("name", flat=True)[:20]) or "none yet"

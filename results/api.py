@@ -203,8 +203,11 @@ def _dataset_param(value: str | None) -> int | None:
     """?dataset= by id or by name, like every command (which takes the name)."""
     if not value:
         return None
-    if value.isdigit():
-        return int(value)
+    if value.isascii() and value.isdigit():
+        number = int(value)
+        if number > 2**63 - 1:
+            raise serializers.ValidationError({"dataset": [f"no dataset with id {value}"]})
+        return number
     try:
         return dataset_id_by_name(value)
     except UnknownDatasetError as exc:

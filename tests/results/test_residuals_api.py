@@ -152,3 +152,15 @@ def test_the_descriptive_page_shows_the_endpoints_tables_for_a_dataset(run_id: i
     assert re.findall(r'<section id="([^"]+)">', text) == list(body["tables"])
     annotator = client_as(Role.ANNOTATOR).get(reverse("descriptive-page"))
     assert annotator.status_code == 403
+
+
+@pytest.mark.parametrize("dataset", ["%00", "sample%00", "99999999999999999999", "%C2%B2"])
+def test_descriptive_endpoint_answers_400_to_a_dataset_no_database_can_hold(
+    dataset: str,
+    django_user_model,  # type: ignore[no-untyped-def]
+) -> None:
+    # A NUL in the name (PostgreSQL refuses it in a query), an id above 2^63 and a non-ASCII digit were each a 500.
+    lead = client_for(django_user_model, Role.LEAD)
+    response = lead.get(f"/api/analysis/descriptive/?dataset={dataset}")
+    assert response.status_code == 400, response.content
+    assert "dataset" in response.json()
