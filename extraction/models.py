@@ -84,6 +84,7 @@ class ExtractionRun(models.Model):
         max_length=64,
         blank=True,
         default="",
+        db_default="",  # rows written by code (or migration states) that predate the field get "" too
         help_text="SHA-256 of the request that started it over the API: one pending or running run per request",
     )
 

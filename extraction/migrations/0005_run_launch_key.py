@@ -17,6 +17,7 @@ class Migration(migrations.Migration):
             name="launch_key",
             field=models.CharField(
                 blank=True,
+                db_default="",
                 default="",
                 help_text="SHA-256 of the request that started it over the API: one pending or running run per request",
                 max_length=64,
