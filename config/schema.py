@@ -7,6 +7,7 @@ the view declares, so that the schema lists every status a client can receive (s
 - 400 when the operation takes a body (every POST, PUT, PATCH) or query parameters (validation errors name the field);
 - 403 when a role is required (an anonymous or role-less caller, or the wrong role);
 - 404 when the path names an object;
+- 415 when an operation that takes a body receives one it cannot parse as the documented media type;
 - 429 with ``Retry-After`` when the view is throttled (``config/throttling.py``).
 """
 
@@ -43,6 +44,8 @@ class AutoSchema(openapi.AutoSchema):
         takes_input = self.method in ("POST", "PUT", "PATCH") or any(p.get("in") == "query" for p in parameters)
         if takes_input:
             responses.setdefault("400", _error("invalid input"))
+        if self.method in ("POST", "PUT", "PATCH"):
+            responses.setdefault("415", _error("unsupported media type: send the body as the operation documents"))
         if any(p.get("in") == "path" for p in parameters):
             responses.setdefault("404", _error("no such object"))
         if not all(cls is AllowAny for cls in self.view.permission_classes):
