@@ -61,7 +61,7 @@ def review_worker_env(
 @pytest.fixture
 def sender(broker_url: str) -> Iterator[Celery]:
     """A Celery client of the scenario's broker (tasks sent by name, results read from the same Redis)."""
-    app = Celery(broker=broker_url, backend=broker_url)
+    app = Celery(broker=broker_url, backend=broker_url, set_as_current=False)
     yield app
     app.close()
 

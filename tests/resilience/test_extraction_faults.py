@@ -115,7 +115,7 @@ def test_redis_killed_and_restarted_mid_run_each_item_once(
     expected = len(ids) * len(ALL_FEATURES)
     broker, limiter = private_redis.url(0), private_redis.url(1)
     pool = _pool(broker=broker, limiter=limiter, fake=fake_anthropic, logs=tmp_path / "workers")
-    sender = Celery(broker=broker)
+    sender = Celery(broker=broker, set_as_current=False)
     try:
         pool.start()
         conversations_send(sender, run_id, ids)
@@ -160,7 +160,7 @@ def test_postgres_connections_terminated_mid_run_each_item_once(
     run_id = run_started("pg-terminate")
     expected = len(ids) * len(ALL_FEATURES)
     pool = _pool(broker=broker_url, limiter=redis_url, fake=fake_anthropic, logs=tmp_path / "workers")
-    sender = Celery(broker=broker_url)
+    sender = Celery(broker=broker_url, set_as_current=False)
     terminated: list[tuple[int, int]] = []
     try:
         pool.start()
@@ -212,7 +212,7 @@ def test_api_storms_errors_timeouts_and_garbage_are_retried_and_refusals_recorde
         LLM_TIMEOUT_S="5",
         LLM_MAX_RETRIES="12",
     )
-    sender = Celery(broker=broker_url)
+    sender = Celery(broker=broker_url, set_as_current=False)
     try:
         pool.start()
         conversations_send(sender, run_id, ids)

@@ -83,7 +83,7 @@ def test_kill_9_mid_run_then_restart_extracts_each_item_once(
         visibility_timeout_s=8,  # the killed worker's tasks come back after 8 s
     )
     pool = WorkerPool(env=env, count=2, concurrency=CONCURRENCY, log_dir=tmp_path)  # type: ignore[arg-type]
-    sender = Celery(broker=BROKER_URL)
+    sender = Celery(broker=BROKER_URL, set_as_current=False)
     try:
         pool.start()
         for conversation_id in conversation_ids:
