@@ -60,10 +60,10 @@ class LabelStudioWebhookApi(APIView):
         if project_id is None:
             return Response({"detail": "wrong or missing webhook secret"}, status=status.HTTP_401_UNAUTHORIZED)
         try:
-            event, created = webhook_receive(body=bytes(request.data), project_id=project_id)  # type: ignore[arg-type]
+            event_id, created = webhook_receive(body=bytes(request.data), project_id=project_id)  # type: ignore[arg-type]
         except ValueError as exc:
             return Response({"detail": f"malformed payload: {exc}"}, status=status.HTTP_400_BAD_REQUEST)
-        return Response({"event": event.pk, "duplicate": not created}, status=status.HTTP_200_OK)
+        return Response({"event": event_id, "duplicate": not created}, status=status.HTTP_200_OK)
 
 
 class ReviewSampleSerializer(serializers.ModelSerializer[ReviewSample]):

@@ -32,7 +32,14 @@ def sample_push_task(sample_id: int, job_id: int | None = None) -> dict[str, Any
 
 
 @shared_task
+def webhook_events_drain_task() -> dict[str, Any]:
+    """Apply every received webhook event: queued by the webhook (one per burst of calls) and periodically."""
+    return asdict(services.webhook_events_drain())
+
+
+@shared_task
 def webhook_event_process_task(event_id: int) -> dict[str, Any]:
+    """One event (what earlier versions queued per call: kept so that messages already queued are applied)."""
     return asdict(services.webhook_event_process(event_id=event_id))
 
 

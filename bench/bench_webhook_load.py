@@ -195,7 +195,7 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def app_env(*, database_url: str, broker_url: str) -> dict[str, str]:
+def app_env(*, database_url: str, broker_url: str, cache_url: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "TMPDIR")}
     env.update(
         DJANGO_SETTINGS_MODULE="bench.settings_webhook_load",  # production, with a queue of its own
@@ -204,6 +204,7 @@ def app_env(*, database_url: str, broker_url: str) -> dict[str, str]:
         DJANGO_BEHIND_TLS_PROXY="true",
         DATABASE_URL=database_url,
         CELERY_BROKER_URL=broker_url,
+        CACHE_URL=cache_url,  # shared by the web workers, as in production: one queued drain per burst of calls
         CELERY_RESULT_BACKEND="",
         LABEL_STUDIO_WEBHOOK_SECRET=SECRET,
         LOG_LEVEL="WARNING",
@@ -328,7 +329,7 @@ def run(args: argparse.Namespace) -> tuple[Figures, RssSampler]:
     from annotate.models import EventStatus, WebhookEvent
 
     database_url = f"{args.admin_url.rsplit('/', 1)[0]}/{args.database}"
-    env = app_env(database_url=f"{database_url}?conn_max_age=60", broker_url=args.broker_url)
+    env = app_env(database_url=f"{database_url}?conn_max_age=60", broker_url=args.broker_url, cache_url=args.cache_url)
     port = _free_port()
     url = f"http://127.0.0.1:{port}/api/annotate/webhooks/label-studio/"
     bodies = events_plan(tasks=args.tasks)
@@ -396,6 +397,7 @@ def _args(argv: Sequence[str]) -> argparse.Namespace:
     )
     parser.add_argument("--database", default="vitw_bench_webhook")
     parser.add_argument("--broker-url", default=os.environ.get("BENCH_BROKER_URL", "redis://127.0.0.1:6379/10"))
+    parser.add_argument("--cache-url", default=os.environ.get("BENCH_CACHE_URL", "redis://127.0.0.1:6379/9"))
     parser.add_argument("--no-drain", action="store_true", help="leave the queue as it is (no workers started)")
     parser.add_argument("--no-write", action="store_true", help="print only; leave BENCHMARKS.md alone")
     parser.add_argument("--build-template", action="store_true", help=argparse.SUPPRESS)
@@ -420,7 +422,7 @@ def main(argv: list[str] | None = None) -> int:
         subprocess.check_call(build, cwd=REPO_ROOT)
     database_recreate(admin_url=args.admin_url, name=args.database, template=template)
     database_url = f"{args.admin_url.rsplit('/', 1)[0]}/{args.database}"
-    os.environ.update(app_env(database_url=database_url, broker_url=args.broker_url))
+    os.environ.update(app_env(database_url=database_url, broker_url=args.broker_url, cache_url=args.cache_url))
     import django
 
     django.setup()
@@ -445,7 +447,13 @@ def main(argv: list[str] | None = None) -> int:
 
 def _template_build(args: argparse.Namespace, *, name: str) -> int:
     database_recreate(admin_url=args.admin_url, name=name)
-    os.environ.update(app_env(database_url=f"{args.admin_url.rsplit('/', 1)[0]}/{name}", broker_url=args.broker_url))
+    os.environ.update(
+        app_env(
+            database_url=f"{args.admin_url.rsplit('/', 1)[0]}/{name}",
+            broker_url=args.broker_url,
+            cache_url=args.cache_url,
+        )
+    )
     import django
 
     django.setup()

@@ -25,6 +25,7 @@ from annotate.services.intake import (
     annotations_mark_deleted,
     annotations_upsert,
     webhook_event_process,
+    webhook_events_drain,
     webhook_payload_check,
     webhook_receive,
 )
@@ -63,6 +64,7 @@ __all__ = [
     "review_sample_create",
     "sample_push",
     "webhook_event_process",
+    "webhook_events_drain",
     "webhook_payload_check",
     "webhook_receive",
 ]

@@ -270,3 +270,9 @@ CELERY_BEAT_SCHEDULE["annotate-reconcile"] = {
     "task": "annotate.tasks.annotations_reconcile_all",
     "schedule": LABEL_STUDIO_RECONCILE_EVERY_S,
 }
+# Webhook calls are applied by a drain the webhook queues; this one takes whatever a lost message or a broker outage
+# left received.
+CELERY_BEAT_SCHEDULE["annotate-webhook-drain"] = {
+    "task": "annotate.tasks.webhook_events_drain_task",
+    "schedule": env.float("LABEL_STUDIO_WEBHOOK_DRAIN_EVERY_S", default=60.0),
+}

@@ -72,3 +72,89 @@ def test_webhook_is_stored_at_once_and_processed_by_a_worker(worker: None, setti
     assert list(Annotation.objects.values_list("feature", "verdict", "corrected_labels")) == [
         ("ai_values", "correct", ["honesty"])
     ]
+
+
+@pytest.fixture
+def idle_broker() -> Iterator[redis.Redis]:
+    """A Redis broker no worker reads: what the webhook queues stays there to be counted."""
+    broker = os.environ.get("TEST_CELERY_BROKER_URL", "redis://127.0.0.1:6379/7")
+    conn = redis.Redis.from_url(broker, socket_connect_timeout=2)
+    try:
+        conn.ping()
+    except redis.RedisError as exc:
+        missing_service(f"Redis broker not reachable at {broker}: {exc}")
+    conn.flushdb()
+    saved = {k: app.conf[k] for k in ("broker_url", "task_always_eager")}
+    app.conf.update(broker_url=broker, task_always_eager=False)
+    celery_forget_connections(app)
+    try:
+        yield conn
+    finally:
+        app.conf.update(saved)
+        celery_forget_connections(app)
+        conn.flushdb()
+
+
+def _reviews_pushed(count: int) -> list[bytes]:
+    """``count`` tasks of Label Studio project 3 stored as pushed, and one ANNOTATION_CREATED body for each."""
+    run = run_with_extractions(count)
+    sample = services.review_sample_create(run_id=run.pk, strategy="random", size=count, seed=1)
+    annotator = services.annotator_get_or_create(email="reviewer-ada@example.org")
+    services.review_sample_assign(sample_id=sample.pk, annotator_ids=[annotator.pk], reviewers_per_item=1)
+    LabelStudioProject.objects.update(label_studio_project_id=3)
+    bodies = []
+    for n, task in enumerate(LabelStudioTask.objects.order_by("pk")):
+        LabelStudioTask.objects.filter(pk=task.pk).update(label_studio_task_id=800 + n)
+        result = review_result(FeatureReview(feature="ai_values", verdict="correct", labels=["honesty"]))
+        annotation = {"id": 80 + n, "task": 800 + n, "result": result, "updated_at": "2026-01-01T00:00:00Z"}
+        bodies.append(json.dumps({"action": "ANNOTATION_CREATED", "annotation": annotation}).encode())
+    return bodies
+
+
+def _post(body: bytes) -> Any:
+    return Client().post(
+        "/api/annotate/webhooks/label-studio/",
+        data=body,
+        content_type="application/json",
+        headers={"X-Webhook-Secret": project_secret(secret="s", project_id=3)},
+    )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_burst_of_calls_queues_one_drain_which_applies_them_all(idle_broker: redis.Redis, settings: Any) -> None:
+    settings.LABEL_STUDIO_WEBHOOK_SECRET = "s"
+    bodies = _reviews_pushed(6)
+    assert [_post(body).status_code for body in bodies[:5]] == [200] * 5
+    assert idle_broker.llen("celery") == 1  # one drain queued for the five calls, not a task per call
+    assert WebhookEvent.objects.filter(status=EventStatus.RECEIVED).count() == 5
+
+    report = services.webhook_events_drain()  # what the queued drain runs
+    assert WebhookEvent.objects.filter(status=EventStatus.PROCESSED).count() == 5
+    assert report.created == 5
+    # The drain cleared its mark when it started: the next call queues a drain of its own.
+    assert _post(bodies[5]).status_code == 200
+    assert idle_broker.llen("celery") == 2
+    services.webhook_events_drain()
+    assert Annotation.objects.count() == 6
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_call_while_the_broker_is_down_is_stored_answered_and_applied_by_the_periodic_drain(
+    settings: Any,
+) -> None:
+    settings.LABEL_STUDIO_WEBHOOK_SECRET = "s"
+    bodies = _reviews_pushed(1)
+    saved = {k: app.conf[k] for k in ("broker_url", "task_always_eager", "broker_connection_timeout")}
+    app.conf.update(broker_url="redis://127.0.0.1:9/0", task_always_eager=False, broker_connection_timeout=1)
+    celery_forget_connections(app)
+    try:
+        answer = _post(bodies[0])
+    finally:
+        app.conf.update(saved)
+        celery_forget_connections(app)
+    assert answer.status_code == 200, answer.content
+    assert WebhookEvent.objects.get().status == EventStatus.RECEIVED
+
+    services.webhook_events_drain()  # the periodic drain (CELERY_BEAT_SCHEDULE["annotate-webhook-drain"])
+    assert WebhookEvent.objects.get().status == EventStatus.PROCESSED
+    assert Annotation.objects.count() == 1
