@@ -18,6 +18,7 @@ import json
 import re
 import shutil
 import tempfile
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -130,6 +131,19 @@ class NetworkLog:
         """The HTTP status of the document at ``url`` (after redirects: the last one loaded there)."""
         self.collect()
         return self.document_status.get(url)
+
+    def open(self, url: str, *, wait_s: float = 10.0) -> int | None:
+        """Load ``url`` in the browser and return the status of this load, not of an earlier one.
+
+        The DevTools log can deliver a document's response after ``get`` returns (on a busy machine): the status
+        an earlier load of the same URL left behind is forgotten first, and the new one awaited."""
+        self.collect()
+        self.document_status.pop(url, None)
+        self.driver.get(url)
+        deadline = time.monotonic() + wait_s
+        while (status := self.status_of(url)) is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return status
 
 
 @pytest.fixture

@@ -93,8 +93,7 @@ def crawl(
         if "text/html" not in content_type:
             seen[url] = status
             continue
-        browser.get(url)
-        seen[url] = network.status_of(url)
+        seen[url] = network.open(url)
         if seen[url] != 200:
             continue
         if on_page:
@@ -174,8 +173,7 @@ def test_pages_beyond_a_roles_links_answer_403_in_the_sites_layout(
     beyond = sorted(url for url in lead_pages if url not in own_pages and "/api/" not in url)
     assert len(beyond) >= 4, beyond  # dataset, conversation, run and agreement pages at least
     for url in beyond:
-        browser.get(url)
-        assert network.status_of(url) == 403, url
+        assert network.open(url) == 403, url
         assert browser.find_element(By.TAG_NAME, "h1").text == "Not allowed", url
         assert browser.find_elements(By.CSS_SELECTOR, "nav a[href='/']"), f"{url}: 403 outside the site's layout"
     screenshot("403")
@@ -186,8 +184,7 @@ def test_a_missing_page_answers_404_in_the_sites_layout(
 ) -> None:
     login_as(Role.LEAD)
     url = f"{live_app.url}/datasets/999999/"
-    browser.get(url)
-    assert network.status_of(url) == 404
+    assert network.open(url) == 404
     assert browser.find_element(By.TAG_NAME, "h1").text == "Not found"
     assert "/datasets/999999/" in browser.find_element(By.TAG_NAME, "body").text
     assert browser.find_elements(By.CSS_SELECTOR, "nav a[href='/']")

@@ -105,8 +105,7 @@ def test_an_annotator_is_refused_the_prompt_pages(
         reverse("prompt-candidate-page", args=["paper-v1"]),
         reverse("prompt-run-new", args=["paper-v1"]),
     ):
-        browser.get(live_app.url + url)
-        assert network.status_of(live_app.url + url) == 403, url
+        assert network.open(live_app.url + url) == 403, url
         assert "Prompt set" not in browser.find_element(By.TAG_NAME, "body").text
 
 
