@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
-from celery import shared_task
+from celery import Task, shared_task
 
 from annotate import services
 from annotate.label_studio import LabelStudioUnavailableError
@@ -20,12 +20,12 @@ RETRY = {
 }
 
 
-@shared_task(**RETRY)
-def sample_push_task(sample_id: int, job_id: int | None = None) -> dict[str, Any]:
+@shared_task(bind=True, **RETRY)
+def sample_push_task(self: Task, sample_id: int, job_id: int | None = None) -> dict[str, Any]:
     """The push, blind set-up included; a result names new reviewer accounts, never their passwords (a lead
     hands one over with ``manage.py reviewer_login EMAIL``). ``job_id``: the API's job (jobs app), done or failed with
     the push."""
-    with job_tracking(job_id=job_id) as tracking:
+    with job_tracking(job_id=job_id, task=self) as tracking:
         report = services.sample_push(sample_id=sample_id)
         tracking.result = {**asdict(report), "new_logins": sorted(report.new_logins)}
     return dict(tracking.result)
@@ -43,9 +43,9 @@ def webhook_event_process_task(event_id: int) -> dict[str, Any]:
     return asdict(services.webhook_event_process(event_id=event_id))
 
 
-@shared_task(**RETRY)
-def annotations_reconcile_sample(sample_id: int, job_id: int | None = None) -> dict[str, Any]:
-    with job_tracking(job_id=job_id) as tracking:
+@shared_task(bind=True, **RETRY)
+def annotations_reconcile_sample(self: Task, sample_id: int, job_id: int | None = None) -> dict[str, Any]:
+    with job_tracking(job_id=job_id, task=self) as tracking:
         tracking.result = asdict(services.annotations_reconcile(sample_id=sample_id))
     return dict(tracking.result)
 

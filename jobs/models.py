@@ -1,4 +1,5 @@
-"""Queued work started over the API: one row per job, and at most one pending or running job per identical request.
+"""Queued work started over the API: one row per job, and at most one active (pending, running or retrying) job per
+identical request.
 
 The guarantee is the database's: a partial unique index on (kind, key) over the active statuses, so two requests that
 race to start the same work cannot both insert (the second waits for the first to commit, then fails and is answered
@@ -14,12 +15,14 @@ from django.db import models
 class JobStatus(models.TextChoices):
     PENDING = "pending", "Pending"
     RUNNING = "running", "Running"
+    RETRYING = "retrying", "Retrying"
     DONE = "done", "Done"
     FAILED = "failed", "Failed"
 
 
-#: The statuses under which a second identical request gets this job instead of a new one.
-ACTIVE = (JobStatus.PENDING, JobStatus.RUNNING)
+#: The statuses under which a second identical request gets this job instead of a new one. A job whose task failed
+#: with an error its task retries is still active: the retry is queued and will run it again.
+ACTIVE = (JobStatus.PENDING, JobStatus.RUNNING, JobStatus.RETRYING)
 
 
 class Job(models.Model):
@@ -40,7 +43,7 @@ class Job(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["kind", "key"],
-                condition=models.Q(status__in=["pending", "running"]),
+                condition=models.Q(status__in=["pending", "running", "retrying"]),
                 name="job_one_active_per_request",
             ),
         ]

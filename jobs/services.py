@@ -4,8 +4,9 @@
 the insert has committed; an identical request that arrives meanwhile, even at the same instant on another
 connection, fails on the index and is answered with the job already there. ``job_tracking`` is what a task wraps its
 work in: running on entry, done with the result or failed with the reason on exit, so the key is free again once the
-work is over. A job left pending or running longer than ``JOBS_STALE_AFTER_S`` (its worker and its redelivery both
-lost) is marked failed by the next identical request, which then starts afresh.
+work is over; when the task will retry the error (Celery's ``autoretry_for``, retries left) the job is retrying, with
+the reason, and stays active until a later attempt ends it. A job left active longer than ``JOBS_STALE_AFTER_S`` (its
+worker and its redelivery both lost) is marked failed by the next identical request, which then starts afresh.
 """
 
 from __future__ import annotations
@@ -17,13 +18,17 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from celery.exceptions import Ignore, Retry
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from jobs.models import ACTIVE, Job, JobStatus
+
+if TYPE_CHECKING:
+    from celery import Task
 
 #: Attempts at inserting or finding the active job (the one found may finish between the insert and the read).
 ATTEMPTS = 5
@@ -86,6 +91,27 @@ def job_finish(*, job_id: int, result: Any = None, error: str = "") -> None:
     )
 
 
+def job_retrying(*, job_id: int, error: str) -> None:
+    """Failed with ``error`` but queued again by its task's retry: still active, so an identical request gets it."""
+    Job.objects.filter(pk=job_id, status__in=ACTIVE).update(status=JobStatus.RETRYING, error=error)
+
+
+def _retried(task: Task | None, exc: BaseException) -> tuple[int, int | None] | None:
+    """(the attempt coming, the retries allowed) when Celery's autoretry will queue ``task`` again after ``exc``,
+    else None: the rule of ``celery.app.autoretry`` and ``Task.retry`` (a retryable error, not excluded, retries
+    left, the task run by a worker or ``apply`` rather than called as a function)."""
+    if task is None:
+        return None
+    retryable = tuple(getattr(task, "autoretry_for", ()))
+    excluded = (Ignore, Retry, *tuple(getattr(task, "dont_autoretry_for", ())))
+    if not retryable or not isinstance(exc, retryable) or isinstance(exc, excluded):
+        return None
+    request = task.request
+    if request.called_directly or (task.max_retries is not None and request.retries >= task.max_retries):
+        return None
+    return request.retries + 1, task.max_retries
+
+
 @dataclass
 class Tracking:
     """What a task reports back: ``result`` (JSON) is stored on the job when the work ends without an error."""
@@ -95,8 +121,9 @@ class Tracking:
 
 
 @contextmanager
-def job_tracking(*, job_id: int | None) -> Iterator[Tracking]:
-    """Mark the job running for the work in the ``with`` block, then done (with ``tracking.result``) or failed.
+def job_tracking(*, job_id: int | None, task: Task | None = None) -> Iterator[Tracking]:
+    """Mark the job running for the work in the ``with`` block, then done (with ``tracking.result``) or failed; or
+    retrying when ``task`` (the bound task running the work) will be retried for the error.
 
     ``job_id`` None (work started by a command or the periodic schedule) tracks nothing."""
     tracking = Tracking(job_id=job_id)
@@ -106,7 +133,14 @@ def job_tracking(*, job_id: int | None) -> Iterator[Tracking]:
         yield tracking
     except BaseException as exc:
         if job_id is not None:
-            job_finish(job_id=job_id, error=f"{type(exc).__name__}: {exc}"[:2000] or "failed")
+            reason = f"{type(exc).__name__}: {exc}"[:2000] or "failed"
+            retry = _retried(task, exc)
+            if retry is None:
+                job_finish(job_id=job_id, error=reason)
+            else:
+                attempt, allowed = retry
+                of = f" of {allowed}" if allowed is not None else ""
+                job_retrying(job_id=job_id, error=f"retry {attempt}{of} queued after {reason}"[:2000])
         raise
     if job_id is not None:
         job_finish(job_id=job_id, result=tracking.result)

@@ -55,13 +55,39 @@ def taxonomy_namer() -> Namer:
     return PromptNamer(complete)
 
 
-#: Attempts at numbering a new version when builds of the same name race for it.
+#: Attempts at numbering a new version when builds and imports of the same name race for it.
 VERSION_ATTEMPTS = 5
 
 
 def _next_version(name: str) -> int:
     latest = Taxonomy.objects.filter(name=name).aggregate(v=Max("version"))["v"]
     return (latest or 0) + 1
+
+
+def _taxonomy_version_create(*, name: str, build_key: str | None = None, **fields: Any) -> tuple[Taxonomy, bool]:
+    """A new version of ``name``, numbered one past the latest, and True; call it inside the transaction that
+    writes the version's nodes.
+
+    The number is taken by the database's unique (name, version), not by the read: when a concurrent build or
+    import inserted it first, this insert fails (on PostgreSQL once the other transaction has committed), is undone
+    to its savepoint, and the next number is read and tried. (SQLite's transactions take the write lock as they
+    begin, so there the second reads after the first has committed.) When another delivery of the same queued build
+    stored ``build_key`` first, that taxonomy is returned with False, and nothing is written.
+    """
+    for attempt in range(VERSION_ATTEMPTS):
+        version = _next_version(name)
+        try:
+            with transaction.atomic():
+                taxonomy = Taxonomy.objects.create(name=name, version=version, build_key=build_key, **fields)
+            return taxonomy, True
+        except IntegrityError:
+            done = Taxonomy.objects.filter(build_key=build_key).first() if build_key else None
+            if done is not None:
+                return done, False
+            taken = Taxonomy.objects.filter(name=name, version=version).exists()
+            if not taken or attempt == VERSION_ATTEMPTS - 1:
+                raise
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def taxonomy_import_tree(
@@ -74,9 +100,8 @@ def taxonomy_import_tree(
     tree = read_values_tree(path)
     counts = tree.level_counts
     with transaction.atomic():
-        taxonomy = Taxonomy.objects.create(
+        taxonomy, _ = _taxonomy_version_create(
             name=name,
-            version=_next_version(name),
             feature=feature,
             source=TaxonomySource.IMPORTED,
             params={"path": str(path), "level_counts": {str(k): v for k, v in counts.items()}},
@@ -211,53 +236,43 @@ def _save_hierarchy(
     params = asdict(hierarchy.params)
     params["targets"] = list(hierarchy.targets)
     params["sizes"] = list(hierarchy.sizes)
-    # Two builds of one name may read the same latest version; the second insert then fails on the unique (name,
-    # version) and takes the next number (PostgreSQL; SQLite runs the two one after the other).
-    for attempt in range(VERSION_ATTEMPTS):
-        try:
-            with transaction.atomic():
-                taxonomy = Taxonomy.objects.create(
-                    name=name,
-                    version=_next_version(name),
-                    feature=feature,
-                    source=TaxonomySource.BUILT,
-                    params=params,
-                    embedding_model=embedding_model,
-                    names_are_fallback=names_are_fallback,
-                    level_count=len(hierarchy.levels),
-                    stability=stability,
-                    build_seconds=build_seconds,
-                    created_by=user,
-                    build_key=build_key,
-                )
-                upper_ids: list[int] = []
-                for level in range(len(hierarchy.levels) - 1, -1, -1):
-                    clusters = hierarchy.levels[level]
-                    created = TaxonomyNode.objects.bulk_create(
-                        [
-                            TaxonomyNode(
-                                taxonomy=taxonomy,
-                                key=c.name if level == 0 else f"{taxonomy.name}:l{level}:{c.index}",
-                                level=level,
-                                name=c.name,
-                                description=c.description,
-                                parent_id=upper_ids[c.parent] if c.parent is not None else None,
-                                size=c.size,
-                                name_is_fallback=c.name_is_fallback,
-                            )
-                            for c in clusters
-                        ],
-                        batch_size=NODE_BATCH,
-                    )
-                    upper_ids = [n.pk for n in created]
+    with transaction.atomic():
+        taxonomy, created = _taxonomy_version_create(
+            name=name,
+            build_key=build_key,
+            feature=feature,
+            source=TaxonomySource.BUILT,
+            params=params,
+            embedding_model=embedding_model,
+            names_are_fallback=names_are_fallback,
+            level_count=len(hierarchy.levels),
+            stability=stability,
+            build_seconds=build_seconds,
+            created_by=user,
+        )
+        if not created:  # the same queued build, delivered twice, stored by the other delivery
             return taxonomy
-        except IntegrityError:
-            done = Taxonomy.objects.filter(build_key=build_key).first() if build_key else None
-            if done is not None:  # the same queued build, delivered twice, stored by the other delivery
-                return done
-            if attempt == VERSION_ATTEMPTS - 1:
-                raise
-    raise AssertionError("unreachable")  # pragma: no cover
+        upper_ids: list[int] = []
+        for level in range(len(hierarchy.levels) - 1, -1, -1):
+            clusters = hierarchy.levels[level]
+            created_nodes = TaxonomyNode.objects.bulk_create(
+                [
+                    TaxonomyNode(
+                        taxonomy=taxonomy,
+                        key=c.name if level == 0 else f"{taxonomy.name}:l{level}:{c.index}",
+                        level=level,
+                        name=c.name,
+                        description=c.description,
+                        parent_id=upper_ids[c.parent] if c.parent is not None else None,
+                        size=c.size,
+                        name_is_fallback=c.name_is_fallback,
+                    )
+                    for c in clusters
+                ],
+                batch_size=NODE_BATCH,
+            )
+            upper_ids = [n.pk for n in created_nodes]
+    return taxonomy
 
 
 def _recount(taxonomy: Taxonomy) -> None:

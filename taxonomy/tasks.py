@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from celery import shared_task
+from celery import Task, shared_task
 from django.contrib.auth import get_user_model
 from django.db import OperationalError
 
@@ -15,13 +15,13 @@ from taxonomy.selectors import extracted_value_counts
 from taxonomy.services import taxonomy_build_from_request, taxonomy_map_values
 
 
-@shared_task(autoretry_for=(OperationalError,), retry_backoff=True, max_retries=3)
+@shared_task(bind=True, autoretry_for=(OperationalError,), retry_backoff=True, max_retries=3)
 def taxonomy_build_task(
-    *, build_key: str, request: dict[str, Any], user_id: int | None, job_id: int | None = None
+    self: Task, *, build_key: str, request: dict[str, Any], user_id: int | None, job_id: int | None = None
 ) -> int:
     """Build the taxonomy ``request`` (a ``TaxonomyBuildRequest`` as a dict) asks for, from the parsed extractions;
     a rerun with the same key does nothing. ``job_id``: the API's job, done or failed with the build."""
-    with job_tracking(job_id=job_id) as tracking:
+    with job_tracking(job_id=job_id, task=self) as tracking:
         user = get_user_model().objects.filter(pk=user_id).first() if user_id else None
         build = TaxonomyBuildRequest.from_dict(request)
         pk = taxonomy_build_from_request(request=build, user=user, build_key=build_key).pk

@@ -6,10 +6,17 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 from celery import Celery
 
-from testing.fake_anthropic.harness import wait_until
+from testing.fake_anthropic import FakeAnthropic
+from testing.fake_anthropic.harness import WorkerPool, wait_until, worker_env
+from tests.conftest import session_database_url
+
+# Two workers of three threads: the scenarios count repeated requests against the tasks the workers hold.
+WORKERS = 2
+THREADS = 3
 
 
 def conversations_create(dataset: str, n: int, *, marked: Sequence[int] = (), marker: str = "") -> list[int]:
@@ -35,6 +42,21 @@ def conversations_create(dataset: str, n: int, *, marked: Sequence[int] = (), ma
         )
         ids.append(conv.pk)
     return ids
+
+
+def extraction_pool(*, broker: str, limiter: str, fake: FakeAnthropic, logs: Path, **extra: str) -> WorkerPool:
+    """The scenario's extraction workers (not started): this session's database, the fake API, a task a dead
+    worker held handed out again after 8 s."""
+    env = worker_env(
+        database_url=session_database_url(),
+        broker_url=broker,
+        limiter_redis_url=limiter,
+        anthropic_base_url=fake.base_url,
+        requests_per_minute=6000,
+        visibility_timeout_s=8,
+        extra=extra,
+    )
+    return WorkerPool(env=env, count=WORKERS, concurrency=THREADS, log_dir=logs)
 
 
 def run_started(dataset: str) -> int:

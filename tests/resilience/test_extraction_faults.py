@@ -26,12 +26,12 @@ from celery import Celery
 
 from annotate.local_server import free_port
 from testing.fake_anthropic import FakeAnthropic
-from testing.fake_anthropic.harness import WorkerPool, wait_until, worker_env
-from tests.conftest import session_database_url
+from testing.fake_anthropic.harness import wait_until
 from tests.resilience.runs import (
     assert_each_item_once,
     conversations_create,
     conversations_send,
+    extraction_pool,
     items,
     run_started,
     wait_finished,
@@ -90,19 +90,6 @@ def private_redis(tmp_path: Path) -> Iterator[PrivateRedis]:
     server.stop()
 
 
-def _pool(*, broker: str, limiter: str, fake: FakeAnthropic, logs: Path, **extra: str) -> WorkerPool:
-    env = worker_env(
-        database_url=session_database_url(),
-        broker_url=broker,
-        limiter_redis_url=limiter,
-        anthropic_base_url=fake.base_url,
-        requests_per_minute=6000,
-        visibility_timeout_s=8,
-        extra=extra,
-    )
-    return WorkerPool(env=env, count=2, concurrency=3, log_dir=logs)
-
-
 @pytest.mark.django_db(transaction=True)
 def test_redis_killed_and_restarted_mid_run_each_item_once(
     requires_postgres: None, private_redis: PrivateRedis, fake_anthropic: FakeAnthropic, tmp_path: Path
@@ -114,7 +101,7 @@ def test_redis_killed_and_restarted_mid_run_each_item_once(
     run_id = run_started("redis-restart")
     expected = len(ids) * len(ALL_FEATURES)
     broker, limiter = private_redis.url(0), private_redis.url(1)
-    pool = _pool(broker=broker, limiter=limiter, fake=fake_anthropic, logs=tmp_path / "workers")
+    pool = extraction_pool(broker=broker, limiter=limiter, fake=fake_anthropic, logs=tmp_path / "workers")
     sender = Celery(broker=broker, set_as_current=False)
     try:
         pool.start()
@@ -159,7 +146,7 @@ def test_postgres_connections_terminated_mid_run_each_item_once(
     ids = conversations_create("pg-terminate", 40)
     run_id = run_started("pg-terminate")
     expected = len(ids) * len(ALL_FEATURES)
-    pool = _pool(broker=broker_url, limiter=redis_url, fake=fake_anthropic, logs=tmp_path / "workers")
+    pool = extraction_pool(broker=broker_url, limiter=redis_url, fake=fake_anthropic, logs=tmp_path / "workers")
     sender = Celery(broker=broker_url, set_as_current=False)
     terminated: list[tuple[int, int]] = []
     try:
@@ -204,7 +191,7 @@ def test_api_storms_errors_timeouts_and_garbage_are_retried_and_refusals_recorde
     cfg.garbled_count = 3  # 200 with a cut body
     cfg.malformed_features = frozenset({"response_type"})  # answers without <answer> tags
     cfg.refuse_marker = "[refuse this request]"  # 400: never retried
-    pool = _pool(
+    pool = extraction_pool(
         broker=broker_url,
         limiter=redis_url,
         fake=fake_anthropic,

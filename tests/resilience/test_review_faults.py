@@ -12,8 +12,10 @@ by a real Celery worker (Redis broker, PostgreSQL), as in production.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +32,43 @@ pytestmark = [pytest.mark.labelstudio, pytest.mark.slow, pytest.mark.services]
 
 PUSH = "annotate.tasks.sample_push_task"
 RECONCILE = "annotate.tasks.annotations_reconcile_sample"
+
+
+@dataclass(frozen=True)
+class ReviewLoop:
+    """The session's Label Studio (its client and its server), and a client of the scenario's broker."""
+
+    client: LabelStudio
+    server: LocalLabelStudio
+    sender: Celery
+    broker_url: str
+    worker_logs: Path
+
+    @contextmanager
+    def worker(self, *, batch_size: int = 1000, reconcile_chunk: int | None = None) -> Iterator[WorkerPool]:
+        """One real worker (one thread) of the review loop, stopped on the way out."""
+        extra = {"LABEL_STUDIO_RECONCILE_CHUNK": str(reconcile_chunk)} if reconcile_chunk else None
+        env = review_worker_env(broker_url=self.broker_url, server=self.server, batch_size=batch_size, extra=extra)
+        pool = WorkerPool(env=env, count=1, concurrency=1, log_dir=self.worker_logs).start()
+        try:
+            yield pool
+        finally:
+            pool.stop()
+
+    def send(self, task: str, sample_id: int) -> AsyncResult:
+        return self.sender.send_task(task, args=(sample_id,))
+
+
+@pytest.fixture
+def loop(
+    requires_postgres: None,
+    label_studio: LabelStudio,
+    local_label_studio: LocalLabelStudio,
+    broker_url: str,
+    sender: Celery,
+    worker_logs: Path,
+) -> ReviewLoop:
+    return ReviewLoop(label_studio, local_label_studio, sender, broker_url, worker_logs)
 
 
 def sample_assigned(n_items: int, n_annotators: int) -> int:
@@ -95,84 +134,53 @@ def wait_state(result: AsyncResult, states: set[str], *, timeout_s: float) -> st
     return str(result.state)
 
 
-def kill_when(pool: WorkerPool, progress: Callable[[], int], total: int) -> int:
-    """SIGKILL the worker as soon as the task has done part of its work; returns the progress at the kill."""
+def fault_once_started(fault: Callable[[], None], named: str, progress: Callable[[], int], total: int) -> int:
+    """Inject ``fault`` (``named`` in the message) as soon as the task has done part of its work; returns the
+    progress just after it."""
     assert wait_until(lambda: progress() > 0, timeout_s=180, interval_s=0.05), "the task never started"
-    pool.kill(0)
+    fault()
     done = progress()
-    assert done < total, "the task finished before the kill: nothing was tested"
+    assert done < total, f"the task finished before {named}: nothing was tested"
     return done
 
 
 @pytest.mark.django_db(transaction=True)
-def test_worker_killed_mid_push_then_restarted_pushes_each_item_once(
-    requires_postgres: None,
-    label_studio: LabelStudio,
-    local_label_studio: LocalLabelStudio,
-    broker_url: str,
-    sender: Celery,
-    worker_logs: Path,
-) -> None:
+def test_worker_killed_mid_push_then_restarted_pushes_each_item_once(loop: ReviewLoop) -> None:
     n_items = 240
     sample_id = sample_assigned(n_items, 2)
-    env = review_worker_env(broker_url=broker_url, server=local_label_studio, batch_size=10)
-    pool = WorkerPool(env=env, count=1, concurrency=1, log_dir=worker_logs).start()
-    try:
-        result = sender.send_task(PUSH, args=(sample_id,))
-        at_kill = kill_when(pool, mapped, n_items)
+    with loop.worker(batch_size=10) as pool:
+        result = loop.send(PUSH, sample_id)
+        at_kill = fault_once_started(lambda: pool.kill(0), "the kill", mapped, n_items)
         pool.restart(0)
         assert wait_state(result, {"SUCCESS", "FAILURE"}, timeout_s=180) == "SUCCESS", result.result
-    finally:
-        pool.stop()
     report = result.result
     # The restarted push imported what was left and mapped what the killed one had imported unrecorded.
     assert report["pushed"] + report["recovered"] == n_items - at_kill
     assert report["recovered"] <= 10, "more than one batch was in flight at the kill"
     assert report["duplicates_in_label_studio"] == []
-    assert_pushed_exactly_once(label_studio, sample_id, n_items)
+    assert_pushed_exactly_once(loop.client, sample_id, n_items)
     print(f"killed at {at_kill}/{n_items} mapped; then {report['pushed']} pushed, {report['recovered']} recovered")
 
 
 @pytest.mark.django_db(transaction=True)
-def test_worker_killed_mid_reconciliation_then_restarted_matches_the_export(
-    requires_postgres: None,
-    label_studio: LabelStudio,
-    local_label_studio: LocalLabelStudio,
-    broker_url: str,
-    sender: Celery,
-    worker_logs: Path,
-) -> None:
+def test_worker_killed_mid_reconciliation_then_restarted_matches_the_export(loop: ReviewLoop) -> None:
     from annotate import services
 
     n_items = 180
     sample_id = sample_assigned(n_items, 3)
-    services.sample_push(sample_id=sample_id, client=label_studio)
-    n_annotations = annotate_all(label_studio, sample_id)
-    expected = export_state(label_studio, sample_id=sample_id)
+    services.sample_push(sample_id=sample_id, client=loop.client)
+    n_annotations = annotate_all(loop.client, sample_id)
+    expected = export_state(loop.client, sample_id=sample_id)
     assert len(expected) == 2 * n_annotations
-    env = review_worker_env(
-        broker_url=broker_url, server=local_label_studio, extra={"LABEL_STUDIO_RECONCILE_CHUNK": "10"}
-    )
-    pool = WorkerPool(env=env, count=1, concurrency=1, log_dir=worker_logs).start()
-    try:
-        result = sender.send_task(RECONCILE, args=(sample_id,))
-        at_kill = kill_when(pool, annotation_rows, len(expected))
+    with loop.worker(reconcile_chunk=10) as pool:
+        result = loop.send(RECONCILE, sample_id)
+        at_kill = fault_once_started(lambda: pool.kill(0), "the kill", annotation_rows, len(expected))
         pool.restart(0)
         assert wait_state(result, {"SUCCESS", "FAILURE"}, timeout_s=180) == "SUCCESS", result.result
-    finally:
-        pool.stop()
     assert db_state() == expected, "the database differs from Label Studio's export"
     assert annotation_rows() == len(expected)
     assert result.result["created"] + result.result["unchanged"] == n_annotations
     print(f"killed at {at_kill}/{len(expected)} rows; the rerun created {result.result['created']}")
-
-
-def _stop_when_started(server: LocalLabelStudio, progress: Callable[[], int], total: int) -> int:
-    assert wait_until(lambda: progress() > 0, timeout_s=180, interval_s=0.05), "the task never started"
-    server.stop()
-    done = progress()
-    assert done < total, "the task finished before Label Studio stopped: nothing was tested"
-    return done
 
 
 def _retried_with_reason(result: AsyncResult, server: LocalLabelStudio) -> str:
@@ -186,43 +194,31 @@ def _retried_with_reason(result: AsyncResult, server: LocalLabelStudio) -> str:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_label_studio_stopped_mid_push_and_mid_reconciliation_then_the_work_completes_once(
-    requires_postgres: None,
-    label_studio: LabelStudio,
-    local_label_studio: LocalLabelStudio,
-    broker_url: str,
-    sender: Celery,
-    worker_logs: Path,
-) -> None:
+def test_label_studio_stopped_mid_push_and_mid_reconciliation_then_the_work_completes_once(loop: ReviewLoop) -> None:
     n_items = 200
     sample_id = sample_assigned(n_items, 2)
-    env = review_worker_env(
-        broker_url=broker_url,
-        server=local_label_studio,
-        batch_size=5,
-        extra={"LABEL_STUDIO_RECONCILE_CHUNK": "10"},
-    )
-    pool = WorkerPool(env=env, count=1, concurrency=1, log_dir=worker_logs).start()
     outcome: dict[str, Any] = {}
     try:
-        push = sender.send_task(PUSH, args=(sample_id,))
-        outcome["push stopped at"] = _stop_when_started(local_label_studio, mapped, n_items)
-        outcome["push retry"] = _retried_with_reason(push, local_label_studio)
-        assert wait_state(push, {"SUCCESS", "FAILURE"}, timeout_s=240) == "SUCCESS", push.result
-        assert_pushed_exactly_once(label_studio, sample_id, n_items)
+        with loop.worker(batch_size=5, reconcile_chunk=10):
+            push = loop.send(PUSH, sample_id)
+            outcome["push stopped at"] = fault_once_started(loop.server.stop, "Label Studio stopped", mapped, n_items)
+            outcome["push retry"] = _retried_with_reason(push, loop.server)
+            assert wait_state(push, {"SUCCESS", "FAILURE"}, timeout_s=240) == "SUCCESS", push.result
+            assert_pushed_exactly_once(loop.client, sample_id, n_items)
 
-        n_annotations = annotate_all(label_studio, sample_id)
-        expected = export_state(label_studio, sample_id=sample_id)
-        reconcile = sender.send_task(RECONCILE, args=(sample_id,))
-        outcome["reconcile stopped at"] = _stop_when_started(local_label_studio, annotation_rows, len(expected))
-        outcome["reconcile retry"] = _retried_with_reason(reconcile, local_label_studio)
-        assert wait_state(reconcile, {"SUCCESS", "FAILURE"}, timeout_s=240) == "SUCCESS", reconcile.result
+            n_annotations = annotate_all(loop.client, sample_id)
+            expected = export_state(loop.client, sample_id=sample_id)
+            reconcile = loop.send(RECONCILE, sample_id)
+            outcome["reconcile stopped at"] = fault_once_started(
+                loop.server.stop, "Label Studio stopped", annotation_rows, len(expected)
+            )
+            outcome["reconcile retry"] = _retried_with_reason(reconcile, loop.server)
+            assert wait_state(reconcile, {"SUCCESS", "FAILURE"}, timeout_s=240) == "SUCCESS", reconcile.result
     finally:
-        pool.stop()
-        if not label_studio.healthy(timeout_s=2):
-            local_label_studio.start()
+        if not loop.client.healthy(timeout_s=2):
+            loop.server.start()
     for job in ("push", "reconcile"):
-        assert f"Label Studio is not reachable at {local_label_studio.url}" in outcome[f"{job} retry"]
+        assert f"Label Studio is not reachable at {loop.server.url}" in outcome[f"{job} retry"]
     assert db_state() == expected, "the database differs from Label Studio's export"
     assert annotation_rows() == len(expected) == 2 * n_annotations
     print(outcome)

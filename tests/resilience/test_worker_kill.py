@@ -9,113 +9,60 @@ on the killed worker (one per task it held: a conversation's requests go out one
 
 from __future__ import annotations
 
-import os
+from pathlib import Path
 
 import pytest
-import redis
 from celery import Celery
 
 from testing.fake_anthropic import FakeAnthropic
-from testing.fake_anthropic.harness import WorkerPool, redis_flush, wait_until, worker_env
-from tests.conftest import session_database_url
+from tests.resilience.runs import (
+    THREADS,
+    assert_each_item_once,
+    conversations_create,
+    conversations_send,
+    extraction_pool,
+    items,
+    run_started,
+    wait_finished,
+    wait_for_items,
+)
 
-# A Redis database this test may flush, for the workers' broker.
-BROKER_URL = os.environ.get("TEST_CELERY_BROKER_URL", "redis://127.0.0.1:6379/10")
 CONVERSATIONS = 60
-CONCURRENCY = 3
-
-
-def _conversations() -> list[int]:
-    """Conversations written for this test (not real data): short exchanges with distinct wording."""
-    from corpus.models import Conversation, Dataset
-
-    dataset = Dataset.objects.create(name="kill-test", description="Conversations written for the worker-kill test.")
-    ids = []
-    for i in range(CONVERSATIONS):
-        messages = [
-            {"role": "user", "content": f"Example question {i}: should I tell my neighbour about problem {i}?"},
-            {"role": "assistant", "content": f"Example answer {i}: being honest and kind matters here."},
-        ]
-        conv = Conversation.objects.create(
-            dataset=dataset,
-            external_id=f"kill-{i}",
-            source="hh",
-            messages=messages,
-            content_hash=f"kill-{i}",
-            turn_count=2,
-        )
-        ids.append(conv.pk)
-    return ids
 
 
 @pytest.mark.slow
 @pytest.mark.services
 @pytest.mark.django_db(transaction=True)
 def test_kill_9_mid_run_then_restart_extracts_each_item_once(
-    requires_postgres: None, redis_url: str, fake_anthropic: FakeAnthropic, tmp_path: object
+    requires_postgres: None, broker_url: str, redis_url: str, fake_anthropic: FakeAnthropic, tmp_path: Path
 ) -> None:
     from extraction.features import ALL_FEATURES
-    from extraction.models import Extraction, ExtractionRun, ExtractionStatus, RunStatus
-    from extraction.services import run_create, run_start
 
-    try:
-        redis.Redis.from_url(BROKER_URL).ping()
-    except redis.RedisError as exc:  # pragma: no cover - the redis_url fixture already checked the server
-        pytest.fail(f"broker {BROKER_URL} unreachable: {exc}")
     fake_anthropic.config.latency_ms = 150
-    conversation_ids = _conversations()
-    run = run_create(
-        dataset="kill-test",
-        prompt_set="paper-v1",
-        provider="anthropic",
-        all_conversations=True,
-    )
-    run = run_start(run=run)
+    conversation_ids = conversations_create("kill-test", CONVERSATIONS)
+    run_id = run_started("kill-test")
     expected = CONVERSATIONS * len(ALL_FEATURES)
-
-    redis_flush(BROKER_URL)
-    env = worker_env(
-        database_url=session_database_url(),
-        broker_url=BROKER_URL,
-        limiter_redis_url=redis_url,
-        anthropic_base_url=fake_anthropic.base_url,
-        requests_per_minute=6000,
-        visibility_timeout_s=8,  # the killed worker's tasks come back after 8 s
-    )
-    pool = WorkerPool(env=env, count=2, concurrency=CONCURRENCY, log_dir=tmp_path)  # type: ignore[arg-type]
-    sender = Celery(broker=BROKER_URL, set_as_current=False)
+    # The killed worker's tasks come back after the pool's visibility timeout (8 s).
+    pool = extraction_pool(broker=broker_url, limiter=redis_url, fake=fake_anthropic, logs=tmp_path)
+    sender = Celery(broker=broker_url, set_as_current=False)
     try:
         pool.start()
-        for conversation_id in conversation_ids:
-            sender.send_task("extraction.process_conversation", args=(run.pk, conversation_id))
-
-        def items() -> int:
-            return Extraction.objects.filter(run=run).count()
-
-        assert wait_until(lambda: items() >= expected // 4, timeout_s=120), f"no progress: {items()} items"
+        conversations_send(sender, run_id, conversation_ids)
+        wait_for_items(run_id, expected // 4)
         in_flight_before = len(fake_anthropic.requests("message", None))
         pool.kill(0)
-        done_at_kill = items()
+        done_at_kill = items(run_id)
         assert done_at_kill < expected, "the run finished before the kill: nothing was tested"
         pool.restart(0)
-
-        def finished() -> bool:
-            return ExtractionRun.objects.get(pk=run.pk).status in (RunStatus.SUCCEEDED, RunStatus.FAILED)
-
-        assert wait_until(finished, timeout_s=180), f"run did not finish: {items()}/{expected} items"
+        wait_finished(run_id, timeout_s=180)
     finally:
         pool.stop()
         sender.close()
 
-    run.refresh_from_db()
-    rows = Extraction.objects.filter(run=run)
-    assert run.status == RunStatus.SUCCEEDED, run.error
-    assert rows.count() == expected
-    assert rows.values("conversation_id", "feature").distinct().count() == expected
-    assert not rows.exclude(status=ExtractionStatus.OK).exists()
+    assert_each_item_once(run_id, expected)
     repeated = sum(n - 1 for n in fake_anthropic.duplicates().values())
-    # At most one request per task the killed worker held (prefetch multiplier 1, CONCURRENCY threads).
-    assert repeated <= CONCURRENCY, f"{repeated} requests repeated; {in_flight_before} sent before the kill"
+    # At most one request per task the killed worker held (prefetch multiplier 1, THREADS threads).
+    assert repeated <= THREADS, f"{repeated} requests repeated; {in_flight_before} sent before the kill"
     answered = len(fake_anthropic.requests("message", 200))
     assert answered == expected + repeated
     print(f"killed at {done_at_kill}/{expected} items; {repeated} request(s) repeated after the kill")
