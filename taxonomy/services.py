@@ -9,10 +9,10 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
-from django.db.models import Max
+from django.db import transaction
 from django.utils.module_loading import import_string
 
+from corpus.versions import version_create
 from taxonomy.clustering import (
     CentralMemberNamer,
     Hierarchy,
@@ -55,39 +55,14 @@ def taxonomy_namer() -> Namer:
     return PromptNamer(complete)
 
 
-#: Attempts at numbering a new version when builds and imports of the same name race for it.
-VERSION_ATTEMPTS = 5
-
-
-def _next_version(name: str) -> int:
-    latest = Taxonomy.objects.filter(name=name).aggregate(v=Max("version"))["v"]
-    return (latest or 0) + 1
-
-
 def _taxonomy_version_create(*, name: str, build_key: str | None = None, **fields: Any) -> tuple[Taxonomy, bool]:
-    """A new version of ``name``, numbered one past the latest, and True; call it inside the transaction that
-    writes the version's nodes.
+    """A new version of ``name`` (``corpus.versions.version_create``), and True; when another delivery of the same
+    queued build stored ``build_key`` first, that taxonomy and False, with nothing written."""
 
-    The number is taken by the database's unique (name, version), not by the read: when a concurrent build or
-    import inserted it first, this insert fails (on PostgreSQL once the other transaction has committed), is undone
-    to its savepoint, and the next number is read and tried. (SQLite's transactions take the write lock as they
-    begin, so there the second reads after the first has committed.) When another delivery of the same queued build
-    stored ``build_key`` first, that taxonomy is returned with False, and nothing is written.
-    """
-    for attempt in range(VERSION_ATTEMPTS):
-        version = _next_version(name)
-        try:
-            with transaction.atomic():
-                taxonomy = Taxonomy.objects.create(name=name, version=version, build_key=build_key, **fields)
-            return taxonomy, True
-        except IntegrityError:
-            done = Taxonomy.objects.filter(build_key=build_key).first() if build_key else None
-            if done is not None:
-                return done, False
-            taken = Taxonomy.objects.filter(name=name, version=version).exists()
-            if not taken or attempt == VERSION_ATTEMPTS - 1:
-                raise
-    raise AssertionError("unreachable")  # pragma: no cover
+    def stored() -> Taxonomy | None:
+        return Taxonomy.objects.filter(build_key=build_key).first() if build_key else None
+
+    return version_create(Taxonomy, name=name, stored=stored, build_key=build_key, **fields)
 
 
 def taxonomy_import_tree(

@@ -10,18 +10,15 @@ transactions overlap for sure.
 
 from __future__ import annotations
 
-import contextlib
-import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
-from django.db import connection
 
 from taxonomy.clustering import TaxonomyParams
 from taxonomy.models import Taxonomy
 from taxonomy.services import taxonomy_build, taxonomy_import_tree
+from tests.concurrency import writers_at_once
 from tests.taxonomy.test_taxonomy_services import TREE, HashEmbedder
 
 WORDS = ["honesty", "safety", "care", "art", "logic", "speed"]
@@ -43,34 +40,7 @@ def _import(tree: Path) -> Taxonomy:
 
 
 def _at_once(writers: list[Callable[[Path], Taxonomy]], tree: Path) -> tuple[list[Taxonomy], list[BaseException]]:
-    """Run the writers in threads, each held just after reading the latest version until the other has read too."""
-    both_read = threading.Barrier(len(writers))
-    stored: list[Taxonomy] = []
-    errors: list[BaseException] = []
-
-    def hold_after_reading_the_version(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
-        result = execute(sql, params, many, context)
-        if "MAX(" in sql.upper() and "analysis_taxonomy" in sql:
-            # When the other writer is waiting for the write lock instead, the barrier breaks and this one goes on.
-            with contextlib.suppress(threading.BrokenBarrierError):
-                both_read.wait(timeout=1.0)
-        return result
-
-    def write(writer: Callable[[Path], Taxonomy]) -> None:
-        try:
-            with connection.execute_wrapper(hold_after_reading_the_version):
-                stored.append(writer(tree))
-        except BaseException as exc:
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=write, args=(writer,)) for writer in writers]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(120)
-    return stored, errors
+    return writers_at_once([lambda w=w: w(tree) for w in writers], table="analysis_taxonomy")
 
 
 @pytest.fixture

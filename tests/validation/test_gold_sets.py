@@ -9,6 +9,7 @@ import pytest
 
 from annotate.services import adjudication_record
 from extraction.models import Extraction
+from tests.concurrency import writers_at_once
 from validation import scores, selectors, services
 from validation.models import GoldLabel, GoldSet, GoldSetFrozenError
 from validation.services.gold import GoldSetError
@@ -143,3 +144,14 @@ def test_grid_shows_each_version_per_conversation_with_the_filters(study: Study,
     v2 = grid["versions"][1]["features"]["ai_values"]
     assert v2["n"] == len(valued)
     assert 0 <= v2["low"] <= v2["estimate"] <= v2["high"] <= 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_gold_sets_of_one_name_at_once_are_both_stored(study: Study) -> None:
+    def create() -> GoldSet:
+        return services.gold_set_create_from_reviews(name="together", run_id=study.run.pk)
+
+    stored, errors = writers_at_once([create, create], table="validation_goldset")
+    assert errors == []
+    assert sorted(g.version for g in stored) == [1, 2]
+    assert sorted(GoldSet.objects.filter(name="together").values_list("version", flat=True)) == [1, 2]

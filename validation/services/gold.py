@@ -15,11 +15,11 @@ from pathlib import Path
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Max
 from django.utils import timezone
 
 from annotate import selectors as annotate_selectors
 from corpus.models import Conversation, Dataset
+from corpus.versions import version_create
 from extraction.features import ALL_FEATURES
 from extraction.models import ExtractionRun
 from validation.models import GoldLabel, GoldLabelSource, GoldSet, GoldSetFrozenError, GoldSetOrigin, GoldSetStatus
@@ -36,10 +36,6 @@ class GoldSetError(ValueError):
 
 def _user(user: Any) -> Any:
     return user if getattr(user, "is_authenticated", False) else None
-
-
-def _next_version(name: str) -> int:
-    return int(GoldSet.objects.filter(name=name).aggregate(v=Max("version"))["v"] or 0) + 1
 
 
 def _check_name(name: str) -> str:
@@ -74,9 +70,9 @@ def gold_set_create_from_reviews(
     if not gold:
         raise GoldSetError(f"run {run_id} has no adjudicated output and none with a strict majority of reviewers")
     name = _check_name(name)
-    gold_set = GoldSet.objects.create(
+    gold_set, _ = version_create(
+        GoldSet,
         name=name,
-        version=_next_version(name),
         origin=GoldSetOrigin.REVIEWS,
         dataset_id=run.dataset_id,
         run=run,
@@ -183,9 +179,9 @@ def gold_set_import(
     if not labels:
         raise GoldSetError("the import holds no gold label")
     name = _check_name(name)
-    gold_set = GoldSet.objects.create(
+    gold_set, _ = version_create(
+        GoldSet,
         name=name,
-        version=_next_version(name),
         origin=GoldSetOrigin.IMPORTED,
         dataset=dataset,
         description=description,
