@@ -10,6 +10,7 @@ transactions overlap for sure.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from pathlib import Path
 
@@ -40,7 +41,7 @@ def _import(tree: Path) -> Taxonomy:
 
 
 def _at_once(writers: list[Callable[[Path], Taxonomy]], tree: Path) -> tuple[list[Taxonomy], list[BaseException]]:
-    return writers_at_once([lambda w=w: w(tree) for w in writers], table="analysis_taxonomy")
+    return writers_at_once([functools.partial(writer, tree) for writer in writers], table="analysis_taxonomy")
 
 
 @pytest.fixture
