@@ -100,15 +100,11 @@ class ReviewSampleListApi(ListAPIView[ReviewSample]):
         return sample_list()
 
 
-#: Seconds a client is asked to wait before retrying when Label Studio or the broker is unavailable.
-RETRY_AFTER_S = 60
-
-
 def _unavailable(reason: str) -> Response:
     return Response(
         {"detail": f"{reason}; try again later"},
         status=status.HTTP_503_SERVICE_UNAVAILABLE,
-        headers={"Retry-After": str(RETRY_AFTER_S)},
+        headers={"Retry-After": str(settings.SERVICE_RETRY_AFTER_S)},
     )
 
 

@@ -8,7 +8,9 @@ the view declares, so that the schema lists every status a client can receive (s
 - 403 when a role is required (an anonymous or role-less caller, or the wrong role);
 - 404 when the path names an object;
 - 415 when an operation that takes a body receives one it cannot parse as the documented media type;
-- 429 with ``Retry-After`` when the view is throttled (``config/throttling.py``).
+- 429 with ``Retry-After`` when the view is throttled (``config/throttling.py``);
+- 503 with ``Retry-After`` when a service the request needs (the broker, the shared cache) is down
+  (``config/unavailable.py``).
 """
 
 from __future__ import annotations
@@ -53,4 +55,7 @@ class AutoSchema(openapi.AutoSchema):
         counted = getattr(self.view, "throttle_methods", None)
         if getattr(self.view, "throttle_scope", None) and (counted is None or self.method in counted):
             responses.setdefault("429", _error("too many requests: wait Retry-After seconds", retry_after=True))
+        responses.setdefault(
+            "503", _error("a service it needs (task queue, cache) is down: wait Retry-After seconds", retry_after=True)
+        )
         return operation

@@ -46,6 +46,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     # First, so that every response carries the header, static files and redirects included.
     "config.security.ContentSecurityPolicyMiddleware",
+    # A view whose broker or cache is down answers 503 with Retry-After, not 500.
+    "config.unavailable.ServiceUnavailableMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -165,6 +167,8 @@ JOBS_STALE_AFTER_S = env.int("JOBS_STALE_AFTER_S", default=6 * 3600)
 
 # Redis for shared state between workers (e.g. the LLM rate limiter). Empty: in-process state.
 REDIS_URL = env("REDIS_URL", default="")
+# Seconds a client is asked to wait (Retry-After) when a service a request needs (broker, cache, Label Studio) is down.
+SERVICE_RETRY_AFTER_S = env.int("SERVICE_RETRY_AFTER_S", default=60)
 # The cache holds the API throttles' counts: CACHE_URL (e.g. redis://host:6379/1), else REDIS_URL, else in-process
 # memory (one process only: fine for development, not for several web processes).
 CACHES = {"default": env.cache("CACHE_URL", default=REDIS_URL or "locmemcache://")}

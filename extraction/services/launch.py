@@ -9,6 +9,7 @@ from typing import Any, Literal
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from kombu.exceptions import OperationalError as BrokerError
 
 from extraction.llm_types import LLMProvider
 from extraction.models import ExtractionRun, RunStatus
@@ -22,6 +23,7 @@ from extraction.services.runs import (
     run_incomplete_conversation_ids,
     run_refresh_progress,
     run_start,
+    run_transition,
 )
 from jobs.services import request_key
 
@@ -129,12 +131,20 @@ def run_start_once(*, created_by: Any, **options: Any) -> tuple[ExtractionRun, b
         active = ExtractionRun.objects.filter(launch_key=key, status__in=ACTIVE_RUN).select_related("dataset").first()
         if active is not None:
             return active, False
+        stored: ExtractionRun | None = None
         try:
             with transaction.atomic():
-                run = run_create(created_by=created_by, launch_key=key, **options)
+                run = stored = run_create(created_by=created_by, launch_key=key, **options)
                 run_launch(run=run, where="queue")
         except IntegrityError:
             continue  # an identical request inserted its run first: answer with that one
+        except (OSError, BrokerError) as exc:
+            # The broker is down: the run was stored, but its tasks were not queued (they are queued after the
+            # commit). It is marked failed, so the same request, once the broker is back, starts a run afresh
+            # instead of being answered with one that nothing will ever work on.
+            if stored is not None and ExtractionRun.objects.filter(pk=stored.pk).exists():
+                run_transition(run=stored, to=RunStatus.FAILED, error=f"could not be queued: {exc}; start it again")
+            raise
         except MissingRecordingError as exc:  # no broker: the run went on in this process, and stopped there
             raise RunError(
                 f"run {run.pk} stopped: {exc}. `check_recordings` lists every missing recording; record them, or "
