@@ -26,6 +26,7 @@ from annotate.models import (
     ReviewSample,
     Verdict,
 )
+from corpus.cache import cached_report
 from extraction.models import Extraction
 
 NOT_INDEPENDENT = "reviews not independent"
@@ -415,6 +416,25 @@ class ReviewerProgress:
     queue_url: str | None
 
 
+def _reviews_done(*, project_ids: list[int]) -> dict[int, tuple[int, float | None]]:
+    """Per project: tasks with a live review, and the median seconds per reviewed task (None when none is known)."""
+    live = Annotation.objects.filter(task__project__in=project_ids, deleted=False)
+    done_by_project = dict(
+        live.values("task__project_id").annotate(n=Count("task_id", distinct=True)).values_list("task__project_id", "n")
+    )
+    times_by_project: dict[int, dict[int, float]] = defaultdict(dict)
+    # A Label Studio annotation is stored as one row per feature, each with the annotation's lead time.
+    for project_id, annotation_id, seconds in (
+        live.exclude(lead_time_s=None).values_list("task__project_id", "label_studio_annotation_id", "lead_time_s")
+    ).distinct():
+        times_by_project[project_id][annotation_id] = float(seconds)
+    out = {}
+    for project_id in project_ids:
+        known = list(times_by_project[project_id].values())
+        out[project_id] = (done_by_project.get(project_id, 0), float(statistics.median(known)) if known else None)
+    return out
+
+
 def reviewer_progress(
     *, sample_id: int | None = None, annotator_id: int | None = None, user_id: int | None = None
 ) -> list[ReviewerProgress]:
@@ -428,22 +448,15 @@ def reviewer_progress(
     if user_id is not None:
         projects = projects.filter(annotator__user_id=user_id)
     projects_list = list(projects.annotate(assigned=Count("tasks", distinct=True)))
-    # Two queries for every project together, not two per project.
-    live = Annotation.objects.filter(task__project__in=[p.pk for p in projects_list], deleted=False)
-    done_by_project = dict(
-        live.values("task__project_id").annotate(n=Count("task_id", distinct=True)).values_list("task__project_id", "n")
+    ids = [p.pk for p in projects_list]
+    # Read from every review of the projects (18,000 at the paper's scale): kept until a review changes.
+    figures = cached_report(
+        name=f"reviewer-progress-{ids}", version=review_data_version(), compute=lambda: _reviews_done(project_ids=ids)
     )
-    times_by_project: dict[int, dict[int, float | None]] = defaultdict(dict)
-    # A Label Studio annotation is stored as one row per feature, each with the annotation's lead time.
-    for project_id, annotation_id, seconds in (
-        live.exclude(lead_time_s=None).values_list("task__project_id", "label_studio_annotation_id", "lead_time_s")
-    ).distinct():
-        times_by_project[project_id][annotation_id] = seconds
     out = []
     base = settings.LABEL_STUDIO_URL.rstrip("/")
     for project in projects_list:
-        done = done_by_project.get(project.pk, 0)
-        known = [float(t) for t in times_by_project[project.pk].values() if t is not None]
+        done, median = figures.get(project.pk, (0, None))
         ls_id = project.label_studio_project_id
         out.append(
             ReviewerProgress(
@@ -452,7 +465,7 @@ def reviewer_progress(
                 sample_id=project.sample_id,
                 assigned=project.assigned,  # type: ignore[attr-defined]
                 done=done,
-                median_seconds=float(statistics.median(known)) if known else None,
+                median_seconds=median,
                 queue_url=f"{base}/projects/{ls_id}/data" if ls_id else None,
             )
         )
