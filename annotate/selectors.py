@@ -427,7 +427,8 @@ def _reviews_done(*, project_ids: list[int]) -> dict[int, tuple[int, float | Non
     for project_id, annotation_id, seconds in (
         live.exclude(lead_time_s=None).values_list("task__project_id", "label_studio_annotation_id", "lead_time_s")
     ).distinct():
-        times_by_project[project_id][annotation_id] = float(seconds)
+        if seconds is not None:
+            times_by_project[project_id][annotation_id] = float(seconds)
     out = {}
     for project_id in project_ids:
         known = list(times_by_project[project_id].values())

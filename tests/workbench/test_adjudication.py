@@ -146,36 +146,34 @@ def test_reviewer_progress_on_the_dashboard_and_the_annotators_home(loop: DemoLo
     assert "reviewer-grace" not in home, "an annotator sees no one else's queue"
 
 
-def _queue_by_hand(run_id: int) -> list[tuple[int, str, str]]:
-    """The outputs to list, from the raw reviews: two verdicts, two sets of labels stood by, or a flag."""
+def _stood_by(review: Annotation, machine: list[str]) -> tuple[str, ...] | None:
+    """The labels a reviewer stands by: their correction, else the model's when they said correct."""
+    if review.corrected_labels is not None:
+        labels = review.corrected_labels
+    elif review.verdict == "correct":
+        labels = machine
+    else:
+        return None
+    return tuple(sorted({str(x).strip().lower() for x in labels if str(x).strip()}))
+
+
+def _queue_by_hand(run_id: int) -> list[int]:
+    """The outputs to list, from the raw reviews: two verdicts, two sets of labels stood by, or a flag; in the
+    list's order (by conversation, then feature)."""
     reviews: dict[int, list[Annotation]] = defaultdict(list)
-    for a in (
-        Annotation.objects.filter(item__sample__run_id=run_id, deleted=False)
-        .exclude(verdict="")
-        .select_related("extraction__conversation")
-    ):
+    live = Annotation.objects.filter(item__sample__run_id=run_id, deleted=False).exclude(verdict="")
+    for a in live.select_related("extraction__conversation"):
         reviews[a.extraction_id].append(a)
     flagged = set(
         ReviewFlag.objects.filter(annotation__deleted=False).values_list("annotation__extraction_id", flat=True)
     )
-    listed = []
+    listed: list[tuple[str, str, int]] = []
     for extraction_id, rows in reviews.items():
         machine = rows[0].extraction.labels or []
-        stood_by = {
-            tuple(sorted({str(x).strip().lower() for x in labels if str(x).strip()}))
-            for r in rows
-            if (
-                labels := r.corrected_labels
-                if r.corrected_labels is not None
-                else machine
-                if r.verdict == "correct"
-                else None
-            )
-            is not None
-        }
+        stood_by = {k for r in rows if (k := _stood_by(r, machine)) is not None}
         if len({r.verdict for r in rows}) > 1 or len(stood_by) > 1 or extraction_id in flagged:
-            listed.append((extraction_id, rows[0].extraction.conversation.external_id, rows[0].feature))
-    return [e for e, *_ in sorted(listed, key=lambda t: (t[1], t[2], t[0]))]
+            listed.append((rows[0].extraction.conversation.external_id, rows[0].feature, extraction_id))
+    return [extraction_id for *_, extraction_id in sorted(listed)]
 
 
 def test_the_list_is_paged_with_its_counts_over_every_page(loop: DemoLoop, monkeypatch: pytest.MonkeyPatch) -> None:
