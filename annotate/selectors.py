@@ -180,8 +180,16 @@ def _disputed_outputs(*, run_id: int | None, sample_id: int | None) -> QuerySet[
     rows = _reviews_in_scope(run_id=run_id, sample_id=sample_id)
     other_verdict = rows.filter(extraction_id=OuterRef("extraction_id")).exclude(verdict=OuterRef("verdict"))
     split = rows.exclude(verdict=Verdict.CORRECT).filter(Exists(other_verdict)).values("extraction_id")
+    corrected = rows.filter(corrected_labels__isnull=False)
+    # Corrections stored alike agree: the keys are worked out only where two differ as stored.
+    stored_apart = (
+        corrected.values("extraction_id")
+        .annotate(stored=Count("corrected_labels", distinct=True))
+        .filter(stored__gt=1)
+        .values("extraction_id")
+    )
     relabelled = (
-        rows.filter(corrected_labels__isnull=False)
+        corrected.filter(extraction_id__in=stored_apart)
         .values("extraction_id")
         .annotate(corrections=Count(LabelKey("corrected_labels"), distinct=True))
         .filter(corrections__gt=1)
