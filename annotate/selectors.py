@@ -3,6 +3,7 @@ the outputs a lead should adjudicate, gold labels, and each reviewer's progress.
 
 from __future__ import annotations
 
+import json
 import statistics
 from collections import defaultdict
 from collections.abc import Iterable
@@ -11,7 +12,7 @@ from typing import Any
 
 import pandas as pd
 from django.conf import settings
-from django.db.models import Count, Max, Q, QuerySet
+from django.db.models import Case, Count, Exists, Func, Max, OuterRef, Q, QuerySet, TextField, Value, When
 
 from annotate.consistency import label_key
 from annotate.models import (
@@ -25,6 +26,8 @@ from annotate.models import (
     ReviewSample,
     Verdict,
 )
+from corpus.cache import cached_report
+from extraction.models import Extraction
 
 NOT_INDEPENDENT = "reviews not independent"
 
@@ -124,14 +127,103 @@ def _reviewer_key(verdict: str, corrected: list[str] | None, machine: list[str])
     return label_key(machine) if verdict == Verdict.CORRECT else None
 
 
-def adjudication_queue(*, run_id: int | None = None, sample_id: int | None = None) -> list[OutputReviews]:
-    """Outputs where reviewers disagree (on the verdict or on the labels) or a review is flagged, in the scope of
-    one extraction run or one review sample (everything when neither is given): unsettled first."""
+class LabelKey(Func):
+    """The database's ``consistency.label_key`` of a JSON list of labels (not NULL): its entries trimmed and
+    lower-cased, without blanks or repeats, sorted and joined by U+001F into one text ("" for an empty list). Two
+    reviewers' corrections differ exactly when their keys do, so the database tells which outputs are disputed
+    without sending every review to Python."""
+
+    arity = 1
+    output_field = TextField()
+
+    def as_postgresql(self, compiler: Any, connection: Any, **extra_context: Any) -> Any:
+        # Sorted by code point (collation "C"), as Python sorts, whatever the database's collation.
+        folded = "lower(btrim(x, E' \\t\\n\\r')) COLLATE \"C\""
+        template = (
+            f"(SELECT COALESCE(string_agg(DISTINCT {folded}, chr(31) ORDER BY {folded}), '')"
+            " FROM jsonb_array_elements_text(%(expressions)s) AS x WHERE btrim(x, E' \\t\\n\\r') <> '')"
+        )
+        return self.as_sql(compiler, connection, template=template, **extra_context)
+
+    def as_sqlite(self, compiler: Any, connection: Any, **extra_context: Any) -> Any:
+        # SQLite's lower() folds ASCII only: there the key is Python's own (registered by ``sqlite_functions_add``).
+        return self.as_sql(compiler, connection, template="label_key_text(%(expressions)s)", **extra_context)
+
+
+def _label_key_text(value: str | None) -> str | None:
+    if value is None:
+        return None
+    return "\x1f".join(label_key(json.loads(value)) or ())
+
+
+def sqlite_functions_add(*, sender: Any, connection: Any, **kwargs: Any) -> None:
+    """Registers ``label_key_text`` on a new SQLite connection (``connection_created``, see ``AnnotateConfig``)."""
+    if connection.vendor == "sqlite":
+        connection.connection.create_function("label_key_text", 1, _label_key_text, deterministic=True)
+
+
+def _reviews_in_scope(*, run_id: int | None, sample_id: int | None) -> QuerySet[Annotation]:
     rows = Annotation.objects.filter(deleted=False).exclude(verdict="")
     if run_id is not None:
         rows = rows.filter(item__sample__run_id=run_id)
     if sample_id is not None:
         rows = rows.filter(item__sample_id=sample_id)
+    return rows
+
+
+def _disputed_outputs(*, run_id: int | None, sample_id: int | None) -> QuerySet[Extraction]:
+    """The outputs the adjudication list holds, found by the database: verdicts differ, two corrections differ, or a
+    review is flagged. A correction that differs from the model's labels while another reviewer accepted them needs
+    no test of its own: its reviewer said either "incorrect" (the verdicts differ) or "correct" (flagged: correct but
+    changed). Each part reads only the reviews it needs (an output with two verdicts has a review that is not
+    "correct"; only corrected reviews have a correction), so that the list stays cheap with thousands of reviews."""
+    rows = _reviews_in_scope(run_id=run_id, sample_id=sample_id)
+    other_verdict = rows.filter(extraction_id=OuterRef("extraction_id")).exclude(verdict=OuterRef("verdict"))
+    split = rows.exclude(verdict=Verdict.CORRECT).filter(Exists(other_verdict)).values("extraction_id")
+    corrected = rows.filter(corrected_labels__isnull=False)
+    # Corrections stored alike agree: the keys are worked out only where two differ as stored.
+    stored_apart = (
+        corrected.values("extraction_id")
+        .annotate(stored=Count("corrected_labels", distinct=True))
+        .filter(stored__gt=1)
+        .values("extraction_id")
+    )
+    relabelled = (
+        corrected.filter(extraction_id__in=stored_apart)
+        .values("extraction_id")
+        .annotate(corrections=Count(LabelKey("corrected_labels"), distinct=True))
+        .filter(corrections__gt=1)
+        .values("extraction_id")
+    )
+    flagged = ReviewFlag.objects.filter(annotation__in=rows).values("annotation__extraction_id")
+    return Extraction.objects.filter(pk__in=split.union(relabelled, flagged))
+
+
+def adjudication_outputs(*, run_id: int | None = None, sample_id: int | None = None) -> QuerySet[Extraction]:
+    """The adjudication list as a query, in its order: unsettled first, then by conversation and feature. Slice it
+    for a page and pass the ids to ``adjudication_entries``; ``adjudication_counts`` gives its size."""
+    return _disputed_outputs(run_id=run_id, sample_id=sample_id).order_by(
+        Case(When(adjudication__isnull=True, then=Value(0)), default=Value(1)),
+        "conversation__external_id",
+        "feature",
+        "pk",
+    )
+
+
+def adjudication_counts(*, run_id: int | None = None, sample_id: int | None = None) -> tuple[int, int]:
+    """(outputs listed, outputs still waiting for the lead), counted by the database in one query."""
+    found = _disputed_outputs(run_id=run_id, sample_id=sample_id).aggregate(
+        listed=Count("pk"), open=Count("pk", filter=Q(adjudication__isnull=True))
+    )
+    return found["listed"], found["open"]
+
+
+def adjudication_entries(
+    *, extraction_ids: list[int], run_id: int | None = None, sample_id: int | None = None
+) -> list[OutputReviews]:
+    """The listed outputs ``extraction_ids`` (a page of ``adjudication_outputs``) with their reviews in scope summed
+    up, in the order given."""
+    rows = _reviews_in_scope(run_id=run_id, sample_id=sample_id).filter(extraction_id__in=extraction_ids)
     by_output: dict[int, list[tuple[Any, ...]]] = defaultdict(list)
     for row in rows.values_list(
         "extraction_id",
@@ -150,25 +242,42 @@ def adjudication_queue(*, run_id: int | None = None, sample_id: int | None = Non
     ):
         flags[extraction_id].append(rule)
     decided = adjudicated_verdicts(extraction_ids=list(by_output))
-    queue = []
-    for extraction_id, reviews in by_output.items():
+    entries = []
+    for extraction_id in extraction_ids:
+        reviews = by_output.get(extraction_id)
+        if not reviews:
+            continue
         verdicts = {r[4] for r in reviews}
         keys = {k for r in reviews if (k := _reviewer_key(r[4], r[5], r[6] or [])) is not None}
-        entry = OutputReviews(
-            extraction_id=extraction_id,
-            conversation_id=reviews[0][1],
-            external_id=reviews[0][2],
-            feature=reviews[0][3],
-            n_reviews=len(reviews),
-            n_correct=sum(r[4] == Verdict.CORRECT for r in reviews),
-            verdicts_differ=len(verdicts) > 1,
-            labels_differ=len(keys) > 1,
-            flags=tuple(sorted(flags.get(extraction_id, []))),
-            adjudicated=decided.get(extraction_id),
+        entries.append(
+            OutputReviews(
+                extraction_id=extraction_id,
+                conversation_id=reviews[0][1],
+                external_id=reviews[0][2],
+                feature=reviews[0][3],
+                n_reviews=len(reviews),
+                n_correct=sum(r[4] == Verdict.CORRECT for r in reviews),
+                verdicts_differ=len(verdicts) > 1,
+                labels_differ=len(keys) > 1,
+                flags=tuple(sorted(flags.get(extraction_id, []))),
+                adjudicated=decided.get(extraction_id),
+            )
         )
-        if entry.verdicts_differ or entry.labels_differ or entry.flags:
-            queue.append(entry)
-    return sorted(queue, key=lambda e: (e.adjudicated is not None, e.external_id, e.feature))
+    return entries
+
+
+def adjudication_next_open(*, run_id: int | None, after: int) -> int | None:
+    """The first output of the list (of one run, or of every run) still waiting for the lead, other than ``after``."""
+    following = adjudication_outputs(run_id=run_id).filter(adjudication__isnull=True).exclude(pk=after)
+    return following.values_list("pk", flat=True).first()
+
+
+def adjudication_queue(*, run_id: int | None = None, sample_id: int | None = None) -> list[OutputReviews]:
+    """Outputs where reviewers disagree (on the verdict or on the labels) or a review is flagged, in the scope of
+    one extraction run or one review sample (everything when neither is given): unsettled first. The whole list;
+    a page reads one slice of ``adjudication_outputs`` instead."""
+    ids = list(adjudication_outputs(run_id=run_id, sample_id=sample_id).values_list("pk", flat=True))
+    return adjudication_entries(extraction_ids=ids, run_id=run_id, sample_id=sample_id)
 
 
 def flag_counts(*, run_id: int | None = None) -> dict[str, int]:
@@ -315,6 +424,26 @@ class ReviewerProgress:
     queue_url: str | None
 
 
+def _reviews_done(*, project_ids: list[int]) -> dict[int, tuple[int, float | None]]:
+    """Per project: tasks with a live review, and the median seconds per reviewed task (None when none is known)."""
+    live = Annotation.objects.filter(task__project__in=project_ids, deleted=False)
+    done_by_project = dict(
+        live.values("task__project_id").annotate(n=Count("task_id", distinct=True)).values_list("task__project_id", "n")
+    )
+    times_by_project: dict[int, dict[int, float]] = defaultdict(dict)
+    # A Label Studio annotation is stored as one row per feature, each with the annotation's lead time.
+    for project_id, annotation_id, seconds in (
+        live.exclude(lead_time_s=None).values_list("task__project_id", "label_studio_annotation_id", "lead_time_s")
+    ).distinct():
+        if seconds is not None:
+            times_by_project[project_id][annotation_id] = float(seconds)
+    out = {}
+    for project_id in project_ids:
+        known = list(times_by_project[project_id].values())
+        out[project_id] = (done_by_project.get(project_id, 0), float(statistics.median(known)) if known else None)
+    return out
+
+
 def reviewer_progress(
     *, sample_id: int | None = None, annotator_id: int | None = None, user_id: int | None = None
 ) -> list[ReviewerProgress]:
@@ -328,22 +457,15 @@ def reviewer_progress(
     if user_id is not None:
         projects = projects.filter(annotator__user_id=user_id)
     projects_list = list(projects.annotate(assigned=Count("tasks", distinct=True)))
-    # Two queries for every project together, not two per project.
-    live = Annotation.objects.filter(task__project__in=[p.pk for p in projects_list], deleted=False)
-    done_by_project = dict(
-        live.values("task__project_id").annotate(n=Count("task_id", distinct=True)).values_list("task__project_id", "n")
+    ids = [p.pk for p in projects_list]
+    # Read from every review of the projects (18,000 at the paper's scale): kept until a review changes.
+    figures = cached_report(
+        name=f"reviewer-progress-{ids}", version=review_data_version(), compute=lambda: _reviews_done(project_ids=ids)
     )
-    times_by_project: dict[int, dict[int, float | None]] = defaultdict(dict)
-    # A Label Studio annotation is stored as one row per feature, each with the annotation's lead time.
-    for project_id, annotation_id, seconds in (
-        live.exclude(lead_time_s=None).values_list("task__project_id", "label_studio_annotation_id", "lead_time_s")
-    ).distinct():
-        times_by_project[project_id][annotation_id] = seconds
     out = []
     base = settings.LABEL_STUDIO_URL.rstrip("/")
     for project in projects_list:
-        done = done_by_project.get(project.pk, 0)
-        known = [float(t) for t in times_by_project[project.pk].values() if t is not None]
+        done, median = figures.get(project.pk, (0, None))
         ls_id = project.label_studio_project_id
         out.append(
             ReviewerProgress(
@@ -352,7 +474,7 @@ def reviewer_progress(
                 sample_id=project.sample_id,
                 assigned=project.assigned,  # type: ignore[attr-defined]
                 done=done,
-                median_seconds=float(statistics.median(known)) if known else None,
+                median_seconds=median,
                 queue_url=f"{base}/projects/{ls_id}/data" if ls_id else None,
             )
         )

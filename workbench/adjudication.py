@@ -22,6 +22,7 @@ from annotate.models import Adjudication, FlagRule
 from annotate.services import AdjudicationError, adjudication_record
 from corpus.transcript import SPEAKERS
 from extraction.models import Extraction, ExtractionRun
+from workbench.views import PAGE_SIZE, CountedPaginator
 
 lead_required = role_required(Role.LEAD)
 
@@ -37,12 +38,21 @@ def _run_from(request: HttpRequest) -> ExtractionRun | None:
 def adjudication_list(request: HttpRequest) -> HttpResponse:
     run = _run_from(request)
     run_id = run.pk if run else None
-    queue = annotate_selectors.adjudication_queue(run_id=run_id)
+    listed, open_count = annotate_selectors.adjudication_counts(run_id=run_id)
+    # Thousands of outputs at the paper's scale: the database orders and slices the list, the page sums up its own.
+    paginator = CountedPaginator(
+        annotate_selectors.adjudication_outputs(run_id=run_id).values_list("pk", flat=True),
+        PAGE_SIZE,
+        count=lambda: listed,
+    )
+    page = paginator.get_page(request.GET.get("page"))
     context = {
         "run": run,
         "runs": ExtractionRun.objects.filter(review_samples__isnull=False).distinct().order_by("-pk"),
-        "queue": queue,
-        "open_count": sum(1 for e in queue if e.adjudicated is None),
+        "page": page,
+        "queue": annotate_selectors.adjudication_entries(extraction_ids=list(page.object_list), run_id=run_id),
+        "listed": listed,
+        "open_count": open_count,
         "flags": [(FlagRule(rule).label, n) for rule, n in annotate_selectors.flag_counts(run_id=run_id).items()],
     }
     return render(request, "workbench/adjudication_list.html", context)
@@ -50,10 +60,9 @@ def adjudication_list(request: HttpRequest) -> HttpResponse:
 
 def _next_open(extraction: Extraction) -> str:
     """The next output of the same run that still waits for the lead, else the run's list."""
-    queue = annotate_selectors.adjudication_queue(run_id=extraction.run_id)
-    following = next((e for e in queue if e.adjudicated is None and e.extraction_id != extraction.pk), None)
+    following = annotate_selectors.adjudication_next_open(run_id=extraction.run_id, after=extraction.pk)
     if following is not None:
-        return reverse("adjudication-page", args=[following.extraction_id])
+        return reverse("adjudication-page", args=[following])
     suffix = f"?run={extraction.run_id}" if extraction.run_id else ""
     return reverse("adjudication-list-page") + suffix
 

@@ -404,6 +404,11 @@ def annotations_upsert(*, annotations: Sequence[LsAnnotation], scope: int | None
     writes = _Writes()
     for ann in _latest_copies(annotations):
         _annotation_apply(ann, known, writes, report, scope)
+    # bulk_update does not touch auto_now fields: set here, so that a review changed in place changes
+    # ``review_data_version`` (the key of the figures cached from the reviews) like an added or deleted one.
+    now = timezone.now()
+    for row in writes.update:
+        row.updated_at = now
     with transaction.atomic():
         Annotation.objects.bulk_create(writes.create, batch_size=DB_CHUNK, ignore_conflicts=True)
         Annotation.objects.bulk_update(writes.update, _ROW_FIELDS, batch_size=DB_CHUNK)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from annotate.models import Adjudication, ReviewItem
-from annotate.selectors import GoldLabel, adjudication_queue, gold_labels
+from annotate.consistency import label_key
+from annotate.models import Adjudication, Annotation, ReviewItem
+from annotate.selectors import GoldLabel, LabelKey, adjudication_counts, adjudication_queue, gold_labels
 from annotate.services import AdjudicationError, adjudication_record, review_flags_refresh
 from extraction.models import Extraction
 from tests.validation import factories as f
@@ -101,3 +102,33 @@ def test_gold_labels_adjudicated_else_a_strict_majority(db: None) -> None:
     assert gold[(item_l.conversation_id, "subjectivity")] == GoldLabel(("yes",), "majority", 3, level=4)
     assert set(gold_labels(features=["response_type"])) == {(item_s.conversation_id, "response_type")}
     assert set(gold_labels(conversation_ids=[item_t.conversation_id])) == set()
+
+
+@pytest.mark.parametrize(
+    "labels",
+    [[], ["care"], [" Care", "care", "", "HONESTY\t"], ["b", "a", "c", "a"], ["  "], ["Épanouissement", "a b"]],
+)
+def test_the_databases_label_key_is_the_python_one(db: None, labels: list[str]) -> None:
+    extraction, item = _output("ai_values", ["care"])
+    review = f.review(
+        item=item,
+        extraction=extraction,
+        annotator=f.AnnotatorFactory.create(),
+        verdict="incorrect",
+        corrected_labels=labels,
+    )
+    found = Annotation.objects.annotate(key=LabelKey("corrected_labels")).get(pk=review.pk).key
+    assert found == "\x1f".join(label_key(labels) or ())
+
+
+def test_corrections_differing_only_in_case_blanks_order_or_repeats_are_one_answer(db: None) -> None:
+    same, item_s = _output("ai_values", ["care"])
+    other, item_o = _output("ai_values", ["care"])
+    ada, grace = f.AnnotatorFactory.create(), f.AnnotatorFactory.create()
+    f.review(item=item_s, extraction=same, annotator=ada, verdict="incorrect", corrected_labels=["Honesty", " care"])
+    f.review(item=item_s, extraction=same, annotator=grace, verdict="incorrect", corrected_labels=["care", "honesty "])
+    f.review(item=item_o, extraction=other, annotator=ada, verdict="incorrect", corrected_labels=["honesty", "care"])
+    f.review(item=item_o, extraction=other, annotator=grace, verdict="incorrect", corrected_labels=["honesty"])
+    assert [e.extraction_id for e in adjudication_queue()] == [other.pk]
+    assert adjudication_counts() == (1, 1)
+    assert adjudication_queue()[0].labels_differ

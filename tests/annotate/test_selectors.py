@@ -68,3 +68,27 @@ def test_a_blind_sample_says_so(db: None) -> None:
     status = selectors.sample_independence(sample_id=_pushed_sample([True, True]))
     assert status.independent
     assert status.status.startswith("blind:")
+
+
+def test_reviewer_progress_follows_a_review_changed_in_label_studio(db: None) -> None:
+    run = run_with_extractions(2)
+    sample = services.review_sample_create(run_id=run.pk, strategy="random", size=2, seed=3, features=["ai_values"])
+    ada = services.annotator_get_or_create(email="reviewer-ada@example.org")
+    services.review_sample_assign(sample_id=sample.pk, annotator_ids=[ada.pk], reviewers_per_item=1)
+    for n, link in enumerate(LabelStudioTask.objects.order_by("pk")):
+        link.label_studio_task_id = 100 + n
+        link.save()
+
+    def copy(n: int, seconds: float, updated_at: str) -> LsAnnotation:
+        result = review_result(FeatureReview(feature="ai_values", verdict="correct"))
+        return LsAnnotation(10 + n, 100 + n, None, result, seconds, updated_at, False)
+
+    services.annotations_upsert(
+        annotations=[copy(0, 4.0, "2026-01-01T00:00:00Z"), copy(1, 8.0, "2026-01-01T00:00:00Z")]
+    )
+    before = selectors.review_data_version()
+    assert [(p.done, p.median_seconds) for p in selectors.reviewer_progress(sample_id=sample.pk)] == [(2, 6.0)]
+    # The reviewer reopens the second task in Label Studio: a newer copy, stored in place (same rows).
+    services.annotations_upsert(annotations=[copy(1, 20.0, "2026-01-02T00:00:00Z")])
+    assert selectors.review_data_version() != before
+    assert [(p.done, p.median_seconds) for p in selectors.reviewer_progress(sample_id=sample.pk)] == [(2, 12.0)]

@@ -9,6 +9,8 @@ from django.test import Client
 from scipy.stats import norm
 
 from accounts.roles import Role
+from results.models import ResidualAnalysis, ResidualCell
+from results.selectors import residual_cells
 from tests.pages import Loop, build_loop, client_as
 
 
@@ -53,3 +55,22 @@ def test_residual_page_shows_the_associations_and_what_privacy_suppressed(loop: 
     listing = lead.get("/analysis/residuals/").content.decode()
     assert f'<a href="/analysis/residuals/{loop.residuals.pk}/">ai_values × task</a>' in listing
     assert lead.get("/analysis/residuals/999999/").status_code == 404
+
+
+def test_significant_cells_are_found_at_both_ends_including_the_critical_value_itself(db: None) -> None:
+    analysis = ResidualAnalysis.objects.create(row_feature="ai_values", col_feature="task", critical_value=4.33)
+    for i, (residual, significant) in enumerate([(6.0, True), (4.33, True), (4.2, False), (0.5, False), (-4.33, True)]):
+        stats = {"observed": 1, "expected": 1.0, "p_value": 0.5, "p_exact": 0.5, "odds_ratio": 1.0, "or_low": 0.5}
+        ResidualCell.objects.create(
+            analysis=analysis,
+            row_label=f"v{i}",
+            col_label="t",
+            residual=residual,
+            significant=significant,
+            **stats,
+            or_high=2.0,
+            or_corrected=False,
+        )
+    found = [c.residual for c in residual_cells(analysis=analysis, significant=True)]
+    assert found == [6.0, 4.33, -4.33]
+    assert [c.residual for c in residual_cells(analysis=analysis, significant=False)] == [4.2, 0.5]

@@ -3,6 +3,8 @@ report changed by exactly that output, and each reviewer's progress."""
 
 from __future__ import annotations
 
+import math
+import re
 import statistics
 from collections import Counter, defaultdict
 
@@ -12,11 +14,14 @@ from django.test import Client
 from django.urls import reverse
 
 from accounts.roles import Role, user_add_role
-from annotate.models import Adjudication, Annotator, FlagRule, ReviewFlag
+from annotate.models import Adjudication, Annotation, Annotator, FlagRule, ReviewFlag
 from annotate.selectors import adjudication_queue, flag_counts
+from annotate.services import adjudication_record
+from extraction.models import Extraction
 from tests.pages import client_as
 from tests.workbench.demo_reviews import DemoLoop, demo_loop
 from validation.selectors import agreement_report_for_run
+from workbench import adjudication
 
 pytestmark = pytest.mark.slow
 
@@ -139,3 +144,75 @@ def test_reviewer_progress_on_the_dashboard_and_the_annotators_home(loop: DemoLo
     assert f"<td>sample {loop.sample.pk}</td><td>50 of 50</td>" in home
     assert f'href="http://127.0.0.1:8089/projects/{project.label_studio_project_id}/data">open my queue' in home
     assert "reviewer-grace" not in home, "an annotator sees no one else's queue"
+
+
+def _stood_by(review: Annotation, machine: list[str]) -> tuple[str, ...] | None:
+    """The labels a reviewer stands by: their correction, else the model's when they said correct."""
+    if review.corrected_labels is not None:
+        labels = review.corrected_labels
+    elif review.verdict == "correct":
+        labels = machine
+    else:
+        return None
+    return tuple(sorted({str(x).strip().lower() for x in labels if str(x).strip()}))
+
+
+def _queue_by_hand(run_id: int) -> list[int]:
+    """The outputs to list, from the raw reviews: two verdicts, two sets of labels stood by, or a flag; in the
+    list's order (by conversation, then feature)."""
+    reviews: dict[int, list[Annotation]] = defaultdict(list)
+    live = Annotation.objects.filter(item__sample__run_id=run_id, deleted=False).exclude(verdict="")
+    for a in live.select_related("extraction__conversation"):
+        reviews[a.extraction_id].append(a)
+    flagged = set(
+        ReviewFlag.objects.filter(annotation__deleted=False).values_list("annotation__extraction_id", flat=True)
+    )
+    listed: list[tuple[str, str, int]] = []
+    for extraction_id, rows in reviews.items():
+        machine = rows[0].extraction.labels or []
+        stood_by = {k for r in rows if (k := _stood_by(r, machine)) is not None}
+        if len({r.verdict for r in rows}) > 1 or len(stood_by) > 1 or extraction_id in flagged:
+            listed.append((rows[0].extraction.conversation.external_id, rows[0].feature, extraction_id))
+    return [extraction_id for *_, extraction_id in sorted(listed)]
+
+
+def test_the_list_is_paged_with_its_counts_over_every_page(loop: DemoLoop, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(adjudication, "PAGE_SIZE", 10)
+    expected = _queue_by_hand(loop.run.pk)
+    assert [e.extraction_id for e in adjudication_queue(run_id=loop.run.pk)] == expected
+    assert len(expected) > 20, "enough outputs for three pages"
+    settled = expected[3]
+    adjudication_record(extraction_id=settled, verdict="correct")
+    in_order = [e for e in expected if e != settled] + [settled]  # settled last
+    lead = client_as(Role.LEAD)
+    url = reverse("adjudication-list-page") + f"?run={loop.run.pk}"
+    for number in (1, 2):
+        page = lead.get(url + f"&page={number}").content.decode()
+        rows = re.findall(r'href="/adjudication/(\d+)/"', page)
+        assert [int(r) for r in rows] == in_order[(number - 1) * 10 : number * 10]
+        assert (
+            f'<span id="open-count">{len(expected) - 1}</span> of <span id="listed-count">{len(expected)}</span>'
+            in page
+        )
+        assert f"page {number} of {math.ceil(len(expected) / 10)}" in page
+    last = lead.get(url + "&page=999").content.decode()
+    assert [int(r) for r in re.findall(r'href="/adjudication/(\d+)/"', last)][-1] == settled, "the last page"
+
+
+def _accepted(extraction_id: int) -> dict[str, str]:
+    """The form of a lead who accepts the model's output as it is."""
+    extraction = Extraction.objects.get(pk=extraction_id)
+    return {"verdict": "correct", "labels": "\n".join(extraction.labels or []), "level": str(extraction.level or "")}
+
+
+def test_settling_an_output_leads_to_the_next_one_waiting(loop: DemoLoop) -> None:
+    expected = _queue_by_hand(loop.run.pk)
+    lead = client_as(Role.LEAD)
+    adjudication_record(extraction_id=expected[0], verdict="correct")
+    response = lead.post(reverse("adjudication-page", args=[expected[2]]), _accepted(expected[2]))
+    # The first still waiting, settled ones and the one just settled skipped.
+    assert response["Location"] == reverse("adjudication-page", args=[expected[1]])
+    for extraction_id in expected[3:]:
+        adjudication_record(extraction_id=extraction_id, verdict="correct")
+    response = lead.post(reverse("adjudication-page", args=[expected[1]]), _accepted(expected[1]))
+    assert response["Location"] == reverse("adjudication-list-page") + f"?run={loop.run.pk}", "none left: the list"

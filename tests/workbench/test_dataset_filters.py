@@ -63,3 +63,18 @@ def test_several_labels_each_named_with_its_feature_keep_the_conversations_with_
     assert listed(loop, both) == [f"alpha-{i:02d}" for i in range(10)]
     assert listed(loop, "?label=task:empathy") == []  # empathy is a value, not a task
     assert listed(loop, "?label=ai_values:empathy&label=task:coding help") == []
+
+
+def test_review_status_within_a_run_counts_the_reviews_of_that_runs_samples_only(loop: Loop) -> None:
+    other = f.ExtractionRunFactory.create(dataset=loop.alpha)
+    pv = f.PromptVersionFactory.create(feature="ai_values", content_hash="e7" * 32)
+    conversation = loop.conversations[12]
+    item = f.ReviewItemFactory.create(sample=f.ReviewSampleFactory.create(run=other), conversation=conversation)
+    extraction = f.ExtractionFactory.create(
+        conversation=conversation, run=other, prompt_version=pv, labels=["accuracy"]
+    )
+    f.review(item=item, extraction=extraction, annotator=f.AnnotatorFactory.create(), verdict="correct")
+    assert listed(loop, "?reviewed=yes") == [*(f"alpha-{i:02d}" for i in range(5)), "alpha-12"]
+    assert listed(loop, f"?run={loop.run.pk}&reviewed=yes") == [f"alpha-{i:02d}" for i in range(5)]
+    assert "alpha-12" in listed(loop, f"?run={loop.run.pk}&reviewed=no")
+    assert listed(loop, f"?run={other.pk}&reviewed=yes") == ["alpha-12"]
