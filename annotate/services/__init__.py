@@ -2,7 +2,8 @@
 
 - :mod:`~annotate.services.samples`: review samples drawn from an extraction run, annotators, assignment.
 - :mod:`~annotate.services.push`: one Label Studio project per annotator, ensured, and its tasks pushed.
-- :mod:`~annotate.services.intake`: annotations stored as one row per feature; webhooks received and applied.
+- :mod:`~annotate.services.intake`: annotations stored as one row per feature, from webhooks or an export.
+- :mod:`~annotate.services.webhooks`: webhook calls stored at once and applied by a drain, each once.
 - :mod:`~annotate.services.reconcile`: the database brought in line with Label Studio, project by project.
 - :mod:`~annotate.services.flags`: consistency flags on reviews, refreshed at intake.
 - :mod:`~annotate.services.adjudication`: a lead's verdict on an output, in place of the reviewers' majority.
@@ -20,15 +21,7 @@ from annotate.services.blind import (
     project_drift_check,
 )
 from annotate.services.flags import review_flags_refresh
-from annotate.services.intake import (
-    IntakeReport,
-    annotations_mark_deleted,
-    annotations_upsert,
-    webhook_event_process,
-    webhook_events_drain,
-    webhook_payload_check,
-    webhook_receive,
-)
+from annotate.services.intake import IntakeReport, annotations_mark_deleted, annotations_upsert
 from annotate.services.push import ProjectDeletedError, PushReport, project_mark_deleted, sample_push
 from annotate.services.reconcile import ReconcileReport, annotations_reconcile, project_reconcile
 from annotate.services.samples import (
@@ -37,6 +30,12 @@ from annotate.services.samples import (
     annotator_link_label_studio,
     review_sample_assign,
     review_sample_create,
+)
+from annotate.services.webhooks import (
+    webhook_event_process,
+    webhook_events_drain,
+    webhook_payload_check,
+    webhook_receive,
 )
 
 __all__ = [
