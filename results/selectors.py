@@ -158,6 +158,16 @@ def conversation_models(*, conversations: np.ndarray) -> dict[int, str]:
     """The model that answered each conversation (unknown ones left out)."""
     out: dict[int, str] = {}
     ids = [int(c) for c in conversations]
+    if connection.vendor == "postgresql":
+        # The ids as one array literal joined on the table, not IN lists of 50,000 placeholders: psycopg spent
+        # seconds splitting and binding those (7 s for the 308,210 conversations of a paper-scale dataset; 0.5 s so).
+        table = Conversation._meta.db_table
+        query = (
+            f"SELECT c.id, c.model FROM unnest(%s::bigint[]) AS u(id) JOIN {table} c ON c.id = u.id WHERE c.model <> ''"
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(query, ["{" + ",".join(map(str, ids)) + "}"])
+            return dict(cursor.fetchall())
     for start in range(0, len(ids), 50_000):
         chunk = ids[start : start + 50_000]
         out.update(
