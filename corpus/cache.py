@@ -6,15 +6,28 @@ small value read in a few indexed queries (newest ids, a run's status and counte
 ``extraction.selectors.extraction_data_version`` and ``corpus.selectors.corpus_data_version``) that changes with
 every write the product makes to what the report reads; a new version is a new key, so nothing is ever served
 stale and nothing needs deleting. None as the version means "may be changing right now": computed every time.
+
+The first request after a change would compute such a report (tens of seconds at the paper's scale), so the writes
+that change what the big reports read (a run ending, a taxonomy edit) call :func:`reports_warm_soon`: once the write
+is committed, a Celery task (run in place when there is no broker, as in the demo) calls each function of the
+setting ``REPORT_WARMERS``, which computes its reports for the new version into the cache under the keys the pages
+read. A warmer that fails is logged and skipped: the page then computes its report itself, as without the warm-up.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import logging
 from collections.abc import Callable
 from typing import TypeVar
 
+from django.conf import settings
 from django.core.cache import cache
+from django.db import transaction
+from django.utils.module_loading import import_string
+
+logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 #: How long a report computed for one version of the data is kept (a newer version is a new key anyway).
@@ -37,3 +50,25 @@ def cached_report(*, name: str, version: object | None, compute: Callable[[], T]
         found = compute()
         cache.set(key, found, REPORT_CACHE_SECONDS)
     return found
+
+
+def reports_warm(*, run_id: int | None = None) -> list[str]:
+    """Call every warmer of ``settings.REPORT_WARMERS`` (dotted paths to ``warm(*, run_id) -> list[str]``): the
+    names of the reports now in the cache. ``run_id``: the run whose end asked for it, if one did."""
+    warmed: list[str] = []
+    for path in settings.REPORT_WARMERS:
+        try:
+            warmed += import_string(path)(run_id=run_id)
+        except Exception:  # a warm-up is an optimisation: its failure must not fail the write that asked for it
+            logger.exception("warming the reports of %s failed; their pages will compute them", path)
+    return warmed
+
+
+def reports_warm_soon(*, run_id: int | None = None) -> None:
+    """Queue :func:`reports_warm` for when the current transaction commits (at once outside one); nothing when
+    ``settings.REPORTS_WARM`` is off."""
+    if not settings.REPORTS_WARM:
+        return
+    from corpus.tasks import reports_warm_task
+
+    transaction.on_commit(functools.partial(reports_warm_task.delay, run_id))  # type: ignore[attr-defined]

@@ -270,7 +270,11 @@ def descriptive_results(
     return out
 
 
-def descriptive_results_cached(*, scope: Scope, top: int = 20) -> dict[str, DescriptiveTable]:
+#: Rows per table on the descriptive page (and in the reports warmed for it).
+DESCRIPTIVE_PAGE_TOP = 20
+
+
+def descriptive_results_cached(*, scope: Scope, top: int = DESCRIPTIVE_PAGE_TOP) -> dict[str, DescriptiveTable]:
     """:func:`descriptive_results` with the settings' defaults, computed once per version of the extractions in
     scope and of the taxonomies (the categories of Table 3), then read from the cache."""
     version = extraction_data_version(dataset_id=scope.dataset_id, run_id=scope.run_id)

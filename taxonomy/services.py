@@ -13,6 +13,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.utils.module_loading import import_string
 
+from corpus.cache import reports_warm_soon
 from taxonomy.clustering import (
     CentralMemberNamer,
     Hierarchy,
@@ -105,6 +106,7 @@ def taxonomy_import_tree(
             )
             ids.update({n.key: n.pk for n in created})
         _recount(taxonomy)
+        reports_warm_soon()  # the descriptive tables group values by the newest taxonomy
     return taxonomy
 
 
@@ -250,6 +252,7 @@ def _save_hierarchy(
                         batch_size=NODE_BATCH,
                     )
                     upper_ids = [n.pk for n in created]
+                reports_warm_soon()
             return taxonomy
         except IntegrityError:
             done = Taxonomy.objects.filter(build_key=build_key).first() if build_key else None
@@ -308,6 +311,7 @@ def taxonomy_node_rename(
             after=_snapshot(node),
             user=user,
         )
+        reports_warm_soon()
     return node
 
 
@@ -336,6 +340,7 @@ def taxonomy_node_merge(*, source: TaxonomyNode, target: TaxonomyNode, user: Any
             after={"target": _snapshot(target), "moved_children": moved},
             user=user,
         )
+        reports_warm_soon()
     return target
 
 
@@ -366,6 +371,7 @@ def taxonomy_node_move(*, node: TaxonomyNode, new_parent: TaxonomyNode, user: An
             after=_snapshot(node),
             user=user,
         )
+        reports_warm_soon()
     return node
 
 
@@ -403,4 +409,5 @@ def taxonomy_map_values(
             ],
             batch_size=NODE_BATCH,
         )
+        reports_warm_soon()
     return result
