@@ -64,11 +64,21 @@ def reports_warm(*, run_id: int | None = None) -> list[str]:
     return warmed
 
 
+#: Seconds a queued warm-up waits before it starts: the writes of a burst (reviews arriving one webhook at a time)
+#: are warmed by one task, which sees all of them, instead of one task each.
+WARM_DELAY_S = 30
+
+
 def reports_warm_soon(*, run_id: int | None = None) -> None:
-    """Queue :func:`reports_warm` for when the current transaction commits (at once outside one); nothing when
-    ``settings.REPORTS_WARM`` is off."""
+    """Queue :func:`reports_warm` for when the current transaction commits (at once outside one), unless one is
+    already queued and has not started yet; nothing when ``settings.REPORTS_WARM`` is off. Without a broker (the
+    demo) the warm-up runs in place, at once."""
     if not settings.REPORTS_WARM:
         return
     from corpus.tasks import reports_warm_task
 
-    transaction.on_commit(functools.partial(reports_warm_task.delay, run_id))  # type: ignore[attr-defined]
+    if settings.CELERY_TASK_ALWAYS_EAGER:
+        transaction.on_commit(functools.partial(reports_warm_task.delay, run_id))  # type: ignore[attr-defined]
+    elif cache.add(f"reports-warm-queued:{run_id}", True, timeout=WARM_DELAY_S):
+        queue = functools.partial(reports_warm_task.apply_async, (run_id,), countdown=WARM_DELAY_S)  # type: ignore[attr-defined]
+        transaction.on_commit(queue)

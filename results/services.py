@@ -19,7 +19,13 @@ from results.labels import AnalysisInputError, LabelSet, restrict
 from results.models import ResidualAnalysis, ResidualCell
 from results.requests import ResidualRequest
 from results.residuals import ResidualReport, ResidualTable, residual_table
-from results.selectors import Scope, descriptive_results_cached, feature_labels, subjective_conversations
+from results.selectors import (
+    Scope,
+    descriptive_corrections_cached,
+    descriptive_results_cached,
+    feature_labels,
+    subjective_conversations,
+)
 from taxonomy.models import Taxonomy
 from taxonomy.selectors import taxonomy_newest, taxonomy_value_ancestors
 from taxonomy.values import TaxonomyError
@@ -252,5 +258,6 @@ def descriptive_reports_warm(*, run_id: int | None = None) -> list[str]:
     warmed: list[str] = []
     for scope in dict.fromkeys(scopes):  # a dataset of two runs once
         descriptive_results_cached(scope=scope)
+        descriptive_corrections_cached(scope=scope)  # a run's: its shares corrected by the reviews
         warmed.append(f"descriptive {scope.describe()}")
     return warmed

@@ -10,17 +10,19 @@ from typing import Any, NoReturn
 
 import pytest
 from django.test import Client
-from django.urls import reverse
+from django.urls import get_resolver, reverse
 
-from corpus.cache import reports_warm
+from annotate.services.adjudication import adjudication_record
+from corpus.cache import WARM_DELAY_S, reports_warm, reports_warm_soon
 from extraction import selectors as extraction_selectors
-from extraction.models import ExtractionRun, RunStatus
+from extraction.models import Extraction, ExtractionRun, RunStatus
 from extraction.services import run_transition
 from results import selectors as results_selectors
 from taxonomy.models import TaxonomyNode
 from taxonomy.services import taxonomy_import_tree, taxonomy_node_rename
 from tests.pages import Loop, build_loop
 from tests.taxonomy.test_taxonomy_services import TREE
+from validation.corrections import corrections_data_version
 
 pytestmark = pytest.mark.django_db
 
@@ -36,12 +38,17 @@ def _ended(loop: Loop, capture: Callable[..., Any]) -> list[Callable[[], Any]]:
 def _no_computing(monkeypatch: pytest.MonkeyPatch) -> None:
     """From here on, computing any of the big reports fails the test: the pages must find them in the cache."""
 
+    # Every module that imports these functions by name (the API's views) is loaded first, with the real ones: a
+    # module first imported while they are replaced would keep the replacement after this test.
+    get_resolver().url_patterns  # noqa: B018 - loads the URL configuration and every view module
+
     def boom(*args: Any, **kwargs: Any) -> NoReturn:
         raise AssertionError("a page computed a report the warm-up should have left in the cache")
 
     for name in ("run_report", "run_feature_counts", "run_progress", "run_costs"):
         monkeypatch.setattr(extraction_selectors, name, boom)
     monkeypatch.setattr(results_selectors, "descriptive_results", boom)
+    monkeypatch.setattr(results_selectors, "descriptive_corrections", boom)
 
 
 def _pages(loop: Loop) -> list[str]:
@@ -117,3 +124,35 @@ def test_a_failing_warmer_is_logged_and_the_others_still_run(
 
 def broken_warmer(*, run_id: int | None = None) -> list[str]:
     raise RuntimeError("the database went away")
+
+
+def test_a_decision_of_the_lead_is_a_new_version_of_the_corrections_and_warms_them(
+    admin_client: Client, django_capture_on_commit_callbacks: Callable[..., Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    loop = build_loop()
+    _ended(loop, django_capture_on_commit_callbacks)
+    before = corrections_data_version(run_id=loop.run.pk)
+    output = Extraction.objects.filter(run=loop.run, feature="ai_values").order_by("pk")[0]
+    with django_capture_on_commit_callbacks(execute=True) as decided:
+        adjudication_record(extraction_id=output.pk, verdict="incorrect", labels=["care"])
+    assert len(decided) == 1
+    assert corrections_data_version(run_id=loop.run.pk) not in (None, before)
+    _no_computing(monkeypatch)
+    assert admin_client.get(reverse("descriptive-page") + f"?run={loop.run.pk}").status_code == 200
+
+
+def test_a_burst_of_writes_queues_one_delayed_warm_up_with_a_broker(
+    settings: Any, django_capture_on_commit_callbacks: Callable[..., Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from corpus import tasks
+
+    settings.CELERY_TASK_ALWAYS_EAGER = False
+    queued: list[tuple[Any, ...]] = []
+    monkeypatch.setattr(
+        tasks.reports_warm_task, "apply_async", lambda args, countdown: queued.append((args, countdown))
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        for _ in range(5):
+            reports_warm_soon()
+        reports_warm_soon(run_id=7)
+    assert queued == [((None,), WARM_DELAY_S), ((7,), WARM_DELAY_S)]
