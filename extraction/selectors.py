@@ -151,7 +151,7 @@ COST_SUMS = (*TOKEN_FIELDS, "cost_usd", "latency_ms")
 def _cost_sums(rows: QuerySet[Extraction]) -> list[dict[str, Any]]:
     """Per feature and kind of call (``fused``: a multi-feature prompt's), the sums, counts and distinct
     conversations of ``rows``: one grouped scan, where summing each feature apart read a run's rows a dozen times."""
-    return list(
+    grouped = (
         rows.annotate(fused=Q(prompt_version__feature=FUSED))
         .values("feature", "fused")
         .annotate(
@@ -163,6 +163,7 @@ def _cost_sums(rows: QuerySet[Extraction]) -> list[dict[str, Any]]:
         )
         .order_by("feature", "fused")
     )
+    return [dict(group) for group in grouped]
 
 
 def _cost_figures(groups: list[dict[str, Any]], *, conversations: int) -> dict[str, Any]:
