@@ -7,7 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.core.cache import cache
-from django.db.models import Count, Max, Q, QuerySet, Sum
+from django.db.models import Count, Max, Q, QuerySet, Sum, Value
 
 from corpus.cache import REPORT_CACHE_SECONDS, cached_report, version_key
 from corpus.models import Conversation
@@ -113,28 +113,57 @@ def run_pending(*, run: ExtractionRun) -> dict[int, tuple[str, ...]]:
     return pending
 
 
-def run_progress(*, run: ExtractionRun) -> RunProgress:
-    """Items to do, done and failed, from the rows (see extraction.services.runs for the definitions)."""
+@dataclass(frozen=True)
+class ItemCount:
+    feature: str
+    status: str
+    n: int
+    passing: int  # of them, items of conversations the filter passed (counted only where the run is gated)
+
+
+def _gated(run: ExtractionRun) -> bool:
+    return not run.options.get("all_conversations", False) and FeatureName.SUBJECTIVITY in run.options.get(
+        "features", []
+    )
+
+
+def _subjective_rows(items: QuerySet[Extraction]) -> QuerySet[Extraction]:
+    return items.filter(feature=FeatureName.SUBJECTIVITY, status=ExtractionStatus.OK, labels__0=SUBJECTIVITY_YES)
+
+
+def run_item_counts(*, run: ExtractionRun) -> list[ItemCount]:
+    """The run's items per feature and status, and for a gated run how many of them are of conversations the filter
+    passed: one grouped scan, which both the progress and the counts per feature read (two scans before, one of them
+    with the filter's conversations as an ``OR``-ed subquery: seconds each at the paper's scale)."""
+    items = run_items(run=run)
+    passing = (
+        Count("pk", filter=Q(conversation_id__in=_subjective_rows(items).values("conversation_id")))
+        if _gated(run)
+        else Value(0)
+    )
+    rows = items.values_list("feature", "status").annotate(n=Count("pk"), passing=passing).order_by("feature", "status")
+    return [ItemCount(feature, status, n, passing) for feature, status, n, passing in rows]
+
+
+def run_progress(*, run: ExtractionRun, counts: list[ItemCount] | None = None) -> RunProgress:
+    """Items to do, done and failed, from the rows (see extraction.services.runs for the definitions); ``counts``:
+    :func:`run_item_counts` when the caller has them already."""
     features = list(run.options.get("features", []))
     n_conv = run_conversations(run=run).count()
-    items = run_items(run=run)
-    gated = not run.options.get("all_conversations", False) and FeatureName.SUBJECTIVITY in features
-    subjective_rows = items.filter(
-        feature=FeatureName.SUBJECTIVITY, status=ExtractionStatus.OK, labels__0=SUBJECTIVITY_YES
-    )
-    n_pass = subjective_rows.count()
-    if gated:
+    n_pass = _subjective_rows(run_items(run=run)).count()
+    counts = run_item_counts(run=run) if counts is None else counts
+    by_status: dict[str, int] = {}
+    if _gated(run):
         per_conv = [f for f in features if f not in GATED_FEATURES]
         per_pass = [f for f in features if f in GATED_FEATURES]
         total = n_conv * len(per_conv) + n_pass * len(per_pass)
-        counted = items.filter(
-            Q(feature__in=per_conv)
-            | Q(feature__in=per_pass, conversation_id__in=subjective_rows.values("conversation_id"))
-        )
+        for c in counts:
+            n = c.n if c.feature in per_conv else c.passing if c.feature in per_pass else 0
+            by_status[c.status] = by_status.get(c.status, 0) + n
     else:
         total = n_conv * len(features)
-        counted = items
-    by_status = dict(counted.values_list("status").annotate(n=Count("pk")).values_list("status", "n"))
+        for c in counts:
+            by_status[c.status] = by_status.get(c.status, 0) + c.n
     return RunProgress(
         conversations=n_conv,
         subjective=n_pass,
@@ -282,9 +311,12 @@ def run_failures(*, run: ExtractionRun, limit: int | None = None) -> list[dict[s
     ]
 
 
-def run_report(*, run: ExtractionRun, failure_limit: int | None = 200) -> dict[str, Any]:
-    """Everything a person needs to judge a run: status, progress, cost, and what failed and why."""
-    progress = run_progress(run=run)
+def run_report(
+    *, run: ExtractionRun, failure_limit: int | None = 200, counts: list[ItemCount] | None = None
+) -> dict[str, Any]:
+    """Everything a person needs to judge a run: status, progress, cost, and what failed and why (``counts``:
+    :func:`run_item_counts`, when the caller has them already)."""
+    progress = run_progress(run=run, counts=counts)
     failures = run_failures(run=run, limit=failure_limit)
     return {
         "id": run.pk,
@@ -344,15 +376,17 @@ def run_conversations_unsliced(*, run: ExtractionRun) -> QuerySet[Conversation]:
     return qs.filter(pk__lte=last) if last is not None else qs
 
 
-def run_feature_counts(*, run: ExtractionRun) -> list[dict[str, Any]]:
-    """Per feature, the run's items by status: ``{"feature", "ok", "parse_error", "failed", "total"}``."""
-    counts: dict[str, dict[str, Any]] = {}
-    grouped = run_items(run=run).values_list("feature", "status").annotate(n=Count("pk"))
-    for feature, status, n in grouped.values_list("feature", "status", "n"):
-        row = counts.setdefault(feature, {"feature": feature, **{s.value: 0 for s in ExtractionStatus}, "total": 0})
-        row[status] = n
-        row["total"] += n
-    return [counts[f] for f in sorted(counts)]
+def run_feature_counts(*, run: ExtractionRun, counts: list[ItemCount] | None = None) -> list[dict[str, Any]]:
+    """Per feature, the run's items by status: ``{"feature", "ok", "parse_error", "failed", "total"}``
+    (``counts``: :func:`run_item_counts`, when the caller has them already)."""
+    by_feature: dict[str, dict[str, Any]] = {}
+    for c in run_item_counts(run=run) if counts is None else counts:
+        row = by_feature.setdefault(
+            c.feature, {"feature": c.feature, **{s.value: 0 for s in ExtractionStatus}, "total": 0}
+        )
+        row[c.status] = c.n
+        row["total"] += c.n
+    return [by_feature[f] for f in sorted(by_feature)]
 
 
 def extraction_counts(*, conversation_ids: list[int]) -> dict[int, int]:
@@ -496,7 +530,15 @@ def run_report_cached(*, run: ExtractionRun) -> tuple[dict[str, Any], list[dict[
     return cached_report(
         name=f"extraction-run-{run.pk}",
         version=extraction_data_version(run_id=run.pk),
-        compute=lambda: (run_report(run=run, failure_limit=RUN_PAGE_FAILURES), run_feature_counts(run=run)),
+        compute=lambda: _run_page_report(run),
+    )
+
+
+def _run_page_report(run: ExtractionRun) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    counts = run_item_counts(run=run)  # one scan for the progress and the counts per feature
+    return (
+        run_report(run=run, failure_limit=RUN_PAGE_FAILURES, counts=counts),
+        run_feature_counts(run=run, counts=counts),
     )
 
 
