@@ -9,7 +9,7 @@ from typing import Any
 from django.core.cache import cache
 from django.db.models import Count, Max, Q, QuerySet, Sum, Value
 
-from corpus.cache import REPORT_CACHE_SECONDS, cached_report, version_key
+from corpus.cache import REPORT_CACHE_SECONDS, version_key
 from corpus.models import Conversation
 from extraction.costs import MICRO, SHARE_RULE, SHARED_FIELDS, shared_by_feature
 from extraction.features import GATED_FEATURES, SUBJECTIVITY_YES, FeatureName
@@ -517,41 +517,3 @@ def run_costs_usd(*, runs: list[ExtractionRun]) -> dict[int, Decimal]:
             if pk in keys:
                 cache.set(keys[pk], out[pk], REPORT_CACHE_SECONDS)
     return out
-
-
-# The reports of a run's pages, summed over every row of the run (millions at the paper's scale): computed once per
-# version of the run's rows, here, so that the pages and the warm-up after a run (extraction.services.reports) read
-# and write the same keys.
-RUN_PAGE_FAILURES = 200
-
-
-def run_report_cached(*, run: ExtractionRun) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """The run page's report (with its first ``RUN_PAGE_FAILURES`` failures) and its counts per feature."""
-    return cached_report(
-        name=f"extraction-run-{run.pk}",
-        version=extraction_data_version(run_id=run.pk),
-        compute=lambda: _run_page_report(run),
-    )
-
-
-def _run_page_report(run: ExtractionRun) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    counts = run_item_counts(run=run)  # one scan for the progress and the counts per feature
-    return (
-        run_report(run=run, failure_limit=RUN_PAGE_FAILURES, counts=counts),
-        run_feature_counts(run=run, counts=counts),
-    )
-
-
-def run_progress_cached(*, run: ExtractionRun) -> RunProgress:
-    """:func:`run_progress`, recounted live while the run may be writing, once per version of its rows after."""
-    return cached_report(
-        name=f"run-progress-{run.pk}",
-        version=extraction_data_version(run_id=run.pk),
-        compute=lambda: run_progress(run=run),
-    )
-
-
-def run_costs_cached(*, run: ExtractionRun) -> dict[str, Any]:
-    return cached_report(
-        name=f"run-costs-{run.pk}", version=extraction_data_version(run_id=run.pk), compute=lambda: run_costs(run=run)
-    )
