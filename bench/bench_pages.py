@@ -12,6 +12,10 @@ spread over all of them). Figures per page: median of every request, 95th percen
 95th percentiles), against the bound: 300 ms, 500 ms for the agreement page.
 
 Command: ``python -m bench.bench_pages`` (``--requests N``, ``--rounds R``, ``--only SUBSTRING``, ``--no-record``).
+``--cold`` empties the cache before each page's first request, so that "first" is the request that computes the
+page's reports (after a change of the data, without the warm-up); ``--warm-up`` empties it once, then runs the
+warm-up the product queues after a run ends (``corpus.cache.reports_warm``, timed), so that "first" is the first
+request after a change with the warm-up done.
 The database is ``BENCH_DATABASE_URL`` (default postgres://postgres@127.0.0.1:5432/vitw_bench_pages), created and
 migrated when missing: never point it at a database you care about.
 """
@@ -226,7 +230,11 @@ def _get(client: Any, page: Page) -> float:
     return elapsed
 
 
-def measure(targets: list[Page], *, requests: int, rounds: int, log: Callable[[str], None] = print) -> list[Timing]:
+def measure(
+    targets: list[Page], *, requests: int, rounds: int, cold: bool = False, log: Callable[[str], None] = print
+) -> list[Timing]:
+    from django.core.cache import cache
+
     from accounts.roles import Role
 
     clients = {role: _client(role) for role in {p.role for p in targets}}
@@ -237,6 +245,8 @@ def measure(targets: list[Page], *, requests: int, rounds: int, log: Callable[[s
             client = clients[page.role]
             if r == 0:
                 # The first request after the process started (caches empty), then warm-up requests.
+                if cold:
+                    cache.clear()
                 timings[page].first = _get(client, page)
                 for _ in range(WARMUP - 1):
                     _get(client, page)
@@ -250,6 +260,18 @@ def measure(targets: list[Page], *, requests: int, rounds: int, log: Callable[[s
                     f"  p95 {t.p95:7.1f} ms  {'pass' if t.passed else 'FAIL'}"
                 )
     return list(timings.values())
+
+
+def _warm_up(run_id: int) -> float:
+    """Seconds the warm-up queued at a run's end takes, from an empty cache."""
+    from django.core.cache import cache
+
+    from corpus.cache import reports_warm
+
+    cache.clear()
+    started = time.perf_counter()
+    reports_warm(run_id=run_id)
+    return time.perf_counter() - started
 
 
 def _table(timings: list[Timing]) -> str:
@@ -277,16 +299,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--only", default="", help="pages whose name contains this")
     parser.add_argument("--no-record", action="store_true", help="print only; leave BENCHMARKS.md alone")
+    start = parser.add_mutually_exclusive_group()
+    start.add_argument("--cold", action="store_true", help="empty the cache before each page's first request")
+    start.add_argument("--warm-up", action="store_true", help="empty the cache, then run the warm-up (timed)")
     args = parser.parse_args(argv)
     _setup_django(os.environ.get("BENCH_DATABASE_URL", DEFAULT_DB))
     built, how = _ensure_data()
     print(f"dataset {how}", flush=True)
+    if args.warm_up:
+        print(f"warm-up after a run ends: {_warm_up(built.run_id):.1f} s (in a Celery task, not in a request)")
     targets = [p for p in pages(dataset_id=built.dataset_id, run_id=built.run_id) if args.only in p.name]
-    timings = measure(targets, requests=args.requests, rounds=args.rounds)
+    timings = measure(targets, requests=args.requests, rounds=args.rounds, cold=args.cold)
     failed = [t for t in timings if not t.passed]
     verdict = "every page within its bound" if not failed else f"{len(failed)} page(s) over their bound"
     print(verdict)
-    if not args.no_record and not args.only:
+    if not args.no_record and not args.only and not (args.cold or args.warm_up):
         from bench.report import record
 
         body = (

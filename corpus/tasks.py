@@ -6,6 +6,7 @@ from typing import Any
 
 from celery import shared_task
 
+from corpus.cache import reports_warm
 from corpus.services import conversation_import
 
 
@@ -19,3 +20,10 @@ def import_conversations_task(path: str, dataset: str, fmt: str = "auto", skip_i
         "duplicates": summary.duplicates,
         "rejected": [{"line": r.line, "reason": r.reason} for r in summary.rejected],
     }
+
+
+@shared_task(name="corpus.reports_warm", acks_late=True)
+def reports_warm_task(run_id: int | None = None) -> list[str]:
+    """Compute the big reports of the data as it now stands into the cache (see ``corpus.cache``). Idempotent: a
+    report already computed for the current version is read from the cache, not computed again."""
+    return reports_warm(run_id=run_id)

@@ -7,7 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.core.cache import cache
-from django.db.models import Count, Max, Q, QuerySet, Sum
+from django.db.models import Count, Max, Q, QuerySet, Sum, Value
 
 from corpus.cache import REPORT_CACHE_SECONDS, version_key
 from corpus.models import Conversation
@@ -113,28 +113,57 @@ def run_pending(*, run: ExtractionRun) -> dict[int, tuple[str, ...]]:
     return pending
 
 
-def run_progress(*, run: ExtractionRun) -> RunProgress:
-    """Items to do, done and failed, from the rows (see extraction.services.runs for the definitions)."""
+@dataclass(frozen=True)
+class ItemCount:
+    feature: str
+    status: str
+    n: int
+    passing: int  # of them, items of conversations the filter passed (counted only where the run is gated)
+
+
+def _gated(run: ExtractionRun) -> bool:
+    return not run.options.get("all_conversations", False) and FeatureName.SUBJECTIVITY in run.options.get(
+        "features", []
+    )
+
+
+def _subjective_rows(items: QuerySet[Extraction]) -> QuerySet[Extraction]:
+    return items.filter(feature=FeatureName.SUBJECTIVITY, status=ExtractionStatus.OK, labels__0=SUBJECTIVITY_YES)
+
+
+def run_item_counts(*, run: ExtractionRun) -> list[ItemCount]:
+    """The run's items per feature and status, and for a gated run how many of them are of conversations the filter
+    passed: one grouped scan, which both the progress and the counts per feature read (two scans before, one of them
+    with the filter's conversations as an ``OR``-ed subquery: seconds each at the paper's scale)."""
+    items = run_items(run=run)
+    passing = (
+        Count("pk", filter=Q(conversation_id__in=_subjective_rows(items).values("conversation_id")))
+        if _gated(run)
+        else Value(0)
+    )
+    rows = items.values_list("feature", "status").annotate(n=Count("pk"), passing=passing).order_by("feature", "status")
+    return [ItemCount(feature, status, n, passing) for feature, status, n, passing in rows]
+
+
+def run_progress(*, run: ExtractionRun, counts: list[ItemCount] | None = None) -> RunProgress:
+    """Items to do, done and failed, from the rows (see extraction.services.runs for the definitions); ``counts``:
+    :func:`run_item_counts` when the caller has them already."""
     features = list(run.options.get("features", []))
     n_conv = run_conversations(run=run).count()
-    items = run_items(run=run)
-    gated = not run.options.get("all_conversations", False) and FeatureName.SUBJECTIVITY in features
-    subjective_rows = items.filter(
-        feature=FeatureName.SUBJECTIVITY, status=ExtractionStatus.OK, labels__0=SUBJECTIVITY_YES
-    )
-    n_pass = subjective_rows.count()
-    if gated:
+    n_pass = _subjective_rows(run_items(run=run)).count()
+    counts = run_item_counts(run=run) if counts is None else counts
+    by_status: dict[str, int] = {}
+    if _gated(run):
         per_conv = [f for f in features if f not in GATED_FEATURES]
         per_pass = [f for f in features if f in GATED_FEATURES]
         total = n_conv * len(per_conv) + n_pass * len(per_pass)
-        counted = items.filter(
-            Q(feature__in=per_conv)
-            | Q(feature__in=per_pass, conversation_id__in=subjective_rows.values("conversation_id"))
-        )
+        for c in counts:
+            n = c.n if c.feature in per_conv else c.passing if c.feature in per_pass else 0
+            by_status[c.status] = by_status.get(c.status, 0) + n
     else:
         total = n_conv * len(features)
-        counted = items
-    by_status = dict(counted.values_list("status").annotate(n=Count("pk")).values_list("status", "n"))
+        for c in counts:
+            by_status[c.status] = by_status.get(c.status, 0) + c.n
     return RunProgress(
         conversations=n_conv,
         subjective=n_pass,
@@ -145,25 +174,61 @@ def run_progress(*, run: ExtractionRun) -> RunProgress:
     )
 
 
-def _cost_figures(rows: QuerySet[Extraction]) -> dict[str, Any]:
-    sums = rows.aggregate(
-        **{f: Sum(f) for f in TOKEN_FIELDS},
-        cost_usd=Sum("cost_usd"),
-        latency_ms=Sum("latency_ms"),
-        requests=Sum("attempts"),
-        conversations=Count("conversation_id", distinct=True),
-        extractions=Count("pk"),
+COST_SUMS = (*TOKEN_FIELDS, "cost_usd", "latency_ms")
+
+
+def _cost_sums(rows: QuerySet[Extraction]) -> list[dict[str, Any]]:
+    """Per feature and kind of call (``fused``: a multi-feature prompt's), the sums, counts and distinct
+    conversations of ``rows``: one grouped scan, where summing each feature apart read a run's rows a dozen times."""
+    grouped = (
+        rows.annotate(fused=Q(prompt_version__feature=FUSED))
+        .values("feature", "fused")
+        .annotate(
+            **{f: Sum(f) for f in COST_SUMS},
+            requests=Sum("attempts"),
+            conversations=Count("conversation_id", distinct=True),
+            extractions=Count("pk"),
+            calls=Count("pk", filter=Q(attempts__gt=0)),
+        )
+        .order_by("feature", "fused")
     )
-    figures = {k: (v or 0) for k, v in sums.items()}
+    return [dict(group) for group in grouped]
+
+
+def _cost_figures(groups: list[dict[str, Any]], *, conversations: int) -> dict[str, Any]:
+    """The figures of the rows summed in ``groups`` (``conversations``: how many distinct ones they hold)."""
+    figures: dict[str, Any] = {
+        f: sum((g[f] or 0 for g in groups), start=Decimal(0) if f == "cost_usd" else 0) for f in COST_SUMS
+    }
+    figures["requests"] = sum(g["requests"] or 0 for g in groups)
+    figures["conversations"] = conversations
+    figures["extractions"] = sum(g["extractions"] for g in groups)
     cost = Decimal(figures["cost_usd"] or 0).quantize(Decimal("0.000001"))
     figures["cost_usd"] = cost
-    conversations = figures["conversations"]
     figures["cost_usd_per_1000_conversations"] = (
         (cost * 1000 / conversations).quantize(Decimal("0.0001")) if conversations else Decimal(0)
     )
-    calls = rows.filter(attempts__gt=0).count()
+    calls = sum(g["calls"] for g in groups)
     figures["mean_latency_ms"] = round(figures["latency_ms"] / calls) if calls else 0
     return figures
+
+
+def _conversations_by_feature(rows: QuerySet[Extraction], groups: list[dict[str, Any]]) -> dict[str, int]:
+    """Distinct conversations per feature: read from ``groups`` unless a feature has rows of both kinds of call
+    (a conversation may be in both groups), then counted again for that feature."""
+    by_feature: dict[str, list[dict[str, Any]]] = {}
+    for g in groups:
+        by_feature.setdefault(g["feature"], []).append(g)
+    out = {feature: parts[0]["conversations"] for feature, parts in by_feature.items() if len(parts) == 1}
+    mixed = [feature for feature, parts in by_feature.items() if len(parts) > 1]
+    if mixed:
+        out.update(
+            rows.filter(feature__in=mixed)
+            .values("feature")
+            .annotate(n=Count("conversation_id", distinct=True))
+            .values_list("feature", "n")
+        )
+    return out
 
 
 def run_costs(*, run: ExtractionRun) -> dict[str, Any]:
@@ -174,39 +239,40 @@ def run_costs(*, run: ExtractionRun) -> dict[str, Any]:
     produced (``extraction.costs.SHARE_RULE``), with ``cost_usd_per_1000_conversations`` of each feature.
     """
     rows = Extraction.objects.filter(run=run)
-    figures = _cost_figures(rows)
+    groups = _cost_sums(rows)
+    conversations = rows.aggregate(n=Count("conversation_id", distinct=True))["n"] or 0
+    figures = _cost_figures(groups, conversations=conversations)
+    per_feature = _conversations_by_feature(rows, groups)
     figures["by_feature"] = {
-        feature: _cost_figures(rows.filter(feature=feature))
-        for feature in rows.values_list("feature", flat=True).distinct().order_by("feature")
+        feature: _cost_figures([g for g in groups if g["feature"] == feature], conversations=n)
+        for feature, n in sorted(per_feature.items())
     }
-    figures["by_feature_shared"] = run_costs_shared(rows=rows)
+    figures["by_feature_shared"] = _costs_shared(rows=rows, groups=groups, conversations=per_feature)
     figures["share_rule"] = SHARE_RULE
     return figures
 
 
-def run_costs_shared(*, rows: QuerySet[Extraction]) -> dict[str, dict[str, Any]]:
+def _costs_shared(
+    *, rows: QuerySet[Extraction], groups: list[dict[str, Any]], conversations: dict[str, int]
+) -> dict[str, dict[str, Any]]:
     """Per feature, the cost and tokens of the calls behind it, a multi-feature call shared out equally."""
     # Only a fused call has several rows to share out, in Python; a single-feature call's row is its feature's
     # alone, summed by the database (millions of rows at the paper's scale).
-    fused = rows.filter(prompt_version__feature=FUSED)
-    data = fused.values_list("conversation_id", "prompt_version_id", "model", "feature", *SHARED_FIELDS)
-    shared = shared_by_feature(
-        ((conv, version, model), feature, dict(zip(SHARED_FIELDS, figs, strict=True)))
-        for conv, version, model, feature, *figs in data.iterator()
-    )
-    single = (
-        rows.exclude(prompt_version__feature=FUSED)
-        .values_list("feature")
-        .annotate(**{f"sum_{f}": Sum(f) for f in SHARED_FIELDS})
-        .values_list("feature", *(f"sum_{f}" for f in SHARED_FIELDS))
-    )
-    for feature, *sums in single:
-        sums_of = shared.setdefault(feature, {f: Decimal(0) for f in SHARED_FIELDS})
-        for f, total in zip(SHARED_FIELDS, sums, strict=True):
-            sums_of[f] = (sums_of[f] + Decimal(total or 0)).quantize(MICRO if f == "cost_usd" else Decimal("0.1"))
-    conversations = dict(
-        rows.values("feature").annotate(n=Count("conversation_id", distinct=True)).values_list("feature", "n")
-    )
+    shared: dict[str, dict[str, Decimal]] = {}
+    if any(g["fused"] for g in groups):
+        data = rows.filter(prompt_version__feature=FUSED).values_list(
+            "conversation_id", "prompt_version_id", "model", "feature", *SHARED_FIELDS
+        )
+        shared = shared_by_feature(
+            ((conv, version, model), feature, dict(zip(SHARED_FIELDS, figs, strict=True)))
+            for conv, version, model, feature, *figs in data.iterator()
+        )
+    for g in groups:
+        if g["fused"]:
+            continue
+        sums_of = shared.setdefault(g["feature"], {f: Decimal(0) for f in SHARED_FIELDS})
+        for f in SHARED_FIELDS:
+            sums_of[f] = (sums_of[f] + Decimal(g[f] or 0)).quantize(MICRO if f == "cost_usd" else Decimal("0.1"))
     out: dict[str, dict[str, Any]] = {}
     for feature in sorted(shared):
         entry: dict[str, Any] = dict(shared[feature])
@@ -245,9 +311,12 @@ def run_failures(*, run: ExtractionRun, limit: int | None = None) -> list[dict[s
     ]
 
 
-def run_report(*, run: ExtractionRun, failure_limit: int | None = 200) -> dict[str, Any]:
-    """Everything a person needs to judge a run: status, progress, cost, and what failed and why."""
-    progress = run_progress(run=run)
+def run_report(
+    *, run: ExtractionRun, failure_limit: int | None = 200, counts: list[ItemCount] | None = None
+) -> dict[str, Any]:
+    """Everything a person needs to judge a run: status, progress, cost, and what failed and why (``counts``:
+    :func:`run_item_counts`, when the caller has them already)."""
+    progress = run_progress(run=run, counts=counts)
     failures = run_failures(run=run, limit=failure_limit)
     return {
         "id": run.pk,
@@ -307,15 +376,17 @@ def run_conversations_unsliced(*, run: ExtractionRun) -> QuerySet[Conversation]:
     return qs.filter(pk__lte=last) if last is not None else qs
 
 
-def run_feature_counts(*, run: ExtractionRun) -> list[dict[str, Any]]:
-    """Per feature, the run's items by status: ``{"feature", "ok", "parse_error", "failed", "total"}``."""
-    counts: dict[str, dict[str, Any]] = {}
-    grouped = run_items(run=run).values_list("feature", "status").annotate(n=Count("pk"))
-    for feature, status, n in grouped.values_list("feature", "status", "n"):
-        row = counts.setdefault(feature, {"feature": feature, **{s.value: 0 for s in ExtractionStatus}, "total": 0})
-        row[status] = n
-        row["total"] += n
-    return [counts[f] for f in sorted(counts)]
+def run_feature_counts(*, run: ExtractionRun, counts: list[ItemCount] | None = None) -> list[dict[str, Any]]:
+    """Per feature, the run's items by status: ``{"feature", "ok", "parse_error", "failed", "total"}``
+    (``counts``: :func:`run_item_counts`, when the caller has them already)."""
+    by_feature: dict[str, dict[str, Any]] = {}
+    for c in run_item_counts(run=run) if counts is None else counts:
+        row = by_feature.setdefault(
+            c.feature, {"feature": c.feature, **{s.value: 0 for s in ExtractionStatus}, "total": 0}
+        )
+        row[c.status] = c.n
+        row["total"] += c.n
+    return [by_feature[f] for f in sorted(by_feature)]
 
 
 def extraction_counts(*, conversation_ids: list[int]) -> dict[int, int]:

@@ -7,25 +7,17 @@ from django.shortcuts import get_object_or_404, render
 
 from accounts.roles import analyst_required
 from charts import bar_chart
-from corpus.cache import cached_report
-from extraction import selectors
 from extraction.models import FUSED, ExtractionRun
+from extraction.services.reports import RUN_PAGE_FAILURES, run_report_cached
 
-FAILURES_SHOWN = 200
+FAILURES_SHOWN = RUN_PAGE_FAILURES
 
 
 @analyst_required
 def run_page(request: HttpRequest, run_id: int) -> HttpResponse:
     run = get_object_or_404(ExtractionRun.objects.select_related("dataset"), pk=run_id)
     # Summed over every row of the run (millions at the paper's scale): once per version of the run's rows.
-    report, feature_counts = cached_report(
-        name=f"extraction-run-{run.pk}",
-        version=selectors.extraction_data_version(run_id=run.pk),
-        compute=lambda: (
-            selectors.run_report(run=run, failure_limit=FAILURES_SHOWN),
-            selectors.run_feature_counts(run=run),
-        ),
-    )
+    report, feature_counts = run_report_cached(run=run)
     # Shared out: a fused call's cost split among the features it produced, not booked on one of them.
     by_feature = report["costs"]["by_feature_shared"]
     cost_chart = bar_chart(

@@ -16,6 +16,7 @@ from django.utils.module_loading import import_string
 
 from corpus.cache import cached_report
 from corpus.models import Conversation
+from corpus.selectors import ids_in
 from extraction.models import RESPONSE_TYPES, Feature
 from extraction.selectors import extraction_data_version
 from results import descriptive
@@ -156,14 +157,13 @@ def subjective_conversations(*, scope: Scope) -> np.ndarray | None:
 
 def conversation_models(*, conversations: np.ndarray) -> dict[int, str]:
     """The model that answered each conversation (unknown ones left out)."""
-    out: dict[int, str] = {}
     ids = [int(c) for c in conversations]
-    for start in range(0, len(ids), 50_000):
-        chunk = ids[start : start + 50_000]
-        out.update(
-            (pk, model)
-            for pk, model in Conversation.objects.filter(pk__in=chunk).exclude(model="").values_list("pk", "model")
-        )
+    # One query on PostgreSQL (the ids as one array); chunks elsewhere, under SQLite's limit of query parameters.
+    size = len(ids) if connection.vendor == "postgresql" else 50_000
+    out: dict[int, str] = {}
+    for start in range(0, len(ids), size or 1):
+        found = Conversation.objects.filter(pk__in=ids_in(ids[start : start + size])).exclude(model="")
+        out.update(found.values_list("pk", "model"))
     return out
 
 
@@ -266,7 +266,11 @@ def descriptive_results(
     return out
 
 
-def descriptive_results_cached(*, scope: Scope, top: int = 20) -> dict[str, DescriptiveTable]:
+#: Rows per table on the descriptive page (and in the reports warmed for it).
+DESCRIPTIVE_PAGE_TOP = 20
+
+
+def descriptive_results_cached(*, scope: Scope, top: int = DESCRIPTIVE_PAGE_TOP) -> dict[str, DescriptiveTable]:
     """:func:`descriptive_results` with the settings' defaults, computed once per version of the extractions in
     scope and of the taxonomies (the categories of Table 3), then read from the cache."""
     version = extraction_data_version(dataset_id=scope.dataset_id, run_id=scope.run_id)
@@ -274,6 +278,20 @@ def descriptive_results_cached(*, scope: Scope, top: int = 20) -> dict[str, Desc
         name=f"descriptive-{scope.dataset_id}-{scope.run_id}-{top}",
         version=None if version is None else (version, taxonomy_data_version()),
         compute=lambda: descriptive_results(scope=scope, top=top),
+    )
+
+
+def descriptive_corrections_cached(*, scope: Scope, top: int = DESCRIPTIVE_PAGE_TOP) -> dict[str, Any]:
+    """:func:`descriptive_corrections`, computed once per version of what it reads (the run's outputs, the reviews
+    behind the gold labels, the taxonomy of Table 3's categories), then read from the cache: seconds of queries and
+    pandas at the paper's scale, on every view of a run's tables before."""
+    if scope.run_id is None:
+        return {}
+    version = import_string(settings.DESCRIPTIVE_CORRECTIONS_VERSION)(run_id=scope.run_id)
+    return cached_report(
+        name=f"descriptive-corrections-{scope.run_id}-{top}",
+        version=None if version is None else (version, taxonomy_data_version()),
+        compute=lambda: descriptive_corrections(scope=scope, top=top),
     )
 
 

@@ -1,4 +1,4 @@
-"""Writes of the results app: a residual analysis computed and stored."""
+"""Writes of the results app: a residual analysis computed and stored; the descriptive tables warmed in the cache."""
 
 from __future__ import annotations
 
@@ -13,12 +13,19 @@ from django.db import connection, transaction
 
 from corpus.models import Dataset
 from extraction.models import ExtractionRun, Feature
+from extraction.selectors import WRITING
 from results.descriptive import NONE_LABEL
 from results.labels import AnalysisInputError, LabelSet, restrict
 from results.models import ResidualAnalysis, ResidualCell
 from results.requests import ResidualRequest
 from results.residuals import ResidualReport, ResidualTable, residual_table
-from results.selectors import Scope, feature_labels, subjective_conversations
+from results.selectors import (
+    Scope,
+    descriptive_corrections_cached,
+    descriptive_results_cached,
+    feature_labels,
+    subjective_conversations,
+)
 from taxonomy.models import Taxonomy
 from taxonomy.selectors import taxonomy_newest, taxonomy_value_ancestors
 from taxonomy.values import TaxonomyError
@@ -230,3 +237,27 @@ def _store_cells(analysis_id: int, cells: pd.DataFrame) -> None:
         (ResidualCell(analysis_id=analysis_id, **record) for record in frame.to_dict(orient="records")),
         batch_size=2000,
     )
+
+
+#: The runs whose descriptive tables are warmed (each with its dataset), besides all datasets together.
+DESCRIPTIVE_WARM_RUNS = 3
+
+
+def descriptive_reports_warm(*, run_id: int | None = None) -> list[str]:
+    """Compute, or find in the cache, the descriptive page's tables for every dataset together, and for the newest
+    finished runs (and run ``run_id``) and their datasets: a scope of the paper's scale takes seconds to tens of
+    seconds, which a run's end or a taxonomy edit (Table 3 reads the taxonomy) spends here instead of in a request.
+    The names of the scopes warmed."""
+    finished = ExtractionRun.objects.exclude(status__in=WRITING).order_by("-pk")
+    runs = list(finished.values_list("pk", "dataset_id")[:DESCRIPTIVE_WARM_RUNS])
+    if run_id is not None and all(pk != run_id for pk, _ in runs):
+        runs += list(finished.filter(pk=run_id).values_list("pk", "dataset_id"))
+    scopes = [Scope()]
+    for pk, dataset_id in runs:
+        scopes += [Scope(run_id=pk), Scope(dataset_id=dataset_id)]
+    warmed: list[str] = []
+    for scope in dict.fromkeys(scopes):  # a dataset of two runs once
+        descriptive_results_cached(scope=scope)
+        descriptive_corrections_cached(scope=scope)  # a run's: its shares corrected by the reviews
+        warmed.append(f"descriptive {scope.describe()}")
+    return warmed

@@ -16,8 +16,9 @@ from results.descriptive import DescriptiveTable
 from results.figures import residual_figure
 from results.models import ResidualAnalysis
 from results.selectors import (
+    DESCRIPTIVE_PAGE_TOP,
     Scope,
-    descriptive_corrections,
+    descriptive_corrections_cached,
     descriptive_results_cached,
     residual_analysis_list,
     residual_cells,
@@ -156,9 +157,9 @@ def descriptive_page(request: HttpRequest) -> HttpResponse:
     subjective = None
     if not error:
         scope = Scope(dataset_id=None if run else dataset_id, run_id=run.pk if run else None)
-        found = descriptive_results_cached(scope=scope, top=20)
+        found = descriptive_results_cached(scope=scope, top=DESCRIPTIVE_PAGE_TOP)
         tables = {key: {"paper": PAPER_TABLES.get(key, ""), **_table_rows(t)} for key, t in found.items()}
-        corrections = descriptive_corrections(scope=scope, top=20) if run else {}
+        corrections = descriptive_corrections_cached(scope=scope) if run else {}
         for key, (feature, column) in CORRECTED_TABLES.items():
             if key in tables and corrections.get(feature):
                 shown = {str(v).strip().lower() for v in found[key].table[column]}

@@ -23,7 +23,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.roles import IsAnalyst
+from accounts.roles import IsAnalyst, IsLead
 from jobs.models import Job
 from jobs.services import job_start_once
 from taxonomy.models import Taxonomy, TaxonomyEdit, TaxonomyNode
@@ -328,9 +328,10 @@ class TaxonomyMapApi(APIView):
 class _NodeEditApi(APIView):
     """POST: check ``InputSerializer``, apply :meth:`edit` to the node and answer with the node as it now stands.
 
-    A ``TaxonomyError`` from the edit (a rule of the tree it would break) is a 400 naming ``error_field``."""
+    A ``TaxonomyError`` from the edit (a rule of the tree it would break) is a 400 naming ``error_field``. Leads only,
+    as on the taxonomy page: reviewing a taxonomy is the lead's decision, whichever way it is made."""
 
-    permission_classes = [IsAuthenticated, IsAnalyst]
+    permission_classes = [IsAuthenticated, IsLead]
     InputSerializer: type[serializers.Serializer[dict[str, Any]]]
     error_field: str
 

@@ -10,6 +10,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from django import forms
+from django.forms.utils import flatatt
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import SafeString
 
 from taxonomy.models import Taxonomy, TaxonomyNode
 
@@ -32,8 +35,24 @@ class EditForm(forms.Form):
         return TaxonomyNode.objects.get(taxonomy=self.taxonomy, pk=self.cleaned_data[field])
 
 
+class ClusterSelect(forms.Select):
+    """A ``<select>`` written in one pass: Django's widget renders a template per option, and the forms of a
+    published taxonomy offer its 297 clusters four times (about 200 ms a page)."""
+
+    def render(self, name: str, value: Any, attrs: dict[str, Any] | None = None, renderer: Any = None) -> SafeString:
+        chosen = set(self.format_value(value))
+        options = format_html_join(
+            "",
+            '<option value="{}"{}>{}</option>',
+            ((key, " selected" if str(key) in chosen else "", label) for key, label in self.choices),
+        )
+        return format_html(
+            '<select name="{}"{}>{}</select>', name, flatatt(self.build_attrs(self.attrs, attrs)), options
+        )
+
+
 def _cluster_field(label: str) -> forms.TypedChoiceField:
-    return forms.TypedChoiceField(label=label, coerce=int)
+    return forms.TypedChoiceField(label=label, coerce=int, widget=ClusterSelect)
 
 
 class RenameForm(EditForm):

@@ -86,12 +86,14 @@ def _edit_side(action: str, side: dict[str, Any], names: dict[int, str], merge_k
     return name
 
 
-def taxonomy_unmapped(*, taxonomy: Taxonomy) -> list[str]:
-    return list(
+def taxonomy_unmapped(*, taxonomy: Taxonomy, limit: int | None = None) -> list[str]:
+    """The values mapped onto nothing, alphabetically; the first ``limit`` of them when given."""
+    values = (
         ValueMapping.objects.filter(taxonomy=taxonomy, method=MappingMethod.UNMAPPED)
         .order_by("value")
         .values_list("value", flat=True)
     )
+    return list(values[:limit] if limit is not None else values)
 
 
 def taxonomy_ancestor_names(*, taxonomy: Taxonomy, level: int) -> dict[str, str]:

@@ -12,6 +12,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils.module_loading import import_string
 
+from corpus.cache import reports_warm_soon
 from corpus.versions import version_create
 from taxonomy.clustering import (
     CentralMemberNamer,
@@ -105,6 +106,7 @@ def taxonomy_import_tree(
             )
             ids.update({n.key: n.pk for n in created})
         _recount(taxonomy)
+        reports_warm_soon()  # the descriptive tables group values by the newest taxonomy
     return taxonomy
 
 
@@ -247,6 +249,7 @@ def _save_hierarchy(
                 batch_size=NODE_BATCH,
             )
             upper_ids = [n.pk for n in created_nodes]
+        reports_warm_soon()
     return taxonomy
 
 
@@ -298,6 +301,7 @@ def taxonomy_node_rename(
             after=_snapshot(node),
             user=user,
         )
+        reports_warm_soon()
     return node
 
 
@@ -326,6 +330,7 @@ def taxonomy_node_merge(*, source: TaxonomyNode, target: TaxonomyNode, user: Any
             after={"target": _snapshot(target), "moved_children": moved},
             user=user,
         )
+        reports_warm_soon()
     return target
 
 
@@ -356,6 +361,7 @@ def taxonomy_node_move(*, node: TaxonomyNode, new_parent: TaxonomyNode, user: An
             after=_snapshot(node),
             user=user,
         )
+        reports_warm_soon()
     return node
 
 
@@ -393,4 +399,5 @@ def taxonomy_map_values(
             ],
             batch_size=NODE_BATCH,
         )
+        reports_warm_soon()
     return result

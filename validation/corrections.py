@@ -2,7 +2,9 @@
 the gold labels of their conversations (``annotate.selectors.gold_labels``), handed to ``validation.prevalence``.
 
 The descriptive page of the results app reaches :func:`run_corrected_prevalences` through the setting
-``DESCRIPTIVE_CORRECTIONS`` (a dotted path), as the analysis apps do not import the flow's apps."""
+``DESCRIPTIVE_CORRECTIONS`` (a dotted path), as the analysis apps do not import the flow's apps, and the version of
+what it reads (:func:`corrections_data_version`, the key of the cached corrections) through
+``DESCRIPTIVE_CORRECTIONS_VERSION``."""
 
 from __future__ import annotations
 
@@ -10,12 +12,27 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import pandas as pd
+from django.db.models import Count, Max
 
-from annotate.models import ReviewItem
-from annotate.selectors import gold_labels
+from annotate.models import Adjudication, ReviewItem
+from annotate.selectors import gold_labels, review_data_version
+from corpus.selectors import ids_in
 from extraction.models import Extraction, ExtractionStatus
+from extraction.selectors import extraction_data_version
 from validation import prevalence
 from validation.designs import FIND_ERRORS
+
+
+def corrections_data_version(*, run_id: int) -> tuple[Any, ...] | None:
+    """Changes with every write to what :func:`run_corrected_prevalences` reads for run ``run_id``: the run's
+    outputs (None while the run may be writing: nothing is cached then), the reviews, the lead's adjudications
+    (decided or decided again) and the run's review samples. A few aggregates over thousands of rows."""
+    outputs = extraction_data_version(run_id=run_id)
+    if outputs is None:
+        return None
+    adjudications = Adjudication.objects.aggregate(n=Count("pk"), newest=Max("pk"), decided=Max("decided_at"))
+    items = ReviewItem.objects.filter(sample__run_id=run_id).aggregate(n=Count("pk"), newest=Max("pk"))
+    return outputs, review_data_version(), tuple(sorted(adjudications.items())), tuple(sorted(items.items()))
 
 
 def probability_sample_items(*, run_id: int) -> dict[int, float | None]:
@@ -51,7 +68,7 @@ def run_corrected_prevalences(
     names = list(features) + ([category_feature] if category_mapping else [])
     rows = Extraction.objects.filter(run_id=run_id, status=ExtractionStatus.OK, feature__in=names)
     if conversation_ids is not None:
-        rows = rows.filter(conversation_id__in=list(conversation_ids))
+        rows = rows.filter(conversation_id__in=ids_in(conversation_ids))
     outputs = pd.DataFrame(
         list(rows.order_by("id").values_list(*prevalence.OUTPUT_COLUMNS)), columns=list(prevalence.OUTPUT_COLUMNS)
     )

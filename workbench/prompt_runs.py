@@ -14,10 +14,8 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 
 from accounts.roles import analyst_required
-from corpus.cache import cached_report
 from corpus.models import Conversation, Dataset
 from corpus.selectors import dataset_list_counted
-from extraction import selectors
 from extraction.costs import UnknownModelPriceError
 from extraction.estimates import prompt_set_cost_estimate
 from extraction.llm_types import LLMUnavailableError
@@ -25,6 +23,7 @@ from extraction.models import ExtractionRun, RunStatus
 from extraction.prompts import PromptFileError, PromptSet, load_prompt_set
 from extraction.replay import MissingRecordingError
 from extraction.services import RunError, provider_check, run_create, run_launch, token_counter
+from extraction.services.reports import run_costs_cached, run_progress_cached
 from validation.models import GoldLabel, GoldSet
 from validation.selectors import gold_set_list
 from workbench.prompts import prompt_set_or_404
@@ -125,11 +124,7 @@ def _unfiltered(pset: PromptSet) -> bool:
 def run_status(run: ExtractionRun) -> dict[str, Any]:
     """What the progress page shows and polls: status, counts, percent, error (recounted live while the run may
     be writing, once per version of its rows after)."""
-    progress = cached_report(
-        name=f"run-progress-{run.pk}",
-        version=selectors.extraction_data_version(run_id=run.pk),
-        compute=lambda: selectors.run_progress(run=run),
-    )
+    progress = run_progress_cached(run=run)
     return {
         "id": run.pk,
         "status": run.status,
@@ -150,11 +145,7 @@ def prompt_run_page(request: HttpRequest, pk: int) -> HttpResponse:
         "run": run,
         "status": run_status(run),
         "replay_base": (run.options or {}).get("replay_base"),
-        "costs": cached_report(
-            name=f"run-costs-{run.pk}",
-            version=selectors.extraction_data_version(run_id=run.pk),
-            compute=lambda: selectors.run_costs(run=run),
-        ),
+        "costs": run_costs_cached(run=run),
         "compare_with": _base_of(run.prompt_set),
     }
     return render(request, "workbench/prompts/run.html", context)

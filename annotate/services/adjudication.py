@@ -14,6 +14,7 @@ from django.db import transaction
 
 from annotate.consistency import label_key
 from annotate.models import Adjudication, Verdict
+from corpus.cache import reports_warm_soon
 from extraction.features import (
     RESPONSE_TYPES,
     SUBJECTIVE_LEVELS,
@@ -111,4 +112,5 @@ def adjudication_record(
             "decided_by": user if getattr(user, "is_authenticated", False) else None,
         },
     )
+    reports_warm_soon()  # a run's shares corrected by the reviews read the lead's decisions
     return adjudication

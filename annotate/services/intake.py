@@ -34,6 +34,7 @@ from annotate.models import (
 )
 from annotate.services.bulk import DB_CHUNK, chunks
 from annotate.services.flags import review_flags_refresh
+from corpus.cache import reports_warm_soon
 from extraction.models import Extraction, Feature
 
 logger = logging.getLogger(__name__)
@@ -406,6 +407,7 @@ def annotations_upsert(*, annotations: Sequence[LsAnnotation], scope: int | None
         Annotation.objects.bulk_update(writes.update, _ROW_FIELDS, batch_size=DB_CHUNK)
         if writes.create or writes.update:
             _flags_refresh(sorted({a.annotation_id for a in annotations}))
+            reports_warm_soon()  # the gold labels behind a run's corrected shares changed
     return report
 
 
@@ -436,4 +438,5 @@ def annotations_mark_deleted(*, annotation_ids: Iterable[int], scope: int | None
         )
     if count:
         _flags_refresh(ids)
+        reports_warm_soon()
     return count

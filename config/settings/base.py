@@ -239,6 +239,11 @@ VALUE_MATCH_SOURCES = "taxonomy.matching.value_match_sources"
 # The descriptive page's shares corrected by the reviews: the validation app computes them, and the analysis apps
 # (which do not import the flow's apps) reach the function by this dotted path.
 DESCRIPTIVE_CORRECTIONS = "validation.corrections.run_corrected_prevalences"
+DESCRIPTIVE_CORRECTIONS_VERSION = "validation.corrections.corrections_data_version"
+# Reports summed over millions of rows, computed into the cache after a run ends or a taxonomy changes rather than
+# by the first request (corpus.cache.reports_warm): dotted paths, because corpus imports none of these apps.
+REPORTS_WARM = env.bool("REPORTS_WARM", default=True)
+REPORT_WARMERS = ["extraction.services.reports.run_reports_warm", "results.services.descriptive_reports_warm"]
 TAXONOMY_NAMER = env("TAXONOMY_NAMER", default="")  # e.g. extraction.services.namer_complete
 # Free-form completions through the extraction client (taxonomy naming).
 LLM_TEXT_MODEL = env("LLM_TEXT_MODEL", default="claude-sonnet-4-6")

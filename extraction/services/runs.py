@@ -17,6 +17,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from corpus.cache import reports_warm_soon
 from corpus.models import Conversation
 from corpus.selectors import UnknownDatasetError, dataset_id_by_name
 from extraction import selectors
@@ -180,6 +181,7 @@ def run_transition(*, run: ExtractionRun, to: str, error: str = "") -> Extractio
         elif to in (RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.CANCELLED):
             current.finished_at = now
             current.error = error
+            reports_warm_soon(run_id=run.pk)  # its reports (and every report of the data) are final now
         current.save(update_fields=["status", "started_at", "finished_at", "error"])
     run.refresh_from_db()
     return run

@@ -63,13 +63,27 @@ def test_reading_the_tree(taxonomy: Taxonomy, django_user_model) -> None:  # typ
     assert api.get(f"/api/analysis/taxonomies/{taxonomy.pk}/ancestors/?level=7").status_code == 400
 
 
-def test_edits_need_a_lead_or_prompt_engineer(taxonomy: Taxonomy, django_user_model) -> None:  # type: ignore[no-untyped-def]
+def test_edits_need_a_lead(taxonomy: Taxonomy, django_user_model) -> None:  # type: ignore[no-untyped-def]
     url = f"/api/analysis/taxonomy-nodes/{nid(taxonomy, 'l1:art')}/rename/"
     annotator = client_for(django_user_model, Role.ANNOTATOR)
     assert annotator.post(url, {"name": "Creative expression"}).status_code == 403
-    assert not TaxonomyEdit.objects.exists()
     engineer = client_for(django_user_model, Role.PROMPT_ENGINEER)
-    response = engineer.post(url, {"name": "Creative expression", "description": "Making things."})
+    assert engineer.post(url, {"name": "Creative expression"}).status_code == 403
+    art = nid(taxonomy, "l1:art")
+    assert (
+        engineer.post(f"/api/analysis/taxonomy-nodes/{art}/merge/", {"into": nid(taxonomy, "l1:truth")}).status_code
+        == 403
+    )
+    assert (
+        engineer.post(
+            f"/api/analysis/taxonomy-nodes/{nid(taxonomy, 'candour')}/move/", {"new_parent": nid(taxonomy, "l1:safe")}
+        ).status_code
+        == 403
+    )
+    assert not TaxonomyEdit.objects.exists()
+    assert TaxonomyNode.objects.get(pk=art).name == "Art"
+    lead = client_for(django_user_model, Role.LEAD)
+    response = lead.post(url, {"name": "Creative expression", "description": "Making things."})
     assert response.status_code == 200, response.content
     assert response.json()["name"] == "Creative expression"
 

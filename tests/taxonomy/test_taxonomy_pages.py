@@ -142,3 +142,57 @@ def test_only_leads_may_post_edits(small: Taxonomy) -> None:
     art.refresh_from_db()
     assert art.name == "Art"
     assert client_as(Role.LEAD).get(reverse("taxonomy-edit-page", args=[small.pk])).status_code == 405
+
+
+# ------------------------------------------------------------------------------------------------ the tree itself
+
+
+def tree_part(taxonomy: Taxonomy) -> str:
+    """The page's tree: between the chart and whatever follows it (the review forms or the history)."""
+    text = detail(client_as(Role.ANNOTATOR), taxonomy)
+    return text[text.index("</figure>") : text.index("Review history")]
+
+
+def test_the_tree_lists_every_cluster_with_its_share_and_every_value_under_its_cluster(small: Taxonomy) -> None:
+    tree = tree_part(small)
+    assert tree.count("<details>") == 5  # 2 + 3 clusters; the values are listed in their level-1 cluster
+    assert (
+        '<summary><strong>Truthfulness</strong> <span class="muted">— 2 values, 2.0% of occurrences</span></summary>'
+        '<p class="muted">Being truthful,<br>even when it is hard.</p><p>candour, honesty</p>'
+    ) in tree
+    assert tree.index("<strong>Epistemic</strong>") < tree.index("<strong>Truthfulness</strong>") < tree.index("Art")
+
+
+def test_names_in_the_tree_are_escaped(small: Taxonomy) -> None:
+    taxonomy_node_rename(node=node(small, "l1:art"), name="<script>alert(1)</script> & co")
+    tree = tree_part(small)
+    assert "<script>alert" not in tree
+    assert "<strong>&lt;script&gt;alert(1)&lt;/script&gt; &amp; co</strong>" in tree
+
+
+def test_the_tree_follows_each_edit_at_once(small: Taxonomy) -> None:
+    """The tree is drawn once per version of the taxonomies and kept: every edit must show on the next request."""
+    assert "<strong>Art</strong>" in tree_part(small)
+    taxonomy_node_rename(node=node(small, "l1:art"), name="Creative expression")
+    renamed = tree_part(small)
+    assert "<strong>Creative expression</strong>" in renamed
+    assert "<strong>Art</strong>" not in renamed
+    taxonomy_node_move(node=node(small, "candour"), new_parent=node(small, "l1:safe"))
+    moved = tree_part(small)
+    assert "<p>honesty</p>" in moved
+    assert "<p>candour, harm prevention, safety</p>" in moved  # by size, then name
+    taxonomy_node_merge(source=node(small, "l1:art"), target=node(small, "l1:truth"))
+    merged = tree_part(small)
+    assert "Creative expression" not in merged
+    assert "<p>creativity, honesty</p>" in merged
+
+
+def test_a_refused_edit_keeps_the_clusters_the_lead_picked(small: Taxonomy) -> None:
+    art, epistemic = node(small, "l1:art"), node(small, "l2:epistemic")
+    response = edit(client_as(Role.LEAD), small, action="merge", node=art.pk, into=epistemic.pk)
+    assert response.status_code == 400
+    merge_form = response.content.decode().split('id="merge-form"')[1].split("</form>")[0]
+    assert f'<option value="{art.pk}" selected>Art (level 1)</option>' in merge_form
+    assert f'<option value="{epistemic.pk}" selected>Epistemic (level 2)</option>' in merge_form
+    assert merge_form.count(" selected>") == 2
+    assert '<select name="node" id="id_merge_node">' in merge_form
