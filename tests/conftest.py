@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -150,3 +151,31 @@ def celery_forget_connections(app: Any) -> None:
     app._pool = None
     app.amqp._producer_pool = None
     kombu_pools.reset()
+
+
+@contextmanager
+def celery_conf(app: Any, **conf: Any) -> Iterator[None]:
+    """The process's Celery ``app`` with ``conf`` (another broker, eager or not) for the block, then as before; the
+    connections pooled for the other broker are dropped on the way in and out."""
+    saved = {key: app.conf[key] for key in conf}
+    app.conf.update(conf)
+    celery_forget_connections(app)
+    try:
+        yield
+    finally:
+        app.conf.update(saved)
+        celery_forget_connections(app)
+
+
+@pytest.fixture
+def queue_without_workers(redis_url: str) -> Iterator[str]:
+    """Tasks are sent to Redis and nobody runs them: what a busy or slow worker pool looks like to the API, and
+    what a test counts (``llen("celery")``). The broker's URL."""
+    import redis
+
+    from config.celery import app
+
+    redis.Redis.from_url(redis_url).flushdb()  # what earlier tests' workers left on the test database
+    with celery_conf(app, broker_url=redis_url, task_always_eager=False):
+        yield redis_url
+    redis.Redis.from_url(redis_url).flushdb()

@@ -16,7 +16,7 @@ from config.celery import app
 from jobs.models import Job
 from results.models import ResidualAnalysis
 from tests.clients import client_for
-from tests.conftest import celery_forget_connections
+from tests.conftest import celery_conf
 
 CLOSED = "redis://127.0.0.1:9/0"  # nothing listens on port 9
 
@@ -28,14 +28,8 @@ def run_id(db: None) -> int:
 
 @pytest.fixture
 def broker_down() -> Iterator[None]:
-    saved = {k: app.conf[k] for k in ("broker_url", "task_always_eager", "broker_connection_timeout")}
-    app.conf.update(broker_url=CLOSED, task_always_eager=False, broker_connection_timeout=1)
-    celery_forget_connections(app)
-    try:
+    with celery_conf(app, broker_url=CLOSED, task_always_eager=False, broker_connection_timeout=1):
         yield
-    finally:
-        app.conf.update(saved)
-        celery_forget_connections(app)
 
 
 def test_queued_work_while_the_broker_is_down_is_503_and_starts_afresh_when_it_is_back(
@@ -83,33 +77,22 @@ def test_a_page_whose_cache_is_down_is_503_in_the_sites_layout(
 @pytest.mark.services
 @pytest.mark.django_db(transaction=True)
 def test_a_run_started_while_the_broker_is_down_is_503_failed_and_started_afresh_when_it_is_back(
-    run_id: int, django_user_model: Any, broker_down: None
+    run_id: int, django_user_model: Any, queue_without_workers: str
 ) -> None:
-    import os
-
-    import redis
-
     from extraction.models import ExtractionRun, RunStatus
-    from tests.conftest import missing_service
 
     engineer: APIClient = client_for(django_user_model, Role.PROMPT_ENGINEER)
     body = {"dataset": "unavailable", "prompt_set": "paper-v1", "provider": "replay", "limit": 3}
-    answer = engineer.post("/api/extraction/runs/", body, format="json")
+    with celery_conf(app, broker_url=CLOSED, broker_connection_timeout=1):
+        answer = engineer.post("/api/extraction/runs/", body, format="json")
     assert answer.status_code == 503, answer.content
     assert answer["Retry-After"] == "60"
     failed = ExtractionRun.objects.get(launch_key__gt="")
     assert failed.status == RunStatus.FAILED  # not left running with nothing queued
     assert "could not be queued" in failed.error
 
-    broker = os.environ.get("TEST_CELERY_BROKER_URL", "redis://127.0.0.1:6379/7")
-    try:
-        redis.Redis.from_url(broker, socket_connect_timeout=2).flushdb()
-    except redis.RedisError as exc:
-        missing_service(f"Redis broker not reachable at {broker}: {exc}")
-    app.conf.update(broker_url=broker)  # the broker is back (no worker: the run's tasks wait in the queue)
-    celery_forget_connections(app)
+    # The broker is back (no worker: the run's tasks wait in the queue).
     again = engineer.post("/api/extraction/runs/", body, format="json")
     assert again.status_code == 201, again.content
     assert again.json()["id"] != failed.pk
     assert ExtractionRun.objects.get(pk=again.json()["id"]).status == RunStatus.RUNNING
-    redis.Redis.from_url(broker).flushdb()

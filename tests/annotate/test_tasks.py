@@ -19,7 +19,7 @@ from annotate.models import Annotation, EventStatus, LabelStudioProject, LabelSt
 from annotate.webhook_auth import project_secret
 from config.celery import app
 from tests.annotate.factories import run_with_extractions
-from tests.conftest import celery_forget_connections, missing_service
+from tests.conftest import celery_conf, missing_service
 
 pytestmark = pytest.mark.services
 
@@ -32,15 +32,11 @@ def worker() -> Iterator[None]:
     except redis.RedisError as exc:
         missing_service(f"Redis broker not reachable at {broker}: {exc}")
     redis.Redis.from_url(broker).flushdb()
-    saved = {k: app.conf[k] for k in ("broker_url", "result_backend", "task_always_eager")}
-    app.conf.update(broker_url=broker, result_backend=broker, task_always_eager=False)
-    celery_forget_connections(app)
-    try:
-        with start_worker(app, perform_ping_check=False, shutdown_timeout=30):
-            yield
-    finally:
-        app.conf.update(saved)
-        celery_forget_connections(app)
+    with (
+        celery_conf(app, broker_url=broker, result_backend=broker, task_always_eager=False),
+        start_worker(app, perform_ping_check=False, shutdown_timeout=30),
+    ):
+        yield
 
 
 @pytest.mark.django_db(transaction=True)
@@ -74,27 +70,6 @@ def test_webhook_is_stored_at_once_and_processed_by_a_worker(worker: None, setti
     ]
 
 
-@pytest.fixture
-def idle_broker() -> Iterator[redis.Redis]:
-    """A Redis broker no worker reads: what the webhook queues stays there to be counted."""
-    broker = os.environ.get("TEST_CELERY_BROKER_URL", "redis://127.0.0.1:6379/7")
-    conn = redis.Redis.from_url(broker, socket_connect_timeout=2)
-    try:
-        conn.ping()
-    except redis.RedisError as exc:
-        missing_service(f"Redis broker not reachable at {broker}: {exc}")
-    conn.flushdb()
-    saved = {k: app.conf[k] for k in ("broker_url", "task_always_eager")}
-    app.conf.update(broker_url=broker, task_always_eager=False)
-    celery_forget_connections(app)
-    try:
-        yield conn
-    finally:
-        app.conf.update(saved)
-        celery_forget_connections(app)
-        conn.flushdb()
-
-
 def _reviews_pushed(count: int) -> list[bytes]:
     """``count`` tasks of Label Studio project 3 stored as pushed, and one ANNOTATION_CREATED body for each."""
     run = run_with_extractions(count)
@@ -121,12 +96,13 @@ def _post(body: bytes) -> Any:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_burst_of_calls_queues_one_drain_which_applies_them_all(idle_broker: redis.Redis, settings: Any) -> None:
+def test_a_burst_of_calls_queues_one_drain_which_applies_them_all(queue_without_workers: str, settings: Any) -> None:
     settings.LABEL_STUDIO_WEBHOOK_SECRET = "s"
     settings.REPORTS_WARM = False  # the queue holds the drains only (intake would also queue report warm-ups)
+    queue = redis.Redis.from_url(queue_without_workers)
     bodies = _reviews_pushed(6)
     assert [_post(body).status_code for body in bodies[:5]] == [200] * 5
-    assert idle_broker.llen("celery") == 1  # one drain queued for the five calls, not a task per call
+    assert queue.llen("celery") == 1  # one drain queued for the five calls, not a task per call
     assert WebhookEvent.objects.filter(status=EventStatus.RECEIVED).count() == 5
 
     report = services.webhook_events_drain()  # what the queued drain runs
@@ -134,7 +110,7 @@ def test_a_burst_of_calls_queues_one_drain_which_applies_them_all(idle_broker: r
     assert report.created == 5
     # The drain cleared its mark when it started: the next call queues a drain of its own.
     assert _post(bodies[5]).status_code == 200
-    assert idle_broker.llen("celery") == 2
+    assert queue.llen("celery") == 2
     services.webhook_events_drain()
     assert Annotation.objects.count() == 6
 
@@ -145,14 +121,8 @@ def test_a_call_while_the_broker_is_down_is_stored_answered_and_applied_by_the_p
 ) -> None:
     settings.LABEL_STUDIO_WEBHOOK_SECRET = "s"
     bodies = _reviews_pushed(1)
-    saved = {k: app.conf[k] for k in ("broker_url", "task_always_eager", "broker_connection_timeout")}
-    app.conf.update(broker_url="redis://127.0.0.1:9/0", task_always_eager=False, broker_connection_timeout=1)
-    celery_forget_connections(app)
-    try:
+    with celery_conf(app, broker_url="redis://127.0.0.1:9/0", task_always_eager=False, broker_connection_timeout=1):
         answer = _post(bodies[0])
-    finally:
-        app.conf.update(saved)
-        celery_forget_connections(app)
     assert answer.status_code == 200, answer.content
     assert WebhookEvent.objects.get().status == EventStatus.RECEIVED
 

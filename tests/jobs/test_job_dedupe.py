@@ -8,7 +8,7 @@ The tasks go to a real Redis broker that no worker reads, so the jobs stay pendi
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -23,30 +23,11 @@ from extraction.models import ExtractionRun
 from jobs.models import Job, JobStatus
 from jobs.services import job_finish
 from tests.annotate.factories import run_with_extractions
-from tests.conftest import celery_forget_connections
 from tests.extraction.conftest import RecordingsWriter
 
 BUILD = "/api/analysis/taxonomies/build/"
 RESIDUALS = "/api/analysis/residuals/"
 RUNS = "/api/extraction/runs/"
-
-
-@pytest.fixture
-def queue_without_workers(redis_url: str) -> Iterator[str]:
-    """Tasks are sent to Redis and nobody runs them: what a busy or slow worker pool looks like to the API."""
-    from config.celery import app
-
-    before = (app.conf.task_always_eager, app.conf.broker_url)
-    redis.Redis.from_url(redis_url).flushdb()  # what earlier tests' workers left on the test database
-    app.conf.task_always_eager = False
-    app.conf.broker_url = redis_url
-    celery_forget_connections(app)  # a pool made for an earlier test's broker would still send there
-    try:
-        yield redis_url
-    finally:
-        app.conf.task_always_eager, app.conf.broker_url = before
-        celery_forget_connections(app)
-        redis.Redis.from_url(redis_url).flushdb()
 
 
 def lead(name: str = "lead") -> APIClient:
